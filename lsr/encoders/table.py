@@ -1,0 +1,76 @@
+"""Inference-free query encoding: tokenizer + weight table, no torch.
+
+A query is tokenized without special tokens; each distinct token gets its weight from the table
+(IDF or learned), negative weights clipped to 0, exactly as sentence-transformers'
+``SparseStaticEmbedding`` does. The table is an ``idf.json`` (token -> weight), the format that
+``SparseStaticEmbedding.from_json`` and OpenSearch read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from lsr.errors import LsrError
+
+MAX_QUERY_TOKENS = 512  # SparseStaticEmbedding truncates at the tokenizer's model_max_length
+
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """A fast tokenizer from a ``tokenizer.json`` file (or a directory holding one), padding off."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if not path.is_file():
+        raise LsrError(f"tokenizer not found: {path}")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, float]:
+    """Read an ``idf.json`` table (token -> weight)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            table = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise LsrError(f"cannot read weight table {path}: {error}") from None
+    if not isinstance(table, dict) or not all(isinstance(v, (int, float)) for v in table.values()):
+        raise LsrError(f"{path}: expected a JSON object mapping tokens to numbers")
+    return {token: float(weight) for token, weight in table.items()}
+
+
+def write_weights(table: dict[str, float], path: str | os.PathLike) -> None:
+    """Write an ``idf.json`` table atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(table, out, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+class TableQueryEncoder:
+    """Encode queries as {token: weight} with a tokenizer and a weight table; no model runs."""
+
+    def __init__(self, tokenizer: Tokenizer, weights: dict[str, float]):
+        self.tokenizer = tokenizer
+        self.weights = weights
+
+    @classmethod
+    def from_files(cls, tokenizer_path: str | os.PathLike, weights_path: str | os.PathLike) -> "TableQueryEncoder":
+        """Load from a ``tokenizer.json`` and an ``idf.json``."""
+        return cls(load_tokenizer(tokenizer_path), read_weights(weights_path))
+
+    def encode(self, query: str) -> dict[str, float]:
+        """Distinct query tokens with a positive weight in the table."""
+        tokens = self.tokenizer.encode(query, add_special_tokens=False).tokens[:MAX_QUERY_TOKENS]
+        weights = {}
+        for token in tokens:
+            weight = self.weights.get(token, 0.0)
+            if weight > 0:
+                weights[token] = weight
+        return weights

@@ -1,0 +1,216 @@
+"""BEIR-layout datasets: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
+
+Every record is validated as it is read; a bad one raises :class:`LsrError` naming the file, the
+line and the field. A dataset is found by path, by name under the data root (``--data-dir``,
+``LSR_DATA_DIR``, else ``../shared/datasets`` when it exists), or, online, through ir_datasets
+(``beir/<name>``), exported once into BEIR layout under the data root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+from lsr.errors import LsrError
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus record; ``contents`` is what gets indexed (title and text joined by a space)."""
+
+    id: str
+    title: str
+    text: str
+
+    @property
+    def contents(self) -> str:
+        return f"{self.title} {self.text}".strip()
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """Where datasets live: the override, ``$LSR_DATA_DIR``, else ``../shared/datasets``, else ``./datasets``."""
+    if override:
+        return Path(override)
+    if os.environ.get("LSR_DATA_DIR"):
+        return Path(os.environ["LSR_DATA_DIR"])
+    for candidate in (Path.cwd().parent / "shared" / "datasets", Path(__file__).resolve().parents[3] / "shared" / "datasets"):
+        if candidate.is_dir():
+            return candidate
+    return Path("datasets")
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line, with clear errors for bad bytes or JSON."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise LsrError(f"{path}:{number}: not valid UTF-8 (byte {error.start}: {raw[error.start:error.start + 4]!r})") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise LsrError(f"{path}:{number}: malformed JSON ({error.msg} at column {error.colno})") from None
+            if not isinstance(record, dict):
+                raise LsrError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+            yield number, record
+
+
+def _field(record: dict, name: str, path: Path, number: int, required: bool = True) -> str:
+    value = record.get(name)
+    if value is None:
+        if required:
+            raise LsrError(f"{path}:{number}: missing field {name!r}")
+        return ""
+    if name == "_id" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise LsrError(f"{path}:{number}: field {name!r} must be a string, got {type(value).__name__}")
+    if name == "_id" and not value.strip():
+        raise LsrError(f"{path}:{number}: field '_id' is empty")
+    return value
+
+
+def _unique(seen: dict[str, int], key: str, path: Path, number: int) -> None:
+    if key in seen:
+        raise LsrError(f"{path}:{number}: duplicate _id {key!r} (first seen on line {seen[key]})")
+    seen[key] = number
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A BEIR-layout directory; records are validated as they are read."""
+
+    name: str
+    root: Path
+    corpus_file: str = "corpus.jsonl"
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.root / self.corpus_file
+
+    @property
+    def queries_path(self) -> Path:
+        return self.root / "queries.jsonl"
+
+    def qrels_path(self, split: str) -> Path:
+        return self.root / "qrels" / f"{split}.tsv"
+
+    def splits(self) -> list[str]:
+        """The splits that have a qrels file."""
+        return sorted(p.stem for p in (self.root / "qrels").glob("*.tsv"))
+
+    def corpus(self) -> Iterator[Document]:
+        """Stream the corpus; malformed lines, missing fields and duplicate ids raise LsrError."""
+        seen: dict[str, int] = {}
+        path = self.corpus_path
+        for number, record in _read_jsonl(path):
+            doc_id = _field(record, "_id", path, number)
+            text = _field(record, "text", path, number)
+            title = _field(record, "title", path, number, required=False)
+            _unique(seen, doc_id, path, number)
+            yield Document(doc_id, title, text)
+
+    @cached_property
+    def corpus_sha256(self) -> str:
+        """Checksum of corpus.jsonl, recorded in every index manifest built from it."""
+        digest = hashlib.sha256()
+        with open(self.corpus_path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def all_queries(self) -> dict[str, str]:
+        """Every query in queries.jsonl, id -> text."""
+        seen: dict[str, int] = {}
+        queries = {}
+        for number, record in _read_jsonl(self.queries_path):
+            query_id = _field(record, "_id", self.queries_path, number)
+            _unique(seen, query_id, self.queries_path, number)
+            queries[query_id] = _field(record, "text", self.queries_path, number)
+        return queries
+
+    def queries(self, split: str) -> dict[str, str]:
+        """The queries judged in ``split``, id -> text (as BEIR loads them)."""
+        judged = self.qrels(split)
+        queries = self.all_queries()
+        missing = [q for q in judged if q not in queries]
+        if missing:
+            raise LsrError(f"{self.qrels_path(split)}: {len(missing)} query ids have no entry in {self.queries_path} (e.g. {missing[0]!r})")
+        return {q: queries[q] for q in judged}
+
+    def qrels(self, split: str) -> dict[str, dict[str, int]]:
+        """Relevance judgements of ``split``: query id -> {doc id: grade}."""
+        path = self.qrels_path(split)
+        if not path.is_file():
+            raise LsrError(f"no qrels for split {split!r}: {path} does not exist (available: {', '.join(self.splits()) or 'none'})")
+        qrels: dict[str, dict[str, int]] = {}
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                parts = line.rstrip("\n").split("\t")
+                if number == 1 and parts[0] == "query-id":
+                    continue
+                if not line.strip():
+                    continue
+                if len(parts) != 3:
+                    raise LsrError(f"{path}:{number}: expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}")
+                try:
+                    grade = int(parts[2])
+                except ValueError:
+                    raise LsrError(f"{path}:{number}: score {parts[2]!r} is not an integer") from None
+                qrels.setdefault(parts[0], {})[parts[1]] = grade
+        return qrels
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Find a dataset by directory path, by name under the data root, or through ir_datasets when online."""
+    path = Path(name)
+    if not (path / "corpus.jsonl").is_file():
+        path = data_root(data_dir) / name
+    if not (path / "corpus.jsonl").is_file():
+        path = _from_ir_datasets(name, data_root(data_dir))
+    for required in ("corpus.jsonl", "queries.jsonl"):
+        if not (path / required).is_file():
+            raise LsrError(f"dataset {name!r}: {path / required} is missing")
+    return Dataset(Path(name).name, path)
+
+
+def _from_ir_datasets(name: str, root: Path) -> Path:
+    """Export ``beir/<name>`` from ir_datasets into BEIR layout under ``root`` (needs network once)."""
+    target = root / name
+    dataset_id = name if name.startswith("beir/") else f"beir/{name}"
+    try:
+        import ir_datasets
+
+        source = ir_datasets.load(dataset_id)
+        if not source.has_docs():
+            raise KeyError(dataset_id)
+        tmp = target.with_name(target.name + ".partial")
+        (tmp / "qrels").mkdir(parents=True, exist_ok=True)
+        with open(tmp / "corpus.jsonl", "w", encoding="utf-8") as out:
+            for doc in source.docs_iter():
+                out.write(json.dumps({"_id": doc.doc_id, "title": getattr(doc, "title", ""), "text": doc.text}) + "\n")
+        with open(tmp / "queries.jsonl", "w", encoding="utf-8") as out:
+            for query in source.queries_iter():
+                out.write(json.dumps({"_id": query.query_id, "text": query.text}) + "\n")
+        for split in ("train", "dev", "test"):
+            try:
+                qrels = ir_datasets.load(f"{dataset_id}/{split}").qrels_iter()
+                lines = [f"{q.query_id}\t{q.doc_id}\t{q.relevance}\n" for q in qrels]
+            except KeyError:
+                continue
+            (tmp / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(lines), encoding="utf-8")
+        tmp.rename(target)
+        return target
+    except Exception as error:
+        raise LsrError(
+            f"dataset {name!r} not found: no BEIR-layout directory at {name} or {target}, "
+            f"and ir_datasets could not provide {dataset_id!r} ({type(error).__name__}: {error})"
+        ) from None

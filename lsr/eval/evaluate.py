@@ -1,0 +1,135 @@
+"""Evaluate systems on a BEIR dataset: build (or reuse) each index, search, score, tabulate.
+
+An evaluation recipe (``eval/*.yaml``) names a dataset, a split and the index recipes of the
+systems to compare. Indexes are reused when their manifest matches the recipe and the corpus
+checksum; runs are written as TREC files; results as JSON and a markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from tqdm.auto import tqdm
+
+from lsr.errors import LsrError
+from lsr.eval.beir import Dataset, load_dataset
+from lsr.eval.metrics import METRICS, evaluate
+from lsr.eval.runs import write_run
+from lsr.index.manifest import read_manifest
+from lsr.index.recipe import IndexRecipe
+
+DEFAULT_OUT = Path(os.environ.get("LSR_OUT_DIR", "out"))
+
+
+@dataclass
+class EvalRecipe:
+    """Which systems to evaluate on which dataset split."""
+
+    dataset: str
+    systems: list[str]
+    split: str = "test"
+    k: int = 1000
+    ignore_identical_ids: bool = True
+    base: Path = field(default=Path("."), repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EvalRecipe":
+        """Read an evaluation recipe; system paths are relative to the repository (the recipe's parent's parent)."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise LsrError(f"cannot read evaluation recipe {path}: {error}") from None
+        unknown = set(data) - {"dataset", "systems", "split", "k", "ignore_identical_ids"}
+        if unknown:
+            raise LsrError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        if "dataset" not in data or not data.get("systems"):
+            raise LsrError(f"{path}: an evaluation recipe needs 'dataset' and a list of 'systems'")
+        return cls(**data, base=path.resolve().parent.parent)
+
+    def index_recipes(self) -> list[IndexRecipe]:
+        """The systems' index recipes."""
+        return [IndexRecipe.load(self.base / system) for system in self.systems]
+
+
+def ensure_index(recipe: IndexRecipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool) -> Path:
+    """The index of ``recipe`` over ``dataset`` under ``out_dir``, built unless an up-to-date one exists."""
+    from lsr.index.build import build_index
+
+    index_dir = out_dir / "indexes" / dataset.name / recipe.name
+    try:
+        manifest = read_manifest(index_dir)
+        if manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256:
+            return index_dir
+    except LsrError:
+        pass
+    build_index(recipe, dataset, index_dir, threads=threads, progress=progress)
+    return index_dir
+
+
+def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, progress: bool) -> tuple[dict, dict]:
+    """Search every query; returns (run, timings)."""
+    from lsr.search import Searcher
+
+    started = time.perf_counter()
+    with Searcher.open(index_dir) as searcher:
+        opened = time.perf_counter() - started
+        latencies = []
+        for text in tqdm(list(queries.values())[:100], desc=f"{index_dir.name}: latency", unit="q", disable=not progress, leave=False):
+            tick = time.perf_counter()
+            searcher.search(text, k=10)
+            latencies.append((time.perf_counter() - tick) * 1000)
+        tick = time.perf_counter()
+        results = searcher.batch_search(list(queries.values()), k=k, threads=threads)
+        batch_seconds = time.perf_counter() - tick
+    run = {qid: {hit.docid: hit.score for hit in hits} for qid, hits in zip(queries, results)}
+    timings = {
+        "open_s": round(opened, 2),
+        "p50_ms_k10": round(statistics.median(latencies), 2) if latencies else None,
+        "batch_qps": round(len(queries) / max(batch_seconds, 1e-9), 1),
+    }
+    return run, timings
+
+
+def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Path = DEFAULT_OUT,
+                    threads: int = 2, progress: bool = True) -> list[dict]:
+    """Evaluate every system of ``recipe``; writes runs and results under ``out_dir``; returns the rows."""
+    dataset = load_dataset(recipe.dataset, data_dir)
+    queries = dataset.queries(recipe.split)
+    qrels = dataset.qrels(recipe.split)
+    rows = []
+    for system in recipe.index_recipes():
+        index_dir = ensure_index(system, dataset, out_dir, threads, progress)
+        manifest = read_manifest(index_dir)
+        run, timings = run_system(index_dir, queries, recipe.k, threads, progress)
+        write_run(run, out_dir / "runs" / dataset.name / recipe.split / f"{system.name}.trec", tag=system.name)
+        scores = evaluate(run, qrels, ignore_identical_ids=recipe.ignore_identical_ids)
+        rows.append({
+            "system": system.name,
+            **{m: round(scores[m], 4) for m in METRICS},
+            "index_mb": round(manifest["lucene_bytes"] / 2**20, 1),
+            "build_s": manifest["build_seconds"],
+            "encode_docs_per_s": manifest.get("encode_docs_per_s"),
+            "avg_doc_terms": manifest.get("avg_doc_terms"),
+            **timings,
+        })
+    results = out_dir / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    stem = f"{dataset.name}-{recipe.split}"
+    (results / f"{stem}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    (results / f"{stem}.md").write_text(markdown_table(rows, f"{dataset.name} ({recipe.split}, {len(queries)} queries)"), encoding="utf-8")
+    return rows
+
+
+def markdown_table(rows: list[dict], title: str) -> str:
+    """Rows of results as a markdown table under a heading."""
+    columns = list(rows[0]) if rows else []
+    lines = [f"### {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

