@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
     p.add_argument("--out-dir", default=None, help="where indexes, runs and results go (default: $LSR_OUT_DIR or out)")
+    p.add_argument("--exact", action="store_true", help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
     _add_common(p)
 
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
@@ -95,7 +96,7 @@ def _evaluate(args) -> None:
     from lsr.eval.evaluate import DEFAULT_OUT, EvalRecipe, evaluate_recipe, markdown_table
 
     recipe = EvalRecipe.load(args.recipe)
-    rows = evaluate_recipe(recipe, args.data_dir, Path(args.out_dir) if args.out_dir else DEFAULT_OUT, threads=args.threads, progress=not args.quiet)
+    rows = evaluate_recipe(recipe, args.data_dir, Path(args.out_dir) if args.out_dir else DEFAULT_OUT, threads=args.threads, progress=not args.quiet, exact=args.exact)
     print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
 
 

@@ -32,3 +32,16 @@ def test_bm25_matches_pyserini(scifact, tmp_path):
     assert scores["nDCG@10"] == pytest.approx(0.6789, abs=0.005)
     assert scores["R@100"] == pytest.approx(0.9253, abs=0.005)
     assert timings["batch_qps"] > 0
+
+
+def test_inference_free_lucene_equals_exact_retrieval(scifact, tmp_path):
+    """Zero-shot inference-free through Lucene scores as scipy does over the same vectors (and near the published .654)."""
+    index = tmp_path / "inference-free"
+    build_index(IndexRecipe.load("indexing/inference-free.yaml"), scifact, index, keep_vectors=True, progress=False)
+    qrels = scifact.qrels("test")
+    lucene, _ = run_system(index, scifact.queries("test"), k=100, threads=2, progress=False)
+    exact, _ = run_system(index, scifact.queries("test"), k=100, threads=1, progress=False, exact=True)
+    lucene_scores = evaluate(lucene, qrels, ignore_identical_ids=True)
+    exact_scores = evaluate(exact, qrels, ignore_identical_ids=True)
+    assert lucene_scores["nDCG@10"] == pytest.approx(exact_scores["nDCG@10"], abs=0.002)
+    assert lucene_scores["nDCG@10"] == pytest.approx(0.654, abs=0.01)

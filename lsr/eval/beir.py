@@ -119,6 +119,12 @@ class Dataset:
             yield Document(doc_id, title, text)
 
     @cached_property
+    def corpus_size(self) -> int:
+        """Number of non-blank lines in the corpus (for progress bars; not validated)."""
+        with open(self.corpus_path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+
+    @cached_property
     def corpus_sha256(self) -> str:
         """Checksum of corpus.jsonl, recorded in every index manifest built from it."""
         digest = hashlib.sha256()

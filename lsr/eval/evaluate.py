@@ -25,6 +25,7 @@ from lsr.index.manifest import read_manifest
 from lsr.index.recipe import IndexRecipe
 
 DEFAULT_OUT = Path(os.environ.get("LSR_OUT_DIR", "out"))
+LATENCY_QUERIES = 100  # single-thread k=10 latency is the median over these, after one warm-up pass
 
 
 @dataclass
@@ -58,30 +59,37 @@ class EvalRecipe:
         return [IndexRecipe.load(self.base / system) for system in self.systems]
 
 
-def ensure_index(recipe: IndexRecipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool) -> Path:
+def ensure_index(recipe: IndexRecipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
+                 keep_vectors: bool = False) -> Path:
     """The index of ``recipe`` over ``dataset`` under ``out_dir``, built unless an up-to-date one exists."""
     from lsr.index.build import build_index
 
     index_dir = out_dir / "indexes" / dataset.name / recipe.name
     try:
         manifest = read_manifest(index_dir)
-        if manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256:
+        if (manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256
+                and (not keep_vectors or (index_dir / "collection").is_dir())):
             return index_dir
     except LsrError:
         pass
-    build_index(recipe, dataset, index_dir, threads=threads, progress=progress)
+    build_index(recipe, dataset, index_dir, threads=threads, progress=progress, keep_vectors=keep_vectors)
     return index_dir
 
 
-def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, progress: bool) -> tuple[dict, dict]:
-    """Search every query; returns (run, timings)."""
+def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, progress: bool,
+               exact: bool = False) -> tuple[dict, dict]:
+    """Search every query through Lucene (or, with ``exact``, scipy over the kept vectors); returns (run, timings)."""
     from lsr.search import Searcher
+    from lsr.search.exact import ExactSearcher
 
     started = time.perf_counter()
-    with Searcher.open(index_dir) as searcher:
+    with (ExactSearcher.from_index(index_dir) if exact else Searcher.open(index_dir)) as searcher:
         opened = time.perf_counter() - started
+        sample = list(queries.values())[:LATENCY_QUERIES]
+        for text in sample:  # warm-up: JIT, caches
+            searcher.search(text, k=10)
         latencies = []
-        for text in tqdm(list(queries.values())[:100], desc=f"{index_dir.name}: latency", unit="q", disable=not progress, leave=False):
+        for text in tqdm(sample, desc=f"{index_dir.name}: latency", unit="q", disable=not progress, leave=False):
             tick = time.perf_counter()
             searcher.search(text, k=10)
             latencies.append((time.perf_counter() - tick) * 1000)
@@ -98,33 +106,41 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
 
 
 def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Path = DEFAULT_OUT,
-                    threads: int = 2, progress: bool = True) -> list[dict]:
-    """Evaluate every system of ``recipe``; writes runs and results under ``out_dir``; returns the rows."""
+                    threads: int = 2, progress: bool = True, exact: bool = False) -> list[dict]:
+    """Evaluate every system of ``recipe``; writes runs and results under ``out_dir``; returns the rows.
+
+    With ``exact``, each impact system is also searched by brute-force scipy dot products over the
+    same quantised vectors (a row named ``<system> (exact)``), which Lucene must reproduce.
+    """
     dataset = load_dataset(recipe.dataset, data_dir)
     queries = dataset.queries(recipe.split)
     qrels = dataset.qrels(recipe.split)
     rows = []
     for system in recipe.index_recipes():
-        index_dir = ensure_index(system, dataset, out_dir, threads, progress)
-        manifest = read_manifest(index_dir)
-        run, timings = run_system(index_dir, queries, recipe.k, threads, progress)
-        write_run(run, out_dir / "runs" / dataset.name / recipe.split / f"{system.name}.trec", tag=system.name)
-        scores = evaluate(run, qrels, ignore_identical_ids=recipe.ignore_identical_ids)
-        rows.append({
-            "system": system.name,
-            **{m: round(scores[m], 4) for m in METRICS},
-            "index_mb": round(manifest["lucene_bytes"] / 2**20, 1),
-            "build_s": manifest["build_seconds"],
-            "encode_docs_per_s": manifest.get("encode_docs_per_s"),
-            "avg_doc_terms": manifest.get("avg_doc_terms"),
-            **timings,
-        })
+        index_dir = ensure_index(system, dataset, out_dir, threads, progress, keep_vectors=exact and system.kind == "impact")
+        variants = [(system.name, False)] + ([(f"{system.name} (exact)", True)] if exact and system.kind == "impact" else [])
+        for name, use_exact in variants:
+            run, timings = run_system(index_dir, queries, recipe.k, threads, progress, exact=use_exact)
+            write_run(run, out_dir / "runs" / dataset.name / recipe.split / f"{name.replace(' ', '_')}.trec", tag=name.replace(" ", "_"))
+            rows.append(_row(name, read_manifest(index_dir), evaluate(run, qrels, ignore_identical_ids=recipe.ignore_identical_ids), timings))
     results = out_dir / "results"
     results.mkdir(parents=True, exist_ok=True)
     stem = f"{dataset.name}-{recipe.split}"
     (results / f"{stem}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     (results / f"{stem}.md").write_text(markdown_table(rows, f"{dataset.name} ({recipe.split}, {len(queries)} queries)"), encoding="utf-8")
     return rows
+
+
+def _row(name: str, manifest: dict, scores: dict, timings: dict) -> dict:
+    return {
+        "system": name,
+        **{m: round(scores[m], 4) for m in METRICS},
+        "index_mb": round(manifest["lucene_bytes"] / 2**20, 1),
+        "build_s": manifest["build_seconds"],
+        "encode_docs_per_s": manifest.get("encode_docs_per_s"),
+        "avg_doc_terms": manifest.get("avg_doc_terms"),
+        **timings,
+    }
 
 
 def markdown_table(rows: list[dict], title: str) -> str:

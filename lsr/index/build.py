@@ -101,7 +101,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
         writer = _ShardWriter(collection)
         docs = _non_empty(dataset.corpus(), skipped)
         if recipe.kind == "bm25":
-            for doc in tqdm(docs, desc=f"{recipe.name}: collect", unit="doc", disable=not progress):
+            for doc in tqdm(docs, desc=f"{recipe.name}: collect", unit="doc", total=dataset.corpus_size, disable=not progress):
                 writer.write({"id": doc.id, "contents": doc.contents})
             writer.close()
             indexed = _anserini_index("JsonCollection", collection, tmp / LUCENE_DIR, threads, [])
@@ -142,7 +142,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     terms = np.array(sparse.vocabulary(model), dtype=object)
     nnz = 0
     encode_seconds = 0.0
-    bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", disable=not progress)
+    bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
     for chunk in _chunks(docs, ENCODE_CHUNK):
         tick = time.perf_counter()
         weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size), recipe.doc_scale)

@@ -62,3 +62,12 @@ class ExactSearcher:
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """``search`` for each query (``threads`` is accepted for interface compatibility)."""
         return [self.search(q, k) for q in queries]
+
+    def close(self) -> None:
+        """Nothing to release (the interface of :class:`~lsr.search.Searcher`)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

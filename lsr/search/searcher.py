@@ -48,7 +48,10 @@ class Searcher(ABC):
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` hits for ``query``, best first. An empty query has no hits."""
-        return self.batch_search([query], k=k, threads=1)[0]
+        if k < 1:
+            raise LsrError(f"k must be at least 1, got {k}")
+        prepared = self._prepare(query)
+        return [Hit(h.docid, h.score) for h in self._java.search(prepared, k)] if prepared else []
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given, searched on ``threads`` Java threads."""
