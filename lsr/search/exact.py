@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from lsr.errors import LsrError
 from lsr.index.manifest import read_manifest
-from lsr.search.searcher import Hit, QueryEncoder, query_encoder, quantise_query
+from lsr.search.searcher import Hit, QueryEncoder, Searcher, query_encoder, quantise_query
 
 
-class ExactSearcher:
+class ExactSearcher(Searcher):
     """Brute-force dot products between quantised query weights and an index's kept document vectors."""
 
     def __init__(self, doc_ids: list[str], matrix: sp.csr_matrix, columns: dict[str, int], encoder: QueryEncoder, scale: float):
@@ -58,16 +57,3 @@ class ExactSearcher:
         candidates = np.flatnonzero(scores > 0)
         ranked = sorted(candidates, key=lambda i: (-scores[i], self.doc_ids[i]))[:k]
         return [Hit(self.doc_ids[i], float(scores[i])) for i in ranked]
-
-    def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
-        """``search`` for each query (``threads`` is accepted for interface compatibility)."""
-        return [self.search(q, k) for q in queries]
-
-    def close(self) -> None:
-        """Nothing to release (the interface of :class:`~lsr.search.Searcher`)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -34,54 +34,26 @@ class QueryEncoder(Protocol):
 class Searcher(ABC):
     """Search an lsr index: ``search(query, k)`` and ``batch_search(queries, k, threads)``."""
 
-    def __init__(self, index_dir: str | os.PathLike, manifest: dict):
-        self.index_dir = Path(index_dir)
-        self.manifest = manifest
-
     @staticmethod
     def open(index_dir: str | os.PathLike) -> "Searcher":
         """Open any lsr index directory (BM25 or impact), as its manifest describes."""
         manifest = read_manifest(index_dir)
         if manifest["kind"] == "bm25":
             return BM25Searcher(index_dir, manifest)
-        return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]))
+        if manifest["kind"] == "impact":
+            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]))
+        raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
 
+    @abstractmethod
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` hits for ``query``, best first. An empty query has no hits."""
-        if k < 1:
-            raise LsrError(f"k must be at least 1, got {k}")
-        prepared = self._prepare(query)
-        return [Hit(h.docid, h.score) for h in self._java.search(prepared, k)] if prepared else []
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
-        """The top ``k`` hits of each query, in the order given, searched on ``threads`` Java threads."""
-        if k < 1:
-            raise LsrError(f"k must be at least 1, got {k}")
-        prepared = [self._prepare(q) for q in queries]
-        ids = [str(i) for i, q in enumerate(prepared) if q]
-        jqueries = jclass("java.util.ArrayList")()
-        jids = jclass("java.util.ArrayList")()
-        for i in ids:
-            jqueries.add(prepared[int(i)])
-            jids.add(i)
-        found = self._batch(jqueries, jids, k, threads) if ids else None
-        results: list[list[Hit]] = []
-        for i, query in enumerate(prepared):
-            hits = found.get(str(i)) if query else None
-            results.append([Hit(h.docid, h.score) for h in hits] if hits else [])
-        return results
-
-    @abstractmethod
-    def _prepare(self, query: str):
-        """The Java query object for ``query``, or None when it cannot match anything."""
-
-    @abstractmethod
-    def _batch(self, queries, ids, k: int, threads: int):
-        """Anserini's batch search: a Java Map from id to hit array."""
+        """The top ``k`` hits of each query, in the order given."""
+        return [self.search(query, k) for query in queries]
 
     def close(self) -> None:
-        """Release the Lucene index."""
-        self._java.close()
+        """Release what the searcher holds open."""
 
     def __enter__(self):
         return self
@@ -90,29 +62,64 @@ class Searcher(ABC):
         self.close()
 
 
-class BM25Searcher(Searcher):
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise LsrError(f"k must be at least 1, got {k}")
+
+
+class LuceneSearcher(Searcher):
+    """A searcher backed by one of Anserini's Java searchers (``self._java``)."""
+
+    def __init__(self, index_dir: str | os.PathLike, manifest: dict, java_class: str):
+        self.index_dir = Path(index_dir)
+        self.manifest = manifest
+        self._java = jclass(java_class)(str(self.index_dir / LUCENE_DIR))
+
+    @abstractmethod
+    def _prepare(self, query: str):
+        """The Java query object for ``query``, or None when it cannot match anything."""
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        _check_k(k)
+        prepared = self._prepare(query)
+        return [Hit(h.docid, h.score) for h in self._java.search(prepared, k)] if prepared else []
+
+    def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
+        """The top ``k`` hits of each query, in the order given, searched on ``threads`` Java threads."""
+        _check_k(k)
+        prepared = [self._prepare(q) for q in queries]
+        jqueries = jclass("java.util.ArrayList")()
+        jids = jclass("java.util.ArrayList")()
+        for i, query in enumerate(prepared):
+            if query:
+                jqueries.add(query)
+                jids.add(str(i))
+        found = self._java.batch_search(jqueries, jids, k, threads) if jids.size() else None
+        return [[Hit(h.docid, h.score) for h in found.get(str(i))] if query else [] for i, query in enumerate(prepared)]
+
+    def close(self) -> None:
+        """Release the Lucene index."""
+        self._java.close()
+
+
+class BM25Searcher(LuceneSearcher):
     """BM25 over a Lucene index of title + text (Anserini's default English analyzer)."""
 
     def __init__(self, index_dir, manifest):
-        super().__init__(index_dir, manifest)
-        self._java = jclass("io.anserini.search.SimpleSearcher")(str(self.index_dir / LUCENE_DIR))
+        super().__init__(index_dir, manifest, "io.anserini.search.SimpleSearcher")
         self._java.set_bm25(float(manifest["query"]["k1"]), float(manifest["query"]["b"]))
 
     def _prepare(self, query):
         return query if query.strip() else None
 
-    def _batch(self, queries, ids, k, threads):
-        return self._java.batch_search(queries, ids, k, threads)
 
-
-class ImpactSearcher(Searcher):
+class ImpactSearcher(LuceneSearcher):
     """Impact search: the query's {term: weight}, rounded to integer boosts, scored by dot product."""
 
     def __init__(self, index_dir, manifest, encoder: QueryEncoder):
-        super().__init__(index_dir, manifest)
+        super().__init__(index_dir, manifest, "io.anserini.search.SimpleImpactSearcher")
         self.encoder = encoder
         self.scale = float(manifest["query"]["scale"])
-        self._java = jclass("io.anserini.search.SimpleImpactSearcher")(str(self.index_dir / LUCENE_DIR))
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene."""
@@ -127,9 +134,6 @@ class ImpactSearcher(Searcher):
         for term, weight in weights.items():
             jmap.put(term, integer(weight))
         return jmap
-
-    def _batch(self, queries, ids, k, threads):
-        return self._java.batch_search(queries, ids, k, threads)
 
 
 def quantise_query(weights: dict[str, float], scale: float) -> dict[str, int]:
