@@ -8,8 +8,9 @@ STAMP   := $(VENV)/.installed
 DATASET ?= scifact
 RECIPE  ?= indexing/inference-free.yaml
 EVAL    ?= eval/scifact.yaml
+TRAIN   ?= training/inference-free-ensemble.yaml
 
-.PHONY: install test test-fast index evaluate clean help
+.PHONY: install test test-fast index evaluate train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +36,10 @@ index: $(STAMP)  ## build one index: make index RECIPE=indexing/bm25.yaml DATASE
 
 evaluate: $(STAMP)  ## BM25, SPLADE-tiny and inference-free on SciFact test (EVAL=eval/scifact.yaml)
 	$(LSR) evaluate $(EVAL)
+
+train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
+	$(LSR) train $(TRAIN)
+	$(LSR) evaluate-model out/models/$(basename $(notdir $(TRAIN)))
 
 clean:  ## remove built indexes, runs and results (keeps .venv)
 	rm -rf out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -48,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
     p.add_argument("--out-dir", default=None, help="where indexes, runs and results go (default: $LSR_OUT_DIR or out)")
     p.add_argument("--exact", action="store_true", help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
+    _add_common(p)
+
+    p = commands.add_parser("evaluate-model", help="evaluate a sparse encoder by exact search, no index or Java needed")
+    p.add_argument("model", help="a SparseEncoder directory, short name or hub id (e.g. out/models/inference-free-ensemble)")
+    p.add_argument("--dataset", default="scifact", help="dataset name under the data root, or a BEIR-layout directory (default: scifact)")
+    p.add_argument("--split", default="test", help="qrels split (default: test)")
+    p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
+    _add_common(p)
+
+    p = commands.add_parser("train", help="train a sparse encoder from a training recipe (teacher ensemble distillation)")
+    p.add_argument("recipe", help="training recipe YAML (see training/)")
+    p.add_argument("--output", help="model directory (default: out/models/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
+    p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
@@ -100,6 +116,36 @@ def _evaluate(args) -> None:
     print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
 
 
+def _evaluate_model(args) -> None:
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.model_eval import evaluate_model
+
+    result = evaluate_model(args.model, load_dataset(args.dataset, args.data_dir), args.split, doc_max_length=args.doc_max_length, progress=not args.quiet)
+    print(json.dumps({"model": args.model, "dataset": args.dataset, "split": args.split, **result}))
+
+
+def _train(args) -> None:
+    import yaml
+
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.training.recipe import TrainRecipe
+    from lsr.training.train import train
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LsrError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    recipe = TrainRecipe.load(args.recipe, **overrides)
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    output = Path(args.output) if args.output else out_dir / "models" / recipe.name
+    summary = train(recipe, output, out_dir=out_dir, data_dir=args.data_dir, resume=args.resume, threads=args.threads, progress=not args.quiet)
+    last = summary["validation"][-1]
+    print(f"{output}: {summary['steps']} steps in {summary['minutes']} min; validation nDCG@10 {last['val_nDCG@10']:.4f} "
+          f"(teachers: {summary['teachers_on_validation']}), {last['avg_doc_terms']:.0f} terms/doc")
+
+
 def _idf(args) -> None:
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.names import resolve_model
@@ -127,7 +173,7 @@ def _tokenizer_file(model_path: str) -> Path:
     return target / "tokenizer.json"
 
 
-COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "idf": _idf}
+COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train, "idf": _idf}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,5 @@
 """Encoders: model names, the IDF table, and the torch-free query encoder against sentence-transformers."""
 
-import json
 import math
 
 import pytest
@@ -51,7 +50,6 @@ def test_idf_matches_the_formula(tokenizer):
 
 def test_table_encoder_matches_sentence_transformers(tokenizer):
     """The torch-free query path gives what SparseStaticEmbedding gives for the same idf.json."""
-    from sentence_transformers import SparseEncoder
     from transformers import AutoTokenizer
 
     from lsr.encoders.sparse import inference_free_encoder, load_sparse_encoder, to_csr

@@ -22,14 +22,16 @@ from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 
 
-def load_sparse_encoder(name: str, document_length: int | None = None, query_length: int | None = None) -> SparseEncoder:
+def load_sparse_encoder(name: str, document_length: int | None = None, query_length: int | None = None,
+                        device: str | None = "cpu") -> SparseEncoder:
     """Load a SparseEncoder by short name, path or hub id; a plain MLM checkpoint gets SPLADE max pooling.
 
-    ``document_length`` / ``query_length`` cap the tokens per document / query (None: the model's own).
+    ``document_length`` / ``query_length`` cap the tokens per document / query (None: the model's own);
+    ``device=None`` lets sentence-transformers pick (a GPU when there is one).
     """
     path = resolve_model(name)
     try:
-        model = SparseEncoder(path, device="cpu")
+        model = SparseEncoder(path, device=device)
     except Exception as error:  # transformers/hub raise many types; name the model in one clear error
         raise LsrError(f"cannot load sparse encoder {name!r} from {path}: {type(error).__name__}: {error}") from None
     for module in model.modules():
@@ -48,7 +50,7 @@ def inference_free_encoder(document_model: SparseEncoder, weights: dict[str, flo
     tokenizer = AutoTokenizer.from_pretrained(transformer.auto_model.name_or_path)
     static = SparseStaticEmbedding(tokenizer, weight=weight_vector(tokenizer.get_vocab(), weights), frozen=frozen)
     router = Router.for_query_document(query_modules=[static], document_modules=doc_modules)
-    return SparseEncoder(modules=[router], device="cpu")
+    return SparseEncoder(modules=[router], device=str(document_model.device))
 
 
 def weight_vector(vocab: dict[str, int], weights: dict[str, float]) -> torch.Tensor:
@@ -84,12 +86,12 @@ def vocabulary(model: SparseEncoder) -> list[str]:
 def to_csr(batch: torch.Tensor) -> sp.csr_matrix:
     """A batch of embeddings from ``encode_*`` (sparse or dense torch tensor) as a float32 CSR matrix."""
     if batch.is_sparse:
-        batch = batch.coalesce()
+        batch = batch.coalesce().cpu()
         rows, cols = batch.indices().numpy()
         values = batch.values().numpy().astype(np.float32)
         matrix = sp.csr_matrix((values, (rows, cols)), shape=tuple(batch.shape))
     else:
-        matrix = sp.csr_matrix(batch.numpy().astype(np.float32))
+        matrix = sp.csr_matrix(batch.cpu().numpy().astype(np.float32))
     matrix.eliminate_zeros()
     return matrix
 
@@ -138,10 +140,11 @@ def splade_max_pool(transformer: Transformer, max_length: int, texts: list[str],
     decoder = mlm.get_output_embeddings()
     weight_t = decoder.weight.t()
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    pooled = torch.empty(len(texts), decoder.weight.shape[0])
+    pooled = torch.empty(len(texts), decoder.weight.shape[0], device=decoder.weight.device)
     for start in range(0, len(texts), batch_size):
         batch = order[start:start + batch_size]
         features = transformer.tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        features = {key: value.to(decoder.weight.device) for key, value in features.items()}
         hidden = mlm.base_model(**features).last_hidden_state
         mask = features["attention_mask"].bool()
         tokens = head.transform(hidden[mask])
@@ -149,7 +152,7 @@ def splade_max_pool(transformer: Transformer, max_length: int, texts: list[str],
         for row, length in zip(batch, mask.sum(1).tolist()):
             pooled[row] = torch.addmm(decoder.bias, tokens[offset:offset + length], weight_t).amax(0)
             offset += length
-    return sp.csr_matrix(torch.log1p(torch.relu(pooled)).numpy())
+    return sp.csr_matrix(torch.log1p(torch.relu(pooled)).cpu().numpy())
 
 
 class ModelQueryEncoder:

@@ -1,0 +1,1 @@
+"""Training sparse encoders: teachers, cached candidate scores, ensemble targets, losses, recipes."""

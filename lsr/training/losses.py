@@ -1,0 +1,44 @@
+"""Regularisers and losses that sentence-transformers' sparse training lacks, built on its classes.
+
+sentence-transformers already has what the rest of training needs: ``SpladeLoss`` (a ranking loss
+plus document/query regularisers), ``FlopsLoss(threshold)`` (FLOPS with the l0 mask),
+``SparseDistillKLDivLoss`` (KL to teacher scores, temperature), ``SparseMarginMSELoss``,
+``SparseMultipleNegativesRankingLoss`` (InfoNCE with in-batch and hard negatives), the
+``log1p_relu`` SPLADE activation (the l0 activation ``log(1 + log(1 + ReLU))``) and a quadratic
+warm-up of regulariser weights (``SpladeRegularizerWeightSchedulerCallback``). What it lacks is a
+FLOPS that knows how the query side weights terms; :class:`TermWeightedFlopsLoss` adds it.
+"""
+
+from __future__ import annotations
+
+import torch
+from sentence_transformers.sparse_encoder.losses import FlopsLoss
+
+
+class TermWeightedFlopsLoss(FlopsLoss):
+    """FLOPS over term-weighted activations: ``sum_j (mean_i |t_j * w_ij|)^2``.
+
+    An inference-free model scores ``s(q, d) = sum_{t in q} idf_t * w_d(t)``. Plain FLOPS on the
+    raw document weights ``w`` (``term_weights=None``) is then *IDF-aware*: for the same score
+    contribution a low-IDF term needs a larger ``w``, so its penalty per unit of relevance grows as
+    ``1 / idf_t^2`` and common terms are pushed out of documents. With ``term_weights=idf`` the
+    penalty is taken on the effective vector ``idf * w`` instead, treating all terms alike (the
+    ablation's "plain FLOPS"). ``threshold`` keeps sentence-transformers' l0 mask: only documents
+    with more than ``threshold`` active terms are penalised (counted on the raw weights).
+    """
+
+    def __init__(self, model, threshold: float | None = None, term_weights: torch.Tensor | None = None):
+        super().__init__(model, threshold=threshold)
+        self.register_buffer("term_weights", None if term_weights is None else term_weights.detach().float())
+
+    def compute_loss_from_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """The regulariser's value for a batch of document embeddings (batch x vocabulary)."""
+        weights = embeddings.abs()
+        if self.threshold is not None:
+            weights = weights * ((embeddings != 0).sum(dim=1) > self.threshold).float().unsqueeze(1)
+        if self.term_weights is not None:
+            weights = weights * self.term_weights.to(weights.device)
+        return torch.sum(torch.mean(weights, dim=0) ** 2)
+
+    def get_config_dict(self) -> dict:
+        return {"threshold": self.threshold, "term_weighted": self.term_weights is not None}

@@ -1,0 +1,260 @@
+"""``lsr train``: distil a teacher ensemble into an inference-free (or SPLADE) student.
+
+The pipeline: BM25 candidates for the train queries -> cached teacher scores -> per-query
+ensemble targets -> rows (query, positive, sampled negatives, targets) -> sentence-transformers'
+``SparseEncoderTrainer`` with ``SpladeLoss`` (KL / MarginMSE / InfoNCE + FLOPS regularisers,
+quadratic warm-up) -> a SparseEncoder directory that loads with plain ``SparseEncoder(path)``.
+A share of the train queries is held out: validation reranks their candidates (test is never read).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from lsr.errors import LsrError
+from lsr.eval.beir import Dataset, load_dataset
+from lsr.eval.metrics import evaluate
+from lsr.index.manifest import building
+from lsr.training.ensemble import ensemble_targets
+from lsr.training.recipe import TrainRecipe
+from lsr.training.teachers import Candidates
+
+
+def split_queries(query_ids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Deterministic (train, validation) split of query ids."""
+    order = np.random.default_rng(seed).permutation(sorted(query_ids))
+    cut = max(1, int(round(len(order) * fraction)))
+    return sorted(order[cut:].tolist()), sorted(order[:cut].tolist())
+
+
+def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, threads: int = 2,
+                    progress: bool = True) -> tuple[Candidates, dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """(candidates, {teacher: {query: scores}}, {query: ensemble targets}) for the recipe's split."""
+    from lsr.eval.evaluate import ensure_index
+    from lsr.index.recipe import IndexRecipe
+    from lsr.search import Searcher
+    from lsr.training.candidates import ScoreCache, load_candidates, mine_candidates, save_candidates
+    from lsr.training.teachers import load_teacher
+
+    folder = out_dir / "teachers" / dataset.name / f"{recipe.split}-bm25-top{recipe.candidates_k}"
+
+    def bm25_index() -> Path:
+        return ensure_index(IndexRecipe(name="bm25"), dataset, out_dir, threads, progress)
+
+    candidates = load_candidates(folder, dataset)
+    if candidates is None:
+        with Searcher.open(bm25_index()) as searcher:
+            candidates = mine_candidates(dataset, recipe.split, searcher, k=recipe.candidates_k, threads=threads)
+        save_candidates(candidates, folder, dataset)
+    cache = ScoreCache(folder, candidates, source=f"positives + bm25 top {recipe.candidates_k}")
+    scores = {
+        spec: cache.scores(spec, lambda spec=spec: load_teacher(f"bm25:{bm25_index()}" if spec == "bm25" else spec, progress=progress), progress=progress)
+        for spec in recipe.teachers
+    }
+    targets = {
+        q: ensemble_targets({t: s[q][None, :] for t, s in scores.items()}, recipe.teacher_weights, recipe.normalisation, recipe.score_scale)[0]
+        for q in candidates.lists
+    }
+    return candidates, scores, targets
+
+
+def build_student(recipe: TrainRecipe, idf: dict[str, float]):
+    """The student SparseEncoder: the backbone with SPLADE pooling, plus the IDF query table if inference-free."""
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
+
+    from lsr.encoders.sparse import inference_free_encoder, load_sparse_encoder
+
+    model = load_sparse_encoder(recipe.backbone, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
+    for module in model.modules():
+        if isinstance(module, SpladePooling):
+            module.activation_function = recipe.activation
+    if recipe.student == "inference-free":
+        model = inference_free_encoder(model, idf, frozen=recipe.query_weights == "idf")
+    return model
+
+
+def training_rows(recipe: TrainRecipe, candidates: Candidates, targets: dict[str, np.ndarray], qrels: dict, query_ids: list[str]):
+    """A datasets.Dataset of (query, doc_0 = a positive, doc_1..n = sampled negatives[, label]) rows."""
+    from datasets import Dataset as HFDataset
+
+    rng = np.random.default_rng(recipe.seed)
+    columns: dict[str, list] = {"query": [], **{f"doc_{i}": [] for i in range(recipe.negatives + 1)}, "label": []}
+    for _ in range(max(1, math.ceil(recipe.rows_per_query * recipe.epochs))):
+        for q in rng.permutation(query_ids):
+            docs = candidates.lists[q]
+            positives = [i for i, d in enumerate(docs) if qrels[q].get(d, 0) > 0]
+            negatives = [i for i, d in enumerate(docs) if qrels[q].get(d, 0) <= 0]
+            if not positives or len(negatives) < recipe.negatives:
+                continue
+            chosen = [int(rng.choice(positives)), *rng.choice(negatives, size=recipe.negatives, replace=False).tolist()]
+            columns["query"].append(candidates.queries[q])
+            for column, index in enumerate(chosen):
+                columns[f"doc_{column}"].append(candidates.documents[docs[index]])
+            row = targets[q][chosen]
+            columns["label"].append((row[0] - row[1:]).tolist() if recipe.loss == "margin_mse" else row.tolist())
+    if recipe.loss == "infonce":
+        del columns["label"]
+    if not columns["query"]:
+        raise LsrError("no training rows: no query has a judged positive and enough negative candidates")
+    return HFDataset.from_dict(columns)
+
+
+def rerank_scores(model, candidates: Candidates, query_ids: list[str]) -> tuple[dict, dict]:
+    """The student's run over the candidates of ``query_ids`` and its document sparsity stats."""
+    from lsr.encoders.sparse import encode
+
+    doc_ids = sorted({d for q in query_ids for d in candidates.lists[q]})
+    docs = encode(model, [candidates.documents[d] for d in doc_ids], task="document")
+    queries = encode(model, [candidates.queries[q] for q in query_ids], task="query")
+    row = {d: i for i, d in enumerate(doc_ids)}
+    run = {}
+    for i, q in enumerate(query_ids):
+        chosen = [row[d] for d in candidates.lists[q]]
+        scores = (docs[chosen] @ queries[i].T).toarray().ravel()
+        run[q] = dict(zip(candidates.lists[q], scores.tolist()))
+    nnz = np.diff(docs.indptr)
+    flops = float(np.sum(np.asarray((docs != 0).mean(axis=0)).ravel() * np.asarray((queries != 0).mean(axis=0)).ravel()))
+    return run, {"avg_doc_terms": float(nnz.mean()), "flops": flops}
+
+
+def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), data_dir: str | None = None,
+          resume: bool = False, threads: int = 2, progress: bool = True) -> dict:
+    """Run ``recipe``; writes the model, idf.json, recipe, log and curve into ``output``. Returns the summary."""
+    import torch
+    from sentence_transformers.sparse_encoder import SparseEncoderTrainer, SparseEncoderTrainingArguments
+    from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback
+    from transformers import TrainerCallback, set_seed
+
+    from lsr.encoders.idf import corpus_idf
+    from lsr.encoders.sparse import query_table
+    from lsr.encoders.table import load_tokenizer, write_weights
+    from lsr.encoders.names import resolve_model
+
+    started = time.perf_counter()
+    set_seed(recipe.seed)
+    torch.set_num_threads(max(1, threads))
+    output = Path(output)
+    dataset = load_dataset(recipe.dataset, data_dir)
+    qrels = dataset.qrels(recipe.split)
+    candidates, teacher_scores, targets = teacher_targets(recipe, dataset, out_dir, threads, progress)
+    train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
+
+    tokenizer = load_tokenizer(Path(resolve_model(recipe.backbone)) / "tokenizer.json")
+    idf = corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=progress)
+    model = build_student(recipe, idf)
+    rows = training_rows(recipe, candidates, targets, qrels, train_ids)
+    loss = _loss(recipe, model, idf)
+
+    history: list[dict] = []
+    val_qrels = {q: qrels[q] for q in val_ids}
+
+    def validate(step: int) -> None:
+        model.eval()
+        run, sparsity = rerank_scores(model, candidates, val_ids)
+        history.append({"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity})
+        model.train()
+
+    class Validation(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step % recipe.eval_every == 0:
+                validate(state.global_step)
+
+    checkpoints = output.with_name(output.name + ".checkpoints")
+    args = SparseEncoderTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate, seed=recipe.seed, data_seed=recipe.seed, logging_steps=max(1, min(10, recipe.eval_every)),
+        save_strategy="steps", save_steps=recipe.eval_every, save_total_limit=2, report_to="none",
+        disable_tqdm=not progress, use_cpu=not torch.cuda.is_available(),
+        router_mapping={"query": "query", **{f"doc_{i}": "document" for i in range(recipe.negatives + 1)}} if recipe.student == "inference-free" else {},
+    )
+    scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
+    trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
+    validate(0)
+    trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
+    if history[-1]["step"] != trainer.state.global_step:
+        validate(trainer.state.global_step)
+    model.eval()
+
+    summary = {
+        "recipe": asdict(recipe), "train_queries": len(train_ids), "validation_queries": len(val_ids), "rows": len(rows),
+        "steps": trainer.state.global_step, "minutes": round((time.perf_counter() - started) / 60, 1),
+        "teachers_on_validation": _teacher_validation(teacher_scores, candidates, val_ids, val_qrels),
+        "validation": history, "log": trainer.state.log_history,
+    }
+    with building(output) as tmp:
+        model.save(str(tmp))
+        if recipe.student == "inference-free":
+            write_weights(query_table(model), tmp / "idf.json")
+        (tmp / "recipe.yaml").write_text(_yaml(asdict(recipe)), encoding="utf-8")
+        (tmp / "training_log.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        plot_curves(summary, tmp / "training_curve.png")
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return summary
+
+
+def _loss(recipe: TrainRecipe, model, idf: dict[str, float]):
+    from sentence_transformers.sparse_encoder import losses
+
+    from lsr.encoders.sparse import weight_vector
+    from lsr.training.losses import TermWeightedFlopsLoss
+
+    base = {
+        "kl": lambda: losses.SparseDistillKLDivLoss(model, temperature=recipe.temperature),
+        "margin_mse": lambda: losses.SparseMarginMSELoss(model),
+        "infonce": lambda: losses.SparseMultipleNegativesRankingLoss(model),
+    }[recipe.loss]()
+    term_weights = None
+    if recipe.regularizer == "flops" and recipe.student == "inference-free":
+        from lsr.encoders.sparse import vocabulary
+
+        terms = vocabulary(model)
+        term_weights = weight_vector({t: i for i, t in enumerate(terms)}, idf)
+    regularizer = TermWeightedFlopsLoss(model, threshold=recipe.l0_threshold, term_weights=term_weights)
+    siamese = recipe.student == "splade"
+    return losses.SpladeLoss(model, base, document_regularizer_weight=recipe.doc_reg_weight,
+                             query_regularizer_weight=recipe.query_reg_weight if siamese else None,
+                             document_regularizer=regularizer,
+                             query_regularizer=TermWeightedFlopsLoss(model) if siamese else None)
+
+
+def _teacher_validation(scores: dict, candidates: Candidates, val_ids: list[str], qrels: dict) -> dict[str, float]:
+    """Each teacher's nDCG@10 as a reranker of the validation queries' candidates."""
+    return {t: round(evaluate({q: dict(zip(candidates.lists[q], s[q].tolist())) for q in val_ids}, qrels)["nDCG@10"], 4) for t, s in scores.items()}
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def plot_curves(summary: dict, path: Path) -> None:
+    """Training loss, validation nDCG@10 and document sparsity against steps, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = [e for e in summary["log"] if "loss" in e]
+    val = summary["validation"]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot([e["step"] for e in log], [e["loss"] for e in log])
+    axes[0].set(title="training loss", xlabel="step")
+    axes[1].plot([v["step"] for v in val], [v["val_nDCG@10"] for v in val], marker="o")
+    for teacher, value in summary["teachers_on_validation"].items():
+        axes[1].axhline(value, linestyle=":", linewidth=1, label=teacher)
+    axes[1].set(title="validation nDCG@10 (rerank)", xlabel="step")
+    axes[1].legend(fontsize=7)
+    axes[2].plot([v["step"] for v in val], [v["avg_doc_terms"] for v in val], marker="o", color="tab:green")
+    axes[2].set(title="active terms per document", xlabel="step")
+    figure.suptitle(summary["recipe"]["name"])
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,129 @@
+"""Training building blocks against hand-computed values, and a few real training steps on the tiny corpus."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lsr.errors import LsrError
+from lsr.training.candidates import ScoreCache
+from lsr.training.ensemble import ensemble_targets, normalise_rows
+from lsr.training.losses import TermWeightedFlopsLoss
+from lsr.training.recipe import TrainRecipe
+from lsr.training.teachers import Candidates
+
+
+def test_minmax_ensemble_worked_example():
+    scores = {"a": np.array([[1.0, 2.0, 3.0]]), "b": np.array([[10.0, 0.0, 5.0]])}
+    # a -> [0, .5, 1]; b -> [1, 0, .5]; mean -> [.5, .25, .75]; x30
+    np.testing.assert_allclose(ensemble_targets(scores), [[15.0, 7.5, 22.5]])
+    # weights 3:1 -> (3*[0,.5,1] + [1,0,.5]) / 4 = [.25, .375, .875]
+    np.testing.assert_allclose(ensemble_targets(scores, {"a": 3, "b": 1}, scale=1), [[0.25, 0.375, 0.875]])
+
+
+def test_zscore_and_constant_rows():
+    np.testing.assert_allclose(normalise_rows(np.array([[1.0, 2.0, 3.0]]), "zscore"), [[-1.224745, 0.0, 1.224745]], rtol=1e-6)
+    np.testing.assert_array_equal(normalise_rows(np.array([[4.0, 4.0]])), [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("scores, weights, message", [
+    ({}, None, "at least one teacher"),
+    ({"a": np.ones((1, 2)), "b": np.ones((1, 3))}, None, "different candidate sets"),
+    ({"a": np.ones((1, 2))}, {"z": 1.0}, "weights must"),
+    ({"a": np.ones((1, 2))}, {"a": -1.0}, "weights must"),
+])
+def test_ensemble_errors(scores, weights, message):
+    with pytest.raises(LsrError, match=message):
+        ensemble_targets(scores, weights)
+
+
+def test_flops_variants_hand_computed():
+    embeddings = torch.tensor([[1.0, 0.0, 2.0], [3.0, 0.0, 0.0]])
+    # mean |w| per term = [2, 0, 1] -> 4 + 0 + 1
+    assert TermWeightedFlopsLoss(None).compute_loss_from_embeddings(embeddings).item() == pytest.approx(5.0)
+    # l0 mask: only the first document has more than 1 active term -> mean [.5, 0, 1] -> .25 + 1
+    assert TermWeightedFlopsLoss(None, threshold=1).compute_loss_from_embeddings(embeddings).item() == pytest.approx(1.25)
+    # term weights [1, 2, 3] (the IDF of an inference-free query side): mean [2, 0, 3] -> 4 + 9
+    weighted = TermWeightedFlopsLoss(None, term_weights=torch.tensor([1.0, 2.0, 3.0]))
+    assert weighted.compute_loss_from_embeddings(embeddings).item() == pytest.approx(13.0)
+
+
+class CountingTeacher:
+    name = "counting"
+
+    def __init__(self, fail_after=None):
+        self.calls, self.fail_after = 0, fail_after
+
+    def score(self, candidates, query_ids):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise KeyboardInterrupt
+        return {q: np.arange(len(candidates.lists[q]), dtype=np.float32) for q in query_ids}
+
+
+def test_score_cache_resumes_after_an_interruption(tmp_path):
+    candidates = Candidates({f"q{i}": "text" for i in range(5)}, {f"q{i}": ["a", "b"] for i in range(5)}, {"a": "A", "b": "B"})
+    cache = ScoreCache(tmp_path, candidates, source="test")
+    with pytest.raises(KeyboardInterrupt):
+        cache.scores("counting", lambda: CountingTeacher(fail_after=1), chunk=2, progress=False)
+    saved = json.loads(cache.path("counting").read_text())
+    assert len(saved["scores"]) == 2 and saved["teacher"] == "counting" and saved["source"] == "test"
+    teacher = CountingTeacher()
+    scores = cache.scores("counting", lambda: teacher, chunk=2, progress=False)
+    assert teacher.calls == 2 and set(scores) == set(candidates.lists)  # only the 3 missing queries, in 2 chunks
+    built = []
+    cache.scores("counting", lambda: built.append(1) or CountingTeacher(), progress=False)
+    assert not built  # complete cache: the teacher is not even loaded
+    other = ScoreCache(tmp_path, Candidates(candidates.queries, {**candidates.lists, "q0": ["b"]}, candidates.documents), "test")
+    teacher = CountingTeacher()
+    other.scores("counting", lambda: teacher, chunk=10, progress=False)
+    assert teacher.calls == 1  # other candidates: scored again
+
+
+def test_recipe_validation(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("loss: hinge\n")
+    with pytest.raises(LsrError, match="loss must be one of"):
+        TrainRecipe.load(path)
+    path.write_text("epoch: 1\n")
+    with pytest.raises(LsrError, match="unknown setting"):
+        TrainRecipe.load(path)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("seed: 1\n")
+    recipe = TrainRecipe.load(ok, epochs=0.5)
+    assert (recipe.name, recipe.seed, recipe.epochs) == ("ok", 1, 0.5)
+
+
+def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
+    """Loss and active document terms go down; the saved model reloads and encodes identically."""
+    from sentence_transformers import SparseEncoder
+
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.metrics import evaluate
+    from lsr.training.candidates import load_candidates
+    from lsr.training.train import rerank_scores, split_queries, train
+    from tests.conftest import write_beir
+
+    root = write_beir(tmp_path / "tinytrain", split="train")
+    recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["sparse:splade-tiny", "bm25"], candidates_k=10, negatives=2,
+                         rows_per_query=24, batch_size=2, learning_rate=5e-4, doc_reg_weight=0.5, warmup_ratio=0.1,
+                         eval_every=3, validation_fraction=0.2, doc_max_length=48)
+    summary = train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
+    base = [e["base_loss"] for e in summary["log"] if "base_loss" in e]
+    third = len(base) // 3
+    assert third >= 3 and np.mean(base[-third:]) < np.mean(base[:third]), base
+    terms = [v["avg_doc_terms"] for v in summary["validation"]]
+    assert terms[-1] < terms[0]
+    model_dir = tmp_path / "model"
+    for name in ("idf.json", "recipe.yaml", "training_log.json", "training_curve.png", "modules.json"):
+        assert (model_dir / name).is_file(), name
+    # the reloaded model reproduces the final validation exactly (same encodings, same scores)
+    loaded = SparseEncoder(str(model_dir), device="cpu")
+    dataset = load_dataset(str(root))
+    candidates = load_candidates(tmp_path / "out" / "teachers" / "tinytrain" / "train-bm25-top10", dataset)
+    _, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
+    run, sparsity = rerank_scores(loaded, candidates, val_ids)
+    final = summary["validation"][-1]
+    assert sparsity["avg_doc_terms"] == final["avg_doc_terms"]
+    assert evaluate(run, {q: dataset.qrels("train")[q] for q in val_ids})["nDCG@10"] == final["val_nDCG@10"]
