@@ -127,3 +127,25 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
     final = summary["validation"][-1]
     assert sparsity["avg_doc_terms"] == final["avg_doc_terms"]
     assert evaluate(run, {q: dataset.qrels("train")[q] for q in val_ids})["nDCG@10"] == final["val_nDCG@10"]
+
+
+def test_teachers_score_as_their_models_do(bm25_index, tiny):
+    """Bi-encoder teachers give the model's own similarity; BM25 gives Lucene's score, retrieved or not."""
+    from lsr import Searcher
+    from lsr.training.teachers import load_teacher
+
+    docs = {d.id: d.contents for d in tiny.corpus()}
+    candidates = Candidates({"q": "smoking and lung cancer"}, {"q": ["d3", "d1", "d5"]}, docs)
+    for spec in ("dense:all-MiniLM-L6-v2", "sparse:splade-tiny"):
+        teacher = load_teacher(spec, progress=False)
+        model = teacher.model
+        expected = model.similarity(model.encode_query(["smoking and lung cancer"]), model.encode_document([docs["d3"], docs["d1"], docs["d5"]]))
+        expected = (expected.to_dense() if expected.is_sparse else expected)[0].numpy()
+        np.testing.assert_allclose(teacher.score(candidates, ["q"])["q"], expected, rtol=1e-4)
+    bm25 = load_teacher(f"bm25:{bm25_index}").score(candidates, ["q"])["q"]
+    with Searcher.open(bm25_index) as searcher:
+        hits = {h.docid: h.score for h in searcher.search("smoking and lung cancer", k=10)}
+    assert bm25[0] == pytest.approx(hits["d3"], rel=1e-4) and bm25[0] > bm25[1]
+    assert bm25[2] == 0.0 and "d5" not in hits  # a candidate BM25 would not retrieve scores 0
+    with pytest.raises(LsrError, match="unknown teacher"):
+        load_teacher("colbert:x")

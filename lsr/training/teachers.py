@@ -39,7 +39,7 @@ class Teacher(Protocol):
 
 
 class BiEncoderTeacher:
-    """A bi-encoder teacher (dense SentenceTransformer or SparseEncoder): similarity of embeddings.
+    """A dense bi-encoder teacher (a SentenceTransformer): the model's similarity of embeddings.
 
     Document embeddings are kept between calls, so scoring in chunks of queries encodes each
     document once.
@@ -53,24 +53,38 @@ class BiEncoderTeacher:
         self._documents: dict[str, object] = {}
 
     def score(self, candidates: Candidates, query_ids: list[str]) -> dict[str, np.ndarray]:
+        new = sorted({d for q in query_ids for d in candidates.lists[q]} - set(self._documents))
+        if new:
+            self._documents.update(zip(new, self._encode([candidates.documents[d] for d in new], "document")))
+        queries = self._encode([candidates.queries[q] for q in query_ids], "query")
+        return {q: self._similarity(queries[i], [self._documents[d] for d in candidates.lists[q]]) for i, q in enumerate(query_ids)}
+
+    def _encode(self, texts: list[str], task: str) -> list:
         import torch
 
-        new = sorted({d for q in query_ids for d in candidates.lists[q]} - set(self._documents))
+        method = self.model.encode_query if task == "query" else self.model.encode_document
         with torch.inference_mode():
-            queries = _dense(self.model.encode_query([candidates.queries[q] for q in query_ids], batch_size=self.batch_size, convert_to_tensor=True))
-            if new:
-                encoded = _dense(self.model.encode_document([candidates.documents[d] for d in new], batch_size=self.batch_size,
-                                                            convert_to_tensor=True, show_progress_bar=self.progress))
-                self._documents.update(zip(new, encoded))
-            out = {}
-            for i, q in enumerate(query_ids):
-                chosen = torch.stack([self._documents[d] for d in candidates.lists[q]])
-                out[q] = self.model.similarity(queries[i:i + 1], chosen)[0].float().numpy()
-        return out
+            return list(method(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=self.progress and task == "document"))
+
+    def _similarity(self, query, documents: list) -> np.ndarray:
+        import torch
+
+        return self.model.similarity(query[None, :], torch.stack(documents))[0].float().numpy()
 
 
-def _dense(tensor):
-    return tensor.to_dense() if tensor.is_sparse else tensor
+class SparseTeacher(BiEncoderTeacher):
+    """A SparseEncoder teacher: dot products of sparse vectors (lsr's fast encoding, kept as CSR rows)."""
+
+    def _encode(self, texts: list[str], task: str) -> list:
+        from lsr.encoders.sparse import encode
+
+        matrix = encode(self.model, texts, task=task, batch_size=self.batch_size)
+        return [matrix[i] for i in range(matrix.shape[0])]
+
+    def _similarity(self, query, documents: list) -> np.ndarray:
+        import scipy.sparse as sp
+
+        return (sp.vstack(documents) @ query.T).toarray().ravel().astype(np.float32)
 
 
 class BM25Teacher:
@@ -139,7 +153,7 @@ def load_teacher(spec: str, progress: bool = True) -> Teacher:
     if kind == "sparse":
         from lsr.encoders.sparse import load_sparse_encoder
 
-        return BiEncoderTeacher(spec, load_sparse_encoder(argument or "splade-tiny", document_length=256, query_length=64), progress=progress)
+        return SparseTeacher(spec, load_sparse_encoder(argument or "splade-tiny", document_length=256, query_length=64), progress=progress)
     if kind == "cross":
         from sentence_transformers import CrossEncoder
 
