@@ -49,7 +49,8 @@ class TrainRecipe:
     l0_threshold: int | None = None       # FLOPS only over documents with more active terms than this
     activation: str = "relu"              # log1p_relu: the l0 activation log(1 + log(1 + ReLU))
     warmup_ratio: float = 0.33            # quadratic warm-up of regulariser weights over this share of steps
-    epochs: float = 1.0
+    epochs: float = 1.0                   # passes over the train queries (each pass: rows_per_query rows per query)
+    max_steps: int | None = None          # stop after this many optimiser steps (None: all rows once)
     batch_size: int = 12
     learning_rate: float = 2e-5
     eval_every: int = 100                 # steps between validation runs and checkpoints

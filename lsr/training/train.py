@@ -168,7 +168,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
 
     checkpoints = output.with_name(output.name + ".checkpoints")
     args = SparseEncoderTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=recipe.batch_size,
+        output_dir=str(checkpoints), num_train_epochs=1, max_steps=recipe.max_steps or -1, per_device_train_batch_size=recipe.batch_size,
         learning_rate=recipe.learning_rate, seed=recipe.seed, data_seed=recipe.seed, logging_steps=max(1, min(10, recipe.eval_every)),
         save_strategy="steps", save_steps=recipe.eval_every, save_total_limit=2, report_to="none",
         disable_tqdm=not progress, use_cpu=not torch.cuda.is_available(),
@@ -185,7 +185,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     summary = {
         "recipe": asdict(recipe), "train_queries": len(train_ids), "validation_queries": len(val_ids), "rows": len(rows),
         "steps": trainer.state.global_step, "minutes": round((time.perf_counter() - started) / 60, 1),
-        "teachers_on_validation": _teacher_validation(teacher_scores, candidates, val_ids, val_qrels),
+        "teachers_on_validation": _teacher_validation({**teacher_scores, "ensemble": targets}, candidates, val_ids, val_qrels),
         "validation": history, "log": trainer.state.log_history,
     }
     with building(output) as tmp:
