@@ -56,6 +56,14 @@ class TrainRecipe:
     eval_every: int = 100                 # steps between validation runs and checkpoints
 
     def __post_init__(self):
+        for f in fields(self):  # YAML reads 1e-4 as a string and 2 as an int: coerce numbers to the field's type
+            value = getattr(self, f.name)
+            kind = float if f.type.startswith("float") else int if f.type.startswith("int") else None
+            if kind and value is not None and not isinstance(value, bool):
+                try:
+                    object.__setattr__(self, f.name, kind(value))
+                except (TypeError, ValueError):
+                    raise LsrError(f"recipe {self.name!r}: {f.name} must be a number, got {value!r}") from None
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise LsrError(f"recipe {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")

@@ -248,8 +248,8 @@ def plot_curves(summary: dict, path: Path) -> None:
     axes[0].plot([e["step"] for e in log], [e["loss"] for e in log])
     axes[0].set(title="training loss", xlabel="step")
     axes[1].plot([v["step"] for v in val], [v["val_nDCG@10"] for v in val], marker="o")
-    for teacher, value in summary["teachers_on_validation"].items():
-        axes[1].axhline(value, linestyle=":", linewidth=1, label=teacher)
+    for i, (teacher, value) in enumerate(summary["teachers_on_validation"].items(), start=1):
+        axes[1].axhline(value, linestyle=":", linewidth=1.2, color=f"C{i}", label=teacher)
     axes[1].set(title="validation nDCG@10 (rerank)", xlabel="step")
     axes[1].legend(fontsize=7)
     axes[2].plot([v["step"] for v in val], [v["avg_doc_terms"] for v in val], marker="o", color="tab:green")
