@@ -149,3 +149,56 @@ def test_teachers_score_as_their_models_do(bm25_index, tiny):
     assert bm25[2] == 0.0 and "d5" not in hits  # a candidate BM25 would not retrieve scores 0
     with pytest.raises(LsrError, match="unknown teacher"):
         load_teacher("colbert:x")
+
+
+def test_max_logits_gradients():
+    from lsr.training.fast_pooling import MaxLogits
+
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 5, 4, dtype=torch.double, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]).bool()
+    weight = torch.randn(7, 4, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(7, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda h, w, b: MaxLogits.apply(h, mask, w, b), (hidden, weight, bias))
+    full = (hidden @ weight.T + bias).masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)
+    torch.testing.assert_close(MaxLogits.apply(hidden, mask, weight, bias), full)
+
+
+@pytest.mark.parametrize("activation", ["relu", "log1p_relu"])
+def test_fast_splade_training_matches_sentence_transformers(activation):
+    """Same embeddings and gradients as the full SPLADE head; the model is plain again after the block."""
+    from sentence_transformers.sparse_encoder.modules import SpladePooling
+
+    from lsr.encoders.sparse import load_sparse_encoder
+    from lsr.training.fast_pooling import FastSpladeTraining
+
+    model = load_sparse_encoder("splade-tiny")
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if isinstance(module, SpladePooling):
+            module.activation_function = activation
+    model.train()
+    texts = ["Aspirin lowers the risk of colorectal cancer in adults.", "Statins reduce cholesterol.", "A cat."]
+    features = dict(model[0].tokenizer(texts, padding=True, return_tensors="pt"))
+
+    def forward_backward(fast: bool):
+        model.zero_grad()
+        if fast:
+            with FastSpladeTraining(model):
+                out = model(dict(features))["sentence_embedding"]
+        else:
+            out = model(dict(features))["sentence_embedding"]
+        (out.sum() + (out ** 2).sum()).backward()
+        return out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain, plain_grads = forward_backward(False)
+    fast, fast_grads = forward_backward(True)
+    torch.testing.assert_close(fast, plain)
+    assert plain_grads.keys() == fast_grads.keys()
+    for name, grad in plain_grads.items():
+        if "attention.self.key.bias" in name:  # its true gradient is 0 (softmax ignores it): both are float noise
+            continue
+        torch.testing.assert_close(fast_grads[name], grad, rtol=1e-3, atol=1e-5, msg=name)
+    assert isinstance(model[0].auto_model.cls.predictions.decoder, torch.nn.Linear)
+    assert not any("forward" in vars(m) for m in model.modules())

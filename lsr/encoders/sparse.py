@@ -100,19 +100,21 @@ def to_csr(batch: torch.Tensor) -> sp.csr_matrix:
 def encode(model: SparseEncoder, texts: Sequence[str], task: str, batch_size: int = 32) -> sp.csr_matrix:
     """Encode ``texts`` as queries or documents (``task``), returning one CSR row per text.
 
-    Documents through a BERT-style SPLADE model (max pooling, ReLU) take :func:`splade_max_pool`,
-    which gives the same numbers about 3x faster; everything else goes through sentence-transformers.
+    Documents through a BERT-style SPLADE model (max pooling) take :func:`splade_max_pool`, which
+    gives the same numbers about 3x faster; everything else goes through sentence-transformers.
     """
     if not texts:
         return sp.csr_matrix((0, len(vocabulary(model))), dtype=np.float32)
-    if task == "document" and (parts := _splade_parts(model)) is not None:
-        return splade_max_pool(*parts, list(texts), batch_size)
+    if task == "document" and (parts := splade_parts(model)) is not None:
+        transformer, pooling = parts
+        length = getattr(transformer, "document_length", None) or transformer.max_seq_length
+        return splade_max_pool(transformer, length, list(texts), batch_size, pooling.activation_function)
     method = model.encode_query if task == "query" else model.encode_document
     return to_csr(method(list(texts), batch_size=batch_size, convert_to_sparse_tensor=True, show_progress_bar=False))
 
 
-def _splade_parts(model: SparseEncoder) -> tuple[Transformer, int] | None:
-    """(transformer, max length) when the document route is plain BERT MLM + SPLADE max/ReLU pooling."""
+def splade_parts(model: SparseEncoder) -> tuple[Transformer, SpladePooling] | None:
+    """(transformer, pooling) when the document route is a BERT-style MLM followed by SPLADE max pooling."""
     modules = list(model)
     if len(modules) == 1 and isinstance(modules[0], Router):
         modules = list(modules[0].sub_modules["document"])
@@ -120,25 +122,25 @@ def _splade_parts(model: SparseEncoder) -> tuple[Transformer, int] | None:
         return None
     transformer, pooling = modules
     mlm = transformer.auto_model
-    if pooling.pooling_strategy != "max" or pooling.activation_function != "relu" or not hasattr(getattr(mlm, "cls", None), "predictions"):
+    if pooling.pooling_strategy != "max" or not hasattr(getattr(mlm, "cls", None), "predictions"):
         return None
-    length = getattr(transformer, "document_length", None) or transformer.max_seq_length
-    return transformer, length
+    return transformer, pooling
 
 
 @torch.inference_mode()
-def splade_max_pool(transformer: Transformer, max_length: int, texts: list[str], batch_size: int = 32) -> sp.csr_matrix:
+def splade_max_pool(transformer: Transformer, max_length: int, texts: list[str], batch_size: int = 32,
+                    activation: str = "relu") -> sp.csr_matrix:
     """SPLADE max pooling, computed without materialising padded ``batch x length x vocab`` logits.
 
     Texts are batched by length (little padding); the MLM head runs only on real tokens, one
-    text at a time; and since ``log(1 + ReLU(x))`` is monotonic, the max over tokens is taken on
-    raw logits and the activation applied once per text.
+    text at a time; and since the activation (``log(1 + ReLU(x))``, or ``log1p`` of it for
+    ``log1p_relu``) is monotonic, the max over tokens is taken on raw logits and the activation
+    applied once per text.
     """
     mlm = transformer.auto_model
     mlm.eval()
     head = mlm.cls.predictions
     decoder = mlm.get_output_embeddings()
-    weight_t = decoder.weight.t()
     order = np.argsort([-len(t) for t in texts], kind="stable")
     pooled = torch.empty(len(texts), decoder.weight.shape[0], device=decoder.weight.device)
     for start in range(0, len(texts), batch_size):
@@ -150,9 +152,12 @@ def splade_max_pool(transformer: Transformer, max_length: int, texts: list[str],
         tokens = head.transform(hidden[mask])
         offset = 0
         for row, length in zip(batch, mask.sum(1).tolist()):
-            pooled[row] = torch.addmm(decoder.bias, tokens[offset:offset + length], weight_t).amax(0)
+            pooled[row] = torch.addmm(decoder.bias[:, None], decoder.weight, tokens[offset:offset + length].t()).amax(1)
             offset += length
-    return sp.csr_matrix(torch.log1p(torch.relu(pooled)).cpu().numpy())
+    pooled = torch.log1p(torch.relu(pooled))
+    if activation == "log1p_relu":
+        pooled = torch.log1p(pooled)
+    return sp.csr_matrix(pooled.cpu().numpy())
 
 
 class ModelQueryEncoder:

@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -136,6 +137,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     from lsr.encoders.sparse import query_table
     from lsr.encoders.table import load_tokenizer, write_weights
     from lsr.encoders.names import resolve_model
+    from lsr.encoders.sparse import splade_parts
+    from lsr.training.fast_pooling import FastSpladeTraining
 
     started = time.perf_counter()
     set_seed(recipe.seed)
@@ -155,11 +158,16 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     history: list[dict] = []
     val_qrels = {q: qrels[q] for q in val_ids}
 
+    # BERT-style SPLADE students pool through MaxLogits while training (same numbers, ~3x faster);
+    # validation runs on the plain model
+    fast = FastSpladeTraining(model) if splade_parts(model) else None
+
     def validate(step: int) -> None:
-        model.eval()
-        run, sparsity = rerank_scores(model, candidates, val_ids)
-        history.append({"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity})
-        model.train()
+        with fast.paused() if fast else nullcontext():
+            model.eval()
+            run, sparsity = rerank_scores(model, candidates, val_ids)
+            history.append({"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity})
+            model.train()
 
     class Validation(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -176,10 +184,11 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     )
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
     trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
-    validate(0)
-    trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
-    if history[-1]["step"] != trainer.state.global_step:
-        validate(trainer.state.global_step)
+    with fast or nullcontext():
+        validate(0)
+        trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
+        if history[-1]["step"] != trainer.state.global_step:
+            validate(trainer.state.global_step)
     model.eval()
 
     summary = {
