@@ -1,7 +1,7 @@
 """Fusing ranked lists of hits: reciprocal rank fusion, normalised or raw weighted sums.
 
-Pure functions over ``list[Hit]`` (one query) and runs (``{qid: {docid: score}}``), no heavy
-imports. Conventions, the same for every method:
+Pure functions over ``list[Hit]`` (one query) and runs (``{qid: {docid: score}}``), numpy
+only. Conventions, the same for every method:
 
 - ``rrf``: a document scores ``sum_i w_i / (rrf_k + rank_i)``; ranks start at 1 and tied scores
   share the best rank (``[3, 2, 2, 1]`` -> ranks ``1, 2, 2, 4``); a list that lacks the document
@@ -22,9 +22,10 @@ frames per query costs more than the fusion itself.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 from lsr.errors import LsrError
 from lsr.search.searcher import Hit
@@ -39,25 +40,14 @@ Run = dict[str, dict[str, float]]
 
 def ranks(hits: Sequence[Hit]) -> dict[str, int]:
     """Rank of each document by score, from 1; tied scores share the best rank."""
-    ordered = sorted((h.score for h in hits), reverse=True)
-    first: dict[float, int] = {}
-    for position, score in enumerate(ordered, start=1):
-        first.setdefault(score, position)
-    return {h.docid: first[h.score] for h in hits}
+    return dict(zip((h.docid for h in hits), _ranks(_scores(hits)).tolist()))
 
 
 def normalise(hits: Sequence[Hit], method: str = "minmax") -> list[Hit]:
     """The hits with per-list normalised scores (same order): ``minmax`` or ``zscore``."""
     if method not in NORMALISATIONS:
         raise LsrError(f"unknown normalisation {method!r}: use one of {', '.join(NORMALISATIONS)}")
-    if not hits:
-        return []
-    scores = [h.score for h in hits]
-    if method == "minmax":
-        low, high = min(scores), max(scores)
-        return [Hit(h.docid, (h.score - low) / (high - low) if high > low else 1.0) for h in hits]
-    mean, spread = statistics.fmean(scores), statistics.pstdev(scores)
-    return [Hit(h.docid, (h.score - mean) / spread if spread > 0 else 0.0) for h in hits]
+    return [Hit(h.docid, v) for h, v in zip(hits, _normalised(_scores(hits), method).tolist())]
 
 
 def check_weights(weights: Sequence[float], lists: int) -> list[float]:
@@ -70,12 +60,29 @@ def check_weights(weights: Sequence[float], lists: int) -> list[float]:
     return values
 
 
-def _scored(hits: Sequence[Hit], method: str, rrf_k: float) -> dict[str, float]:
+def _scores(hits: Sequence[Hit]) -> np.ndarray:
+    return np.fromiter((h.score for h in hits), dtype=np.float64, count=len(hits))
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1 + the number of strictly higher scores."""
+    return 1 + np.searchsorted(np.sort(-scores), -scores, side="left")
+
+
+def _normalised(scores: np.ndarray, method: str) -> np.ndarray:
+    if not len(scores):
+        return scores
+    if method == "minmax":
+        low, high = scores.min(), scores.max()
+        return (scores - low) / (high - low) if high > low else np.ones_like(scores)
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+def _method_scores(scores: np.ndarray, method: str, rrf_k: float) -> np.ndarray:
     if method == "rrf":
-        return {docid: 1.0 / (rrf_k + rank) for docid, rank in ranks(hits).items()}
-    if method == "raw":
-        return {h.docid: h.score for h in hits}
-    return dict(normalise(hits, method))
+        return 1.0 / (rrf_k + _ranks(scores))
+    return scores if method == "raw" else _normalised(scores, method)
 
 
 def fuse(lists: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None, method: str = "minmax",
@@ -90,17 +97,33 @@ def fuse(lists: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None,
     if rrf_k <= 0:
         raise LsrError(f"rrf_k must be positive, got {rrf_k}")
     weights = check_weights([1 / len(lists)] * len(lists) if weights is None else weights, len(lists))
-    scored = []
+    column: dict[str, int] = {}
+    rows = []
     for hits in lists:
-        if len({h.docid for h in hits}) != len(hits):
+        rows.append([column.setdefault(h.docid, len(column)) for h in hits])
+        if len(set(rows[-1])) != len(hits):
             raise LsrError("a ranked list to fuse holds the same document twice")
-        scores = _scored(hits, method, rrf_k)
-        floor = min(scores.values()) if scores and missing == "min" and method != "rrf" else 0.0
-        scored.append((scores, floor))
-    docs = {docid for scores, _ in scored for docid in scores}
-    totals = {d: sum(w * scores.get(d, floor) for w, (scores, floor) in zip(weights, scored)) for d in docs}
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-    return [Hit(d, s) for d, s in ranked[:k]]
+    totals = np.zeros(len(column))
+    for weight, hits, row in zip(weights, lists, rows):
+        if not hits:
+            continue  # an empty list adds nothing to any document
+        scores = _method_scores(_scores(hits), method, rrf_k)
+        fill = scores.min() if missing == "min" and method != "rrf" else 0.0
+        values = np.full(len(column), fill)
+        values[row] = scores
+        totals += weight * values
+    return _ranked(list(column), totals, k)
+
+
+def _ranked(doc_ids: list[str], totals: np.ndarray, k: int | None) -> list[Hit]:
+    """Hits by score, ties by doc id, cut to ``k`` (only the top ``k`` and their ties are sorted)."""
+    chosen = np.arange(len(doc_ids))
+    if k is not None and k < len(doc_ids):
+        threshold = np.partition(totals, len(totals) - k)[len(totals) - k]  # the k-th highest score
+        chosen = np.flatnonzero(totals >= threshold)
+    values = totals.tolist()
+    order = sorted(chosen.tolist(), key=lambda i: (-values[i], doc_ids[i]))
+    return [Hit(doc_ids[i], values[i]) for i in order[:k]]
 
 
 def rrf(lists: Sequence[Sequence[Hit]], k: float = 60, weights: Sequence[float] | None = None) -> list[Hit]:
