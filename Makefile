@@ -10,7 +10,7 @@ RECIPE  ?= indexing/inference-free.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 
-.PHONY: install test test-fast index evaluate train clean help
+.PHONY: install test test-fast index evaluate train tune-fusion clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,12 +34,17 @@ test-fast: $(STAMP)  ## the tests without the SciFact end-to-end runs
 index: $(STAMP)  ## build one index: make index RECIPE=indexing/bm25.yaml DATASET=scifact
 	$(LSR) index $(RECIPE) --dataset $(DATASET)
 
-evaluate: $(STAMP)  ## BM25, SPLADE-tiny and inference-free on SciFact test (EVAL=eval/scifact.yaml)
+evaluate: $(STAMP)  ## sparse, dense (MiniLM) and hybrid systems on SciFact test (EVAL=eval/scifact.yaml)
 	$(LSR) evaluate $(EVAL)
 
 train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
 	$(LSR) train $(TRAIN)
 	$(LSR) evaluate-model out/models/$(basename $(notdir $(TRAIN)))
+
+HYBRIDS ?= $(wildcard indexing/hybrid-*.yaml)
+
+tune-fusion: $(STAMP)  ## choose each hybrid's fusion settings on SciFact train and write them into its recipe
+	for recipe in $(HYBRIDS); do $(LSR) tune-fusion $$recipe --dataset $(DATASET) --modes fusion,rerank --depths 20,50,100,1000 --quiet || exit 1; done
 
 clean:  ## remove built indexes, runs and results (keeps .venv)
 	rm -rf out

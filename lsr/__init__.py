@@ -8,11 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Hit", "Searcher", "__version__"]
+__all__ = ["Hit", "HybridSearcher", "Searcher", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("Searcher", "Hit"):
+    if name in ("Searcher", "Hit", "HybridSearcher"):
         from lsr import search
 
         return getattr(search, name)

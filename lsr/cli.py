@@ -1,4 +1,4 @@
-"""The ``lsr`` command: build indexes, search them, evaluate systems on BEIR datasets."""
+"""The ``lsr`` command: build indexes, search them, tune hybrids, evaluate systems on BEIR datasets."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 from lsr.errors import LsrError
 
 EPILOG = """examples:
-  lsr evaluate eval/scifact.yaml                 BM25, SPLADE-tiny and inference-free on SciFact test
+  lsr evaluate eval/scifact.yaml                 sparse, dense and hybrid systems on SciFact test
   lsr index indexing/inference-free.yaml --dataset scifact --output out/scifact-if
   lsr search out/scifact-if "aspirin lowers the risk of colorectal cancer" -k 5
+  lsr index indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact     BM25 + MiniLM (builds or reuses both)
+  lsr tune-fusion indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact --modes fusion,rerank
   lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
@@ -33,11 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("index", help="encode a corpus and build a Lucene index from an index recipe")
-    p.add_argument("recipe", help="index recipe YAML (see indexing/)")
+    p = commands.add_parser("index", help="build an index (sparse, dense or hybrid) from an index recipe")
+    p.add_argument("recipe", help="index recipe YAML (see indexing/); a hybrid's components go under --out-dir and are reused")
     p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
     p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
     p.add_argument("--keep-vectors", action="store_true", help="keep the quantised JsonVectorCollection next to the index")
+    p.add_argument("--out-dir", default=None, help="where a hybrid's component indexes go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
     p = commands.add_parser("search", help="search an index and print the hits")
@@ -66,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
+    p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
+    p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
+    p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
+    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused)")
+    p.add_argument("--modes", help="comma list of fusion,rerank (default: the recipe's mode)")
+    p.add_argument("--methods", help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
+    p.add_argument("--missing", help="comma list of min,zero (default: the recipe's policy)")
+    p.add_argument("--depths", default="100,1000", help="comma list of candidate depths per list (default: 100,1000)")
+    p.add_argument("--weights", default=",".join(f"{w / 10:g}" for w in range(11)), help="comma list of dense weights (default: 0,0.1,...,1)")
+    p.add_argument("--rrf-ks", default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
+    p.add_argument("--dry-run", action="store_true", help="print the grid, do not write the recipe")
+    p.add_argument("--out-dir", default=None, help="where the component indexes go (default: $LSR_OUT_DIR or out)")
+    _add_common(p)
+
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
     p.add_argument("-o", "--output", default="idf.json", help="output file (default: idf.json)")
@@ -89,15 +106,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def _index(args) -> None:
     from lsr.eval.beir import load_dataset
-    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.eval.evaluate import DEFAULT_OUT, ensure_index
     from lsr.index.build import build_index
-    from lsr.index.recipe import IndexRecipe
+    from lsr.index.manifest import read_manifest
+    from lsr.index.recipe import IndexRecipe, load_recipe
 
-    recipe = IndexRecipe.load(args.recipe)
+    recipe = load_recipe(args.recipe)
     dataset = load_dataset(args.dataset, args.data_dir)
-    output = Path(args.output) if args.output else DEFAULT_OUT / "indexes" / dataset.name / recipe.name
-    manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors)
-    print(f"{output}: {manifest['num_docs']} documents, {manifest['lucene_bytes'] / 2**20:.1f} MiB, built in {manifest['build_seconds']} s")
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    output = Path(args.output) if args.output else out_dir / "indexes" / dataset.name / recipe.name
+    if isinstance(recipe, IndexRecipe):
+        manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors)
+    elif recipe.kind == "dense":
+        from lsr.index.dense import build_dense_index
+
+        manifest = build_dense_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet)
+    else:
+        manifest = read_manifest(ensure_index(recipe, dataset, out_dir, args.threads, not args.quiet, output=output))
+    size = manifest.get("index_bytes", manifest.get("lucene_bytes", 0))
+    print(f"{output}: {manifest['kind']}, {manifest['num_docs']} documents, {size / 2**20:.1f} MiB, built in {manifest['build_seconds']} s")
 
 
 def _search(args) -> None:
@@ -146,6 +173,42 @@ def _train(args) -> None:
           f"(teachers: {summary['teachers_on_validation']}), {last['avg_doc_terms']:.0f} terms/doc")
 
 
+def _tune_fusion(args) -> None:
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.evaluate import DEFAULT_OUT, ensure_index, markdown_table
+    from lsr.eval.tune import Grid, tune_fusion, write_tuned
+    from lsr.index.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    if recipe.kind != "hybrid":
+        raise LsrError(f"{args.recipe}: tune-fusion needs a hybrid recipe (kind: hybrid), this one is {recipe.kind}")
+    dataset = load_dataset(args.dataset, args.data_dir)
+    fusion = recipe.fusion
+    grid = Grid(modes=_list(args.modes or fusion.mode, str, "--modes"), methods=_list(args.methods or fusion.method, str, "--methods"),
+                missing=_list(args.missing or fusion.missing, str, "--missing"), depths=_list(args.depths, int, "--depths"),
+                weights=_list(args.weights, float, "--weights"), rrf_ks=_list(args.rrf_ks, float, "--rrf-ks"))
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    rows = tune_fusion(recipe, dataset, args.split, grid, out_dir, args.threads, not args.quiet)
+    best = rows[0]
+    print(markdown_table(rows, f"{recipe.name}: fusion grid on {dataset.name} {args.split} ({len(rows)} settings, best first)"))
+    chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k not in ("nDCG@10", "R@100") and v is not None)
+    print(f"best on {args.split}: {chosen} (nDCG@10 {best['nDCG@10']})")
+    if not args.dry_run:
+        write_tuned(recipe.path, best, f"on {dataset.name} {args.split}: nDCG@10 {best['nDCG@10']} over {len(rows)} settings")
+        ensure_index(load_recipe(recipe.path), dataset, out_dir, args.threads, progress=False)  # the hybrid index follows its recipe
+        print(f"written into {recipe.path}")
+
+
+def _list(text: str, kind, option: str) -> tuple:
+    try:
+        values = tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise LsrError(f"{option}: cannot read {text!r} as a comma list of {kind.__name__} values") from None
+    if not values:
+        raise LsrError(f"{option}: give at least one value")
+    return values
+
+
 def _idf(args) -> None:
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.names import resolve_model
@@ -173,7 +236,8 @@ def _tokenizer_file(model_path: str) -> Path:
     return target / "tokenizer.json"
 
 
-COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train, "idf": _idf}
+COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train,
+            "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":
     sys.exit(main())

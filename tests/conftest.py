@@ -76,3 +76,19 @@ def if_index(tmp_path_factory, tiny):
 @pytest.fixture(scope="session")
 def splade_index(tmp_path_factory, tiny):
     return _build(tmp_path_factory, tiny, name="splade-tiny", encoder="splade-tiny", query_encoder="model")
+
+
+def build_dense(tmp_path_factory, dataset, **settings):
+    """A dense (MiniLM) index of ``dataset`` in a fresh temporary folder."""
+    from lsr.index.dense import build_dense_index
+    from lsr.index.recipe import DenseRecipe
+
+    recipe = DenseRecipe(**{"name": "minilm", **settings})
+    output = tmp_path_factory.mktemp("indexes") / recipe.name
+    build_dense_index(recipe, dataset, output, threads=1, progress=False)
+    return output
+
+
+@pytest.fixture(scope="session")
+def dense_index(tmp_path_factory, tiny):
+    return build_dense(tmp_path_factory, tiny)

@@ -1,8 +1,10 @@
 """Evaluate systems on a BEIR dataset: build (or reuse) each index, search, score, tabulate.
 
 An evaluation recipe (``eval/*.yaml``) names a dataset, a split and the index recipes of the
-systems to compare. Indexes are reused when their manifest matches the recipe and the corpus
-checksum; runs are written as TREC files; results as JSON and a markdown table.
+systems to compare (sparse, dense or hybrid). Indexes are reused when their manifest matches the
+recipe and the corpus checksum (a hybrid's manifest is rewritten every time: it is only a
+pointer to its two components and the fusion settings); runs are written as TREC files; results
+as JSON and a markdown table.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
 from lsr.index.manifest import read_manifest
-from lsr.index.recipe import IndexRecipe
+from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
+from lsr.search.fusion import FusionConfig
+
+Recipe = IndexRecipe | DenseRecipe | HybridRecipe
 
 DEFAULT_OUT = Path(os.environ.get("LSR_OUT_DIR", "out"))
 LATENCY_QUERIES = 100  # single-thread k=10 latency is the median over these, after one warm-up pass
@@ -54,17 +59,25 @@ class EvalRecipe:
             raise LsrError(f"{path}: an evaluation recipe needs 'dataset' and a list of 'systems'")
         return cls(**data, base=path.resolve().parent.parent)
 
-    def index_recipes(self) -> list[IndexRecipe]:
+    def index_recipes(self) -> list[Recipe]:
         """The systems' index recipes."""
-        return [IndexRecipe.load(self.base / system) for system in self.systems]
+        return [load_recipe(self.base / system) for system in self.systems]
 
 
-def ensure_index(recipe: IndexRecipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
-                 keep_vectors: bool = False) -> Path:
-    """The index of ``recipe`` over ``dataset`` under ``out_dir``, built unless an up-to-date one exists."""
-    from lsr.index.build import build_index
+def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
+                 keep_vectors: bool = False, output: Path | None = None) -> Path:
+    """The index of ``recipe`` over ``dataset`` (at ``output``, else under ``out_dir``), built unless an up-to-date one exists.
 
-    index_dir = out_dir / "indexes" / dataset.name / recipe.name
+    A hybrid's components go under ``out_dir`` (reused when up to date); its own manifest is rewritten.
+    """
+    index_dir = output or out_dir / "indexes" / dataset.name / recipe.name
+    if isinstance(recipe, HybridRecipe):
+        from lsr.index.hybrid import build_hybrid
+
+        sparse = ensure_index(recipe.sparse, dataset, out_dir, threads, progress)
+        dense = ensure_index(recipe.dense, dataset, out_dir, threads, progress)
+        build_hybrid(recipe, sparse, dense, index_dir)
+        return index_dir
     try:
         manifest = read_manifest(index_dir)
         if (manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256
@@ -72,7 +85,14 @@ def ensure_index(recipe: IndexRecipe, dataset: Dataset, out_dir: Path, threads: 
             return index_dir
     except LsrError:
         pass
-    build_index(recipe, dataset, index_dir, threads=threads, progress=progress, keep_vectors=keep_vectors)
+    if isinstance(recipe, DenseRecipe):
+        from lsr.index.dense import build_dense_index
+
+        build_dense_index(recipe, dataset, index_dir, threads=threads, progress=progress)
+    else:
+        from lsr.index.build import build_index
+
+        build_index(recipe, dataset, index_dir, threads=threads, progress=progress, keep_vectors=keep_vectors)
     return index_dir
 
 
@@ -132,14 +152,16 @@ def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Pa
 
 
 def _row(name: str, manifest: dict, scores: dict, timings: dict) -> dict:
+    fusion = manifest.get("fusion")
     return {
         "system": name,
         **{m: round(scores[m], 4) for m in METRICS},
-        "index_mb": round(manifest["lucene_bytes"] / 2**20, 1),
+        "index_mb": round(manifest.get("index_bytes", manifest.get("lucene_bytes", 0)) / 2**20, 1),
         "build_s": manifest["build_seconds"],
         "encode_docs_per_s": manifest.get("encode_docs_per_s"),
         "avg_doc_terms": manifest.get("avg_doc_terms"),
         **timings,
+        "fusion": FusionConfig(**fusion).describe() if fusion else None,
     }
 
 

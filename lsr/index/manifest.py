@@ -18,6 +18,9 @@ from lsr.errors import LsrError
 MANIFEST = "manifest.json"
 LUCENE_DIR = "lucene"
 QUERY_DIR = "query"
+VECTORS = "vectors.npy"  # dense: float32 document vectors
+DOCIDS = "docids.json"  # dense: the document id of each row
+FAISS_FILE = "index.faiss"  # dense: the faiss index
 
 
 def read_manifest(index_dir: str | os.PathLike) -> dict:

@@ -1,4 +1,13 @@
-"""Index recipes: the YAML files in ``indexing/`` that say how a corpus becomes a Lucene index."""
+"""Index recipes: the YAML files in ``indexing/`` that say how a corpus becomes an index.
+
+Three kinds, told apart by the YAML's ``kind`` key (absent: a sparse recipe, as before):
+
+- sparse (:class:`IndexRecipe`): BM25 or a sparse encoder into a Lucene index;
+- ``kind: dense`` (:class:`DenseRecipe`): a sentence-transformers encoder into a faiss index;
+- ``kind: hybrid`` (:class:`HybridRecipe`): a sparse recipe and a dense recipe, fused at search time.
+
+:func:`load_recipe` reads any of them; unknown keys are errors everywhere.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +20,35 @@ from pathlib import Path
 import yaml
 
 from lsr.errors import LsrError
+from lsr.search.fusion import FusionConfig
 
 QUERY_ENCODERS = ("model", "idf", "table")
+FAISS_INDEXES = ("flat", "hnsw")
+
+
+def _fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise LsrError(f"cannot read recipe {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise LsrError(f"{path}: a recipe is a mapping of settings")
+    return data
+
+
+def _check_keys(path: Path, data: dict, known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True)
 class IndexRecipe:
-    """How to index a corpus.
+    """How to index a corpus into Lucene (sparse).
 
     ``encoder`` is ``bm25`` or a sparse encoder (short name, path or hub id). ``query_encoder`` says
     how queries are encoded at search time: ``model`` runs the encoder on them (siamese SPLADE),
@@ -50,22 +81,100 @@ class IndexRecipe:
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change the index (not the name)."""
-        settings = {k: v for k, v in asdict(self).items() if k != "name"}
-        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        return _fingerprint({k: v for k, v in asdict(self).items() if k != "name"})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "IndexRecipe":
-        """Read a recipe YAML; unknown keys are errors (a typo must not be silently ignored)."""
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise LsrError(f"cannot read recipe {path}: {error}") from None
-        if not isinstance(data, dict):
-            raise LsrError(f"{path}: a recipe is a mapping of settings")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        data.setdefault("name", path.stem)
-        return cls(**data)
+        """Read a sparse recipe YAML; unknown keys are errors (a typo must not be silently ignored)."""
+        recipe = load_recipe(path)
+        if not isinstance(recipe, cls):
+            raise LsrError(f"{path}: a {recipe.kind} recipe, not a sparse one")
+        return recipe
+
+
+@dataclass(frozen=True)
+class DenseRecipe:
+    """How to index a corpus into faiss with a sentence-transformers (bi-encoder) model.
+
+    ``encoder`` is a short name (``all-MiniLM-L6-v2``), a path or a hub id. ``faiss_index``:
+    ``flat`` (exact inner product) or ``hnsw`` (approximate; ``hnsw_m``, ``ef_construction``,
+    ``ef_search``). ``normalize`` makes inner product the cosine. ``query_prompt`` /
+    ``document_prompt`` are prepended to the texts (e.g. for BGE or E5 models); empty by default.
+    """
+
+    name: str
+    encoder: str = "all-MiniLM-L6-v2"
+    max_length: int | None = None
+    batch_size: int = 32
+    normalize: bool = True
+    query_prompt: str = ""
+    document_prompt: str = ""
+    faiss_index: str = "flat"
+    hnsw_m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+
+    kind = "dense"
+
+    def __post_init__(self):
+        if self.faiss_index not in FAISS_INDEXES:
+            raise LsrError(f"recipe {self.name!r}: faiss_index must be one of {FAISS_INDEXES}, got {self.faiss_index!r}")
+        if min(self.batch_size, self.hnsw_m, self.ef_construction, self.ef_search) < 1 or (self.max_length is not None and self.max_length < 1):
+            raise LsrError(f"recipe {self.name!r}: batch_size, max_length, hnsw_m, ef_construction and ef_search must be positive")
+
+    def fingerprint(self) -> str:
+        """A short hash of the settings that change the stored vectors or the faiss index (not the name, not ef_search)."""
+        return _fingerprint({k: v for k, v in asdict(self).items() if k not in ("name", "ef_search")})
+
+
+@dataclass(frozen=True)
+class HybridRecipe:
+    """A sparse and a dense recipe (paths relative to this recipe's folder) and how to fuse them."""
+
+    name: str
+    sparse: IndexRecipe
+    dense: DenseRecipe
+    fusion: FusionConfig
+    path: Path | None = None
+
+    kind = "hybrid"
+
+    def fingerprint(self) -> str:
+        """A short hash of both components' fingerprints and the fusion settings."""
+        return _fingerprint({"sparse": self.sparse.fingerprint(), "dense": self.dense.fingerprint(), "fusion": asdict(self.fusion)})
+
+
+def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRecipe:
+    """Read any index recipe YAML: sparse (no ``kind``), ``kind: dense`` or ``kind: hybrid``."""
+    path = Path(path)
+    data = _read_yaml(path)
+    kind = data.pop("kind", "sparse")
+    data.setdefault("name", path.stem)
+    if kind == "sparse":
+        _check_keys(path, data, {f.name for f in fields(IndexRecipe)})
+        return IndexRecipe(**data)
+    if kind == "dense":
+        _check_keys(path, data, {f.name for f in fields(DenseRecipe)})
+        return DenseRecipe(**data)
+    if kind == "hybrid":
+        return _load_hybrid(path, data)
+    raise LsrError(f"{path}: kind must be sparse (the default), dense or hybrid, got {kind!r}")
+
+
+def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
+    fusion_keys = {f.name for f in fields(FusionConfig)}
+    _check_keys(path, data, {"name", "sparse", "dense"} | fusion_keys)
+    for key in ("sparse", "dense"):
+        if not isinstance(data.get(key), str):
+            raise LsrError(f"{path}: a hybrid recipe needs '{key}': the path of a {key} recipe (relative to {path.parent})")
+    sparse = load_recipe(path.parent / data["sparse"])
+    dense = load_recipe(path.parent / data["dense"])
+    if not isinstance(sparse, IndexRecipe):
+        raise LsrError(f"{path}: 'sparse' must name a sparse (BM25 or impact) recipe, {data['sparse']} is {sparse.kind}")
+    if not isinstance(dense, DenseRecipe):
+        raise LsrError(f"{path}: 'dense' must name a dense recipe (kind: dense), {data['dense']} is {dense.kind}")
+    try:
+        fusion = FusionConfig(**{k: v for k, v in data.items() if k in fusion_keys})
+    except LsrError as error:
+        raise LsrError(f"{path}: {error}") from None
+    return HybridRecipe(data["name"], sparse, dense, fusion, path)

@@ -1,6 +1,7 @@
-"""One search interface over BM25 and impact (SPLADE, inference-free) Lucene indexes.
+"""One search interface over BM25, impact (SPLADE, inference-free), dense and hybrid indexes.
 
-``Searcher.open(index_dir)`` reads the index's manifest and returns the right searcher. Searching
+``Searcher.open(index_dir)`` reads the index's manifest and returns the right searcher (dense and
+hybrid ones live in ``lsr.search.dense`` and ``lsr.search.hybrid``). Lucene searching
 goes straight to Anserini's Java searchers through pyjnius (never through ``pyserini.search``, whose
 import costs seconds). Opening an inference-free index loads only a tokenizer and a weight table:
 torch is never imported on that path.
@@ -36,12 +37,20 @@ class Searcher(ABC):
 
     @staticmethod
     def open(index_dir: str | os.PathLike) -> "Searcher":
-        """Open any lsr index directory (BM25 or impact), as its manifest describes."""
+        """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes."""
         manifest = read_manifest(index_dir)
         if manifest["kind"] == "bm25":
             return BM25Searcher(index_dir, manifest)
         if manifest["kind"] == "impact":
             return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]))
+        if manifest["kind"] == "dense":
+            from lsr.search.dense import DenseSearcher
+
+            return DenseSearcher(index_dir, manifest)
+        if manifest["kind"] == "hybrid":
+            from lsr.search.hybrid import HybridSearcher
+
+            return HybridSearcher.from_manifest(index_dir, manifest)
         raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
 
     @abstractmethod

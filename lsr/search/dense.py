@@ -1,0 +1,114 @@
+"""Dense search: a query embedding against a faiss index of document embeddings.
+
+:class:`DenseSearcher` also scores given documents from their stored vectors (``score``), which is
+what the hybrid's rerank mode uses: no faiss search, only the candidates' rows of ``vectors.npy``.
+The query encoder (and so torch) is loaded on the first query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lsr.errors import LsrError
+from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS, read_manifest
+from lsr.search.searcher import Hit, Searcher, _check_k
+
+
+class DenseSearcher(Searcher):
+    """Search a dense index (``kind: dense``): exact inner product (flat) or HNSW, as it was built."""
+
+    def __init__(self, index_dir: str | os.PathLike, manifest: dict | None = None):
+        self.index_dir = Path(index_dir)
+        self.manifest = manifest or read_manifest(index_dir)
+        if self.manifest["kind"] != "dense":
+            raise LsrError(f"{index_dir}: a {self.manifest['kind']} index, not a dense one")
+        self.doc_ids: list[str] = json.loads((self.index_dir / DOCIDS).read_text(encoding="utf-8"))
+        self.rows = {docid: row for row, docid in enumerate(self.doc_ids)}
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        """The document vectors, memory-mapped (row i = ``doc_ids[i]``)."""
+        return np.load(self.index_dir / VECTORS, mmap_mode="r")
+
+    @cached_property
+    def index(self):
+        """The faiss index, read on first dense search."""
+        import faiss
+
+        index = faiss.read_index(str(self.index_dir / FAISS_FILE))
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = int(self.manifest["faiss"]["ef_search"])
+        return index
+
+    @cached_property
+    def model(self):
+        """The query encoder (a SentenceTransformer), loaded on first use."""
+        from lsr.encoders.dense import load_dense_encoder
+
+        query = self.manifest["query"]
+        return load_dense_encoder(query["model"], query.get("max_length"))
+
+    def encode(self, queries: Sequence[str]) -> np.ndarray:
+        """Query embeddings, one row per query (empty queries: zero rows that match nothing)."""
+        from lsr.encoders.dense import encode
+
+        query = self.manifest["query"]
+        out = np.zeros((len(queries), int(self.manifest["faiss"]["dim"])), dtype=np.float32)
+        texts = [(i, q) for i, q in enumerate(queries) if q.strip()]
+        if texts:
+            with _torch_threads(1 if len(texts) == 1 else None):
+                out[[i for i, _ in texts]] = encode(self.model, [q for _, q in texts], "query", query.get("prompt", ""), query.get("normalize", True))
+        return out
+
+    def search_vectors(self, vectors: np.ndarray, k: int, threads: int = 1) -> list[list[Hit]]:
+        """The top ``k`` documents of each query vector by inner product (zero vectors: no hits)."""
+        import faiss
+
+        _check_k(k)
+        faiss.omp_set_num_threads(max(1, threads))
+        scores, rows = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, len(self.doc_ids)))
+        empty = ~vectors.any(axis=1)
+        return [[] if empty[q] else [Hit(self.doc_ids[r], float(s)) for r, s in zip(rows[q], scores[q]) if r >= 0]
+                for q in range(len(vectors))]
+
+    def score(self, vector: np.ndarray, doc_ids: Sequence[str]) -> list[Hit]:
+        """Inner products of one query vector with the stored vectors of ``doc_ids`` (in that order)."""
+        try:
+            rows = [self.rows[d] for d in doc_ids]
+        except KeyError as error:
+            raise LsrError(f"{self.index_dir}: document {error.args[0]!r} is not in the dense index (built from another corpus?)") from None
+        scores = np.asarray(self.vectors[rows]) @ vector
+        return [Hit(d, float(s)) for d, s in zip(doc_ids, scores)]
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The top ``k`` documents for ``query`` by inner product; an empty query has no hits."""
+        return self.search_vectors(self.encode([query]), k)[0]
+
+    def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
+        """The top ``k`` documents of each query: queries encoded in batches, searched by faiss on ``threads`` threads."""
+        _check_k(k)
+        return self.search_vectors(self.encode(list(queries)), k, threads)
+
+
+@contextmanager
+def _torch_threads(count: int | None):
+    """Run torch on ``count`` threads inside the block (None: leave it). One short query is faster on one
+    thread than on two busy cores."""
+    if count is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,129 @@
+"""Hybrid search: sparse candidates, dense verification, fused; optionally a cross-encoder on top.
+
+``fusion`` mode fuses the sparse top-``depth`` with the dense (faiss) top-``depth``. ``rerank``
+mode needs no dense search: the dense side scores only the sparse top-``depth`` candidates from
+their stored vectors, and the two scorings of those candidates are fused. A CrossEncoder, when
+configured, rescores the fused top ``cross_encoder_depth`` (document texts come from the corpus
+the indexes were built from, checked by its sha256).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+import numpy as np
+
+from lsr.errors import LsrError
+from lsr.index.hybrid import check_same_documents
+from lsr.index.manifest import read_manifest
+from lsr.search.dense import DenseSearcher
+from lsr.search.fusion import FusionConfig
+from lsr.search.searcher import Hit, Searcher, _check_k
+
+
+class PairScorer(Protocol):
+    """Anything that scores (query, document text) pairs, like sentence-transformers' CrossEncoder."""
+
+    def predict(self, pairs: list[tuple[str, str]], **kwargs) -> Sequence[float]: ...
+
+
+class HybridSearcher(Searcher):
+    """A sparse searcher and a dense searcher of the same documents, fused as ``config`` says."""
+
+    def __init__(self, sparse: Searcher, dense: DenseSearcher, config: FusionConfig | None = None,
+                 cross_encoder: PairScorer | None = None, texts: Mapping[str, str] | None = None):
+        sparse_manifest = getattr(sparse, "manifest", None)
+        if sparse_manifest is not None:
+            check_same_documents(sparse_manifest, dense.manifest)
+        self.sparse = sparse
+        self.dense = dense
+        self.config = config or FusionConfig()
+        self._cross_encoder = cross_encoder
+        self._texts = texts
+
+    @classmethod
+    def from_indexes(cls, sparse_dir: str | os.PathLike, dense_dir: str | os.PathLike, **settings) -> "HybridSearcher":
+        """Open a sparse and a dense index directory; ``settings`` are :class:`FusionConfig` fields."""
+        return cls(Searcher.open(sparse_dir), DenseSearcher(dense_dir), FusionConfig(**settings))
+
+    @classmethod
+    def from_manifest(cls, index_dir: str | os.PathLike, manifest: dict | None = None) -> "HybridSearcher":
+        """Open a hybrid index directory (what ``lsr index`` writes for a ``kind: hybrid`` recipe)."""
+        index_dir = Path(index_dir)
+        manifest = manifest or read_manifest(index_dir)
+        return cls(Searcher.open(index_dir / manifest["sparse"]), DenseSearcher(index_dir / manifest["dense"]),
+                   FusionConfig(**manifest["fusion"]))
+
+    def with_config(self, **settings) -> "HybridSearcher":
+        """The same components under other fusion settings (nothing is reloaded)."""
+        cross_encoder = None if "cross_encoder" in settings else self._cross_encoder
+        return HybridSearcher(self.sparse, self.dense, replace(self.config, **settings), cross_encoder, self._texts)
+
+    @cached_property
+    def cross_encoder(self) -> PairScorer | None:
+        """The configured CrossEncoder, loaded on first use (None when there is none)."""
+        if self._cross_encoder is None and self.config.cross_encoder:
+            from lsr.encoders.dense import load_cross_encoder
+
+            self._cross_encoder = load_cross_encoder(self.config.cross_encoder)
+        return self._cross_encoder
+
+    @cached_property
+    def texts(self) -> Mapping[str, str]:
+        """Document id -> title + text, read from the corpus the dense index was built from."""
+        if self._texts is None:
+            from lsr.eval.beir import Dataset
+
+            corpus = self.dense.manifest["corpus"]
+            path = Path(corpus["path"])
+            dataset = Dataset(path.parent.name, path.parent, path.name)
+            if not path.is_file() or dataset.corpus_sha256 != corpus["sha256"]:
+                raise LsrError(f"the cross-encoder needs the documents' text: {path} is missing or is not the corpus that was indexed")
+            self._texts = {doc.id: doc.contents for doc in dataset.corpus()}
+        return self._texts
+
+    def candidates(self, queries: Sequence[str], depth: int, threads: int = 1) -> tuple[list[list[Hit]], list[list[Hit]]]:
+        """(sparse lists, dense lists) of ``depth`` hits per query, as this hybrid's mode gets them."""
+        _check_k(depth)
+        sparse = self.sparse.batch_search(queries, depth, threads) if len(queries) > 1 else [self.sparse.search(queries[0], depth)]
+        return sparse, self.dense_lists(self.dense.encode(queries), sparse, depth, threads)
+
+    def dense_lists(self, vectors: np.ndarray, sparse: Sequence[Sequence[Hit]], depth: int, threads: int = 1) -> list[list[Hit]]:
+        """The dense side for query vectors: in ``rerank`` mode the stored-vector scores of each sparse
+        list's documents (in its order); in ``fusion`` mode the faiss top ``depth``."""
+        if self.config.mode == "rerank":
+            return [self.dense.score(vector, [h.docid for h in hits]) if hits else [] for vector, hits in zip(vectors, sparse)]
+        return self.dense.search_vectors(vectors, depth, threads)
+
+    def combine(self, query: str, sparse: Sequence[Hit], dense: Sequence[Hit], k: int) -> list[Hit]:
+        """The final hits from a query's two lists (cut to the configured depth): fused, then cross-encoded."""
+        depth = self.config.depth
+        fused = self.config.combine(sparse[:depth], dense[:depth], None if self.config.cross_encoder or self._cross_encoder else k)
+        if self.cross_encoder is None or not fused:
+            return fused[:k]
+        top = fused[:self.config.cross_encoder_depth]
+        scores = np.asarray(self.cross_encoder.predict([(query, self.texts[h.docid]) for h in top], show_progress_bar=False), dtype=float)
+        reranked = sorted((Hit(h.docid, float(s)) for h, s in zip(top, scores.reshape(len(top), -1)[:, -1])), key=lambda h: (-h.score, h.docid))
+        return reranked[:k]
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The top ``k`` fused hits for ``query`` (at most ``2 * depth``; with a cross-encoder, at most its depth)."""
+        return self.batch_search([query], k)[0]
+
+    def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
+        """The top ``k`` fused hits of each query: the sparse side in one batch, queries encoded together."""
+        _check_k(k)
+        queries = list(queries)
+        if not queries:
+            return []
+        sparse, dense = self.candidates(queries, self.config.depth, threads)
+        return [self.combine(q, s, d, k) for q, s, d in zip(queries, sparse, dense)]
+
+    def close(self) -> None:
+        """Close both components."""
+        self.sparse.close()
+        self.dense.close()
