@@ -40,7 +40,8 @@ def quantise(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
     return out
 
 
-def _non_empty(docs: Iterable[Document], skipped: list[str]) -> Iterator[Document]:
+def non_empty(docs: Iterable[Document], skipped: list[str]) -> Iterator[Document]:
+    """The documents with some contents; the ids of the empty ones are appended to ``skipped``."""
     for doc in docs:
         if doc.contents:
             yield doc
@@ -48,7 +49,8 @@ def _non_empty(docs: Iterable[Document], skipped: list[str]) -> Iterator[Documen
             skipped.append(doc.id)
 
 
-def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
+def chunked(iterable: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
     iterator = iter(iterable)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -99,7 +101,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
     with building(output) as tmp:
         collection = tmp / "collection"
         writer = _ShardWriter(collection)
-        docs = _non_empty(dataset.corpus(), skipped)
+        docs = non_empty(dataset.corpus(), skipped)
         if recipe.kind == "bm25":
             for doc in tqdm(docs, desc=f"{recipe.name}: collect", unit="doc", total=dataset.corpus_size, disable=not progress):
                 writer.write({"id": doc.id, "contents": doc.contents})
@@ -143,7 +145,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     nnz = 0
     encode_seconds = 0.0
     bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
-    for chunk in _chunks(docs, ENCODE_CHUNK):
+    for chunk in chunked(docs, ENCODE_CHUNK):
         tick = time.perf_counter()
         weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size), recipe.doc_scale)
         encode_seconds += time.perf_counter() - tick
@@ -174,7 +176,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     if recipe.query_encoder == "idf":
         from lsr.encoders.idf import corpus_idf
 
-        table = corpus_idf((d.contents for d in _non_empty(dataset.corpus(), [])), load_tokenizer(tmp / QUERY_DIR), progress=progress)
+        table = corpus_idf((d.contents for d in non_empty(dataset.corpus(), [])), load_tokenizer(tmp / QUERY_DIR), progress=progress)
     else:
         table = sparse.query_table(model)
         if table is None:

@@ -21,7 +21,7 @@ import lsr
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.eval.beir import Dataset
-from lsr.index.build import ENCODE_CHUNK, _chunks, _non_empty
+from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size
 from lsr.index.recipe import DenseRecipe
 
@@ -51,7 +51,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
     encode_seconds = 0.0
     with building(output) as tmp:
         bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
-        for chunk in _chunks(_non_empty(dataset.corpus(), skipped), ENCODE_CHUNK):
+        for chunk in chunked(non_empty(dataset.corpus(), skipped), ENCODE_CHUNK):
             tick = time.perf_counter()
             parts.append(dense.encode(model, [d.contents for d in chunk], "document", recipe.document_prompt, recipe.normalize, recipe.batch_size))
             encode_seconds += time.perf_counter() - tick
