@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from tqdm.auto import tqdm
 
 from lsr.errors import LsrError
+from lsr.recipe_files import check_keys, read_recipe
 from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
@@ -48,13 +48,8 @@ class EvalRecipe:
     def load(cls, path: str | os.PathLike) -> "EvalRecipe":
         """Read an evaluation recipe; system paths are relative to the repository (the recipe's parent's parent)."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise LsrError(f"cannot read evaluation recipe {path}: {error}") from None
-        unknown = set(data) - {"dataset", "systems", "split", "k", "ignore_identical_ids"}
-        if unknown:
-            raise LsrError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        data = read_recipe(path)
+        check_keys(path, data, {"dataset", "systems", "split", "k", "ignore_identical_ids"})
         if "dataset" not in data or not data.get("systems"):
             raise LsrError(f"{path}: an evaluation recipe needs 'dataset' and a list of 'systems'")
         return cls(**data, base=path.resolve().parent.parent)

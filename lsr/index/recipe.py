@@ -17,9 +17,9 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
 
 from lsr.errors import LsrError
+from lsr.recipe_files import check_keys, read_recipe
 from lsr.search.fusion import FusionConfig
 
 QUERY_ENCODERS = ("model", "idf", "table")
@@ -28,22 +28,6 @@ FAISS_INDEXES = ("flat", "hnsw")
 
 def _fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise LsrError(f"cannot read recipe {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise LsrError(f"{path}: a recipe is a mapping of settings")
-    return data
-
-
-def _check_keys(path: Path, data: dict, known: set[str]) -> None:
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True)
@@ -147,14 +131,14 @@ class HybridRecipe:
 def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRecipe:
     """Read any index recipe YAML: sparse (no ``kind``), ``kind: dense`` or ``kind: hybrid``."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_recipe(path)
     kind = data.pop("kind", "sparse")
     data.setdefault("name", path.stem)
     if kind == "sparse":
-        _check_keys(path, data, {f.name for f in fields(IndexRecipe)})
+        check_keys(path, data, {f.name for f in fields(IndexRecipe)})
         return IndexRecipe(**data)
     if kind == "dense":
-        _check_keys(path, data, {f.name for f in fields(DenseRecipe)})
+        check_keys(path, data, {f.name for f in fields(DenseRecipe)})
         return DenseRecipe(**data)
     if kind == "hybrid":
         return _load_hybrid(path, data)
@@ -163,7 +147,7 @@ def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRe
 
 def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
     fusion_keys = {f.name for f in fields(FusionConfig)}
-    _check_keys(path, data, {"name", "sparse", "dense"} | fusion_keys)
+    check_keys(path, data, {"name", "sparse", "dense"} | fusion_keys)
     for key in ("sparse", "dense"):
         if not isinstance(data.get(key), str):
             raise LsrError(f"{path}: a hybrid recipe needs '{key}': the path of a {key} recipe (relative to {path.parent})")

@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import yaml
-
 from lsr.errors import LsrError
+from lsr.recipe_files import check_keys, read_recipe
 
 CHOICES = {
     "student": ("inference-free", "splade"),
@@ -76,14 +75,8 @@ class TrainRecipe:
     def load(cls, path: str | os.PathLike, **overrides) -> "TrainRecipe":
         """Read a recipe YAML (unknown keys are errors); ``overrides`` replace its values."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise LsrError(f"cannot read training recipe {path}: {error}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        data = read_recipe(path)
+        check_keys(path, data, {f.name for f in fields(cls)})
         data.setdefault("name", path.stem)
         data.update(overrides)
         return cls(**data)
