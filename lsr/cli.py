@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
+    p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
+                            description="Train every variant of an ablation recipe (training/ablation.yaml) with the same budget, "
+                                        "index each model in Lucene and evaluate it on the test split. Models and indexes built "
+                                        "from the same settings are reused, so an interrupted ablation continues where it stopped.")
+    p.add_argument("recipe", nargs="?", default="training/ablation.yaml", help="ablation recipe YAML (default: training/ablation.yaml)")
+    p.add_argument("--only", action="append", metavar="VARIANT", help="run only this variant (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting in every variant, e.g. --set epochs=1")
+    p.add_argument("--split", default="test", help="evaluation split (default: test; training always uses the recipe's split)")
+    p.add_argument("--output", default=None, help="table path without suffix (default: out/results/ablation-<recipe name>)")
+    p.add_argument("--out-dir", default=None, help="where models, indexes and caches go (default: $LSR_OUT_DIR or out)")
+    _add_common(p)
+
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
     p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
     p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
@@ -151,26 +163,48 @@ def _evaluate_model(args) -> None:
     print(json.dumps({"model": args.model, "dataset": args.dataset, "split": args.split, **result}))
 
 
-def _train(args) -> None:
+def _settings(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` options as a dict, each value read as YAML."""
     import yaml
 
-    from lsr.eval.evaluate import DEFAULT_OUT
-    from lsr.training.recipe import TrainRecipe
-    from lsr.training.train import train
-
     overrides = {}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise LsrError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key] = yaml.safe_load(value)
-    recipe = TrainRecipe.load(args.recipe, **overrides)
+    return overrides
+
+
+def _train(args) -> None:
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.training.recipe import TrainRecipe
+    from lsr.training.train import train
+
+    recipe = TrainRecipe.load(args.recipe, **_settings(args.set))
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
     output = Path(args.output) if args.output else out_dir / "models" / recipe.name
     summary = train(recipe, output, out_dir=out_dir, data_dir=args.data_dir, resume=args.resume, threads=args.threads, progress=not args.quiet)
     last = summary["validation"][-1]
     print(f"{output}: {summary['steps']} steps in {summary['minutes']} min; validation nDCG@10 {last['val_nDCG@10']:.4f} "
           f"(teachers: {summary['teachers_on_validation']}), {last['avg_doc_terms']:.0f} terms/doc")
+
+
+def _ablate(args) -> None:
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.training.ablation import AblationRecipe, markdown, run_ablation
+
+    ablation = AblationRecipe.load(args.recipe)
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    rows = run_ablation(ablation, args.split, args.only, _settings(args.set), out_dir, args.data_dir, args.threads, not args.quiet)
+    stem = Path(args.output) if args.output else out_dir / "results" / f"ablation-{ablation.path.stem}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, f"Ablation {ablation.path} on the {args.split} split (overrides: {_settings(args.set) or 'none'})")
+    for suffix, text in ((".md", table), (".json", json.dumps(rows, indent=2))):
+        partial = stem.with_name(stem.name + suffix + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(stem.with_name(stem.name + suffix))
+    print(table)
 
 
 def _tune_fusion(args) -> None:
@@ -237,6 +271,7 @@ def _tokenizer_file(model_path: str) -> Path:
 
 
 COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train,
+            "ablate": _ablate,
             "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from lsr.encoders.idf import corpus_idf
@@ -98,3 +100,25 @@ def test_fast_splade_pooling_equals_sentence_transformers():
     theirs = to_csr(model.encode_document(texts, batch_size=2, convert_to_sparse_tensor=True))
     assert ours.shape == theirs.shape and ours.nnz == theirs.nnz > 0
     assert abs(ours - theirs).max() < 1e-5
+
+
+def test_bi_encoder_becomes_a_splade_model(tmp_path):
+    """all-MiniLM-L6-v2 (no MLM head) loads as SPLADE: sparse, about the document's words, reloads identically."""
+    from sentence_transformers import SparseEncoder
+
+    from lsr.encoders.mlm import has_mlm_head
+    from lsr.encoders.sparse import encode, load_sparse_encoder, vocabulary
+
+    assert not has_mlm_head(resolve_model("all-MiniLM-L6-v2")) and has_mlm_head(resolve_model("splade-tiny"))
+    model = load_sparse_encoder("all-MiniLM-L6-v2", document_length=64)
+    docs = ["Daily aspirin use lowers the risk of colorectal cancer in adults.", "Cigarette smoking causes lung cancer."]
+    matrix = encode(model, docs, task="document")
+    terms = vocabulary(model)
+    active = np.diff(matrix.indptr)
+    assert (active > 5).all() and (active < 2000).all()  # sparse from the start (the bias), not empty
+    top = {terms[j] for j in np.argsort(-matrix[0].toarray().ravel())[:20]}
+    assert {"aspirin", "cancer"} & top, top
+    model.save(str(tmp_path / "minilm-splade"))
+    reloaded = SparseEncoder(str(tmp_path / "minilm-splade"), device="cpu")
+    assert has_mlm_head(str(tmp_path / "minilm-splade"))
+    assert abs(encode(reloaded, docs, task="document") - matrix).max() < 1e-5

@@ -26,12 +26,17 @@ def load_sparse_encoder(name: str, document_length: int | None = None, query_len
                         device: str | None = "cpu") -> SparseEncoder:
     """Load a SparseEncoder by short name, path or hub id; a plain MLM checkpoint gets SPLADE max pooling.
 
+    A bare encoder without an MLM head (a sentence-transformers bi-encoder such as all-MiniLM-L6-v2)
+    becomes a SPLADE model through :func:`lsr.encoders.mlm.bi_encoder_as_splade`.
+
     ``document_length`` / ``query_length`` cap the tokens per document / query (None: the model's own);
     ``device=None`` lets sentence-transformers pick (a GPU when there is one).
     """
+    from lsr.encoders.mlm import bi_encoder_as_splade, has_mlm_head
+
     path = resolve_model(name)
     try:
-        model = SparseEncoder(path, device=device)
+        model = SparseEncoder(path, device=device) if has_mlm_head(path) else bi_encoder_as_splade(path, device=device)
     except Exception as error:  # transformers/hub raise many types; name the model in one clear error
         raise LsrError(f"cannot load sparse encoder {name!r} from {path}: {type(error).__name__}: {error}") from None
     for module in model.modules():

@@ -23,7 +23,6 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     from lsr.encoders.table import TableQueryEncoder
     from lsr.index.build import ENCODE_CHUNK, quantise
     from lsr.search.exact import ExactSearcher
-    from lsr.search.searcher import quantise_query
 
     model = load_sparse_encoder(model_name, document_length=doc_max_length, query_length=query_max_length, device=None)
     docs = [d for d in dataset.corpus() if d.contents]
@@ -46,14 +45,4 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     queries = dataset.queries(split)
     run = {q: {h.docid: h.score for h in searcher.search(text, k)} for q, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress)}
     scores = evaluate(run, dataset.qrels(split), ignore_identical_ids=ignore_identical_ids)
-    encoded = [quantise_query(encoder.encode(text), query_scale) for text in queries.values()]
-    query_active = np.zeros(len(terms))
-    for weights in encoded:
-        query_active[[searcher.columns[t] for t in weights]] += 1 / len(encoded)
-    doc_active = np.asarray((matrix != 0).mean(axis=0)).ravel()
-    return {
-        **{m: round(scores[m], 4) for m in METRICS},
-        "avg_doc_terms": round(float(np.diff(matrix.indptr).mean()), 1),
-        "avg_query_terms": round(float(np.mean([len(w) for w in encoded])), 1),
-        "flops": round(float(doc_active @ query_active), 3),
-    }
+    return {**{m: round(scores[m], 4) for m in METRICS}, **searcher.sparsity(list(queries.values()))}

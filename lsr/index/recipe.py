@@ -27,7 +27,23 @@ FAISS_INDEXES = ("flat", "hnsw")
 
 
 def _fingerprint(settings: dict) -> str:
+    """A short hash of index settings. An encoder given as a directory (e.g. a model just trained)
+    adds a digest of its files, so retraining into the same directory makes the old index stale."""
+    encoder = settings.get("encoder")
+    if isinstance(encoder, str) and Path(encoder).is_dir():
+        settings = {**settings, "encoder_digest": _directory_digest(Path(encoder))}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _directory_digest(folder: Path) -> str:
+    """sha256 over the relative paths and contents of the files under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

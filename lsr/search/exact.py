@@ -45,6 +45,19 @@ class ExactSearcher(Searcher):
         matrix = sp.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), shape=(len(doc_ids), len(columns)))
         return cls(doc_ids, matrix, columns, query_encoder(index_dir, manifest["query"]), float(manifest["query"]["scale"]))
 
+    def sparsity(self, queries: list[str]) -> dict[str, float]:
+        """Average active terms per document and per query, and FLOPS: ``sum_j P(d_j != 0) * P(q_j != 0)``."""
+        encoded = [quantise_query(self.encoder.encode(text), self.scale) for text in queries]
+        query_active = np.zeros(self.matrix.shape[1])
+        for weights in encoded:
+            query_active[[self.columns[t] for t in weights if t in self.columns]] += 1 / max(1, len(encoded))
+        doc_active = np.asarray((self.matrix != 0).mean(axis=0)).ravel()
+        return {
+            "avg_doc_terms": round(float(np.diff(self.matrix.indptr).mean()), 1),
+            "avg_query_terms": round(float(np.mean([len(w) for w in encoded])) if encoded else 0.0, 1),
+            "flops": round(float(doc_active @ query_active), 3),
+        }
+
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Top ``k`` documents by exact dot product, ties broken by doc id; zero scores are not hits."""
         weights = quantise_query(self.encoder.encode(query), self.scale) if query.strip() else {}

@@ -30,7 +30,8 @@ class TrainRecipe:
     seed: int = 42
     student: str = "inference-free"       # inference-free: IDF query table; splade: siamese
     backbone: str = "splade-tiny"         # a SparseEncoder / MLM checkpoint name, path or hub id
-    doc_max_length: int = 256
+    doc_max_length: int = 256            # document tokens when validating, saving and indexing
+    train_doc_max_length: int | None = None  # document tokens in training rows (None: doc_max_length); shorter is faster
     query_max_length: int = 64
     query_weights: str = "idf"            # idf (frozen) or idf-trainable
     teachers: list[str] = field(default_factory=lambda: ["dense:all-MiniLM-L6-v2", "sparse:splade-tiny", "bm25"])

@@ -13,7 +13,7 @@ import json
 import math
 import shutil
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -163,7 +163,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     fast = FastSpladeTraining(model) if splade_parts(model) else None
 
     def validate(step: int) -> None:
-        with fast.paused() if fast else nullcontext():
+        with fast.paused() if fast else nullcontext(), document_length(model, recipe.doc_max_length):
             model.eval()
             run, sparsity = rerank_scores(model, candidates, val_ids)
             history.append({"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity})
@@ -184,7 +184,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     )
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
     trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
-    with fast or nullcontext():
+    with fast or nullcontext(), document_length(model, recipe.train_doc_max_length or recipe.doc_max_length):
         validate(0)
         trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
         if history[-1]["step"] != trainer.state.global_step:
@@ -206,6 +206,22 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         plot_curves(summary, tmp / "training_curve.png")
     shutil.rmtree(checkpoints, ignore_errors=True)
     return summary
+
+
+@contextmanager
+def document_length(model, tokens: int):
+    """Within the block, documents are truncated to ``tokens`` (the setting is restored afterwards)."""
+    from sentence_transformers.sparse_encoder.modules import Transformer
+
+    transformers = [m for m in model.modules() if isinstance(m, Transformer)]
+    before = [m.document_length for m in transformers]
+    for m in transformers:
+        m.document_length = tokens
+    try:
+        yield
+    finally:
+        for m, length in zip(transformers, before):
+            m.document_length = length
 
 
 def _loss(recipe: TrainRecipe, model, idf: dict[str, float]):
