@@ -10,7 +10,7 @@ RECIPE  ?= indexing/inference-free.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 
-.PHONY: install test test-fast index evaluate train tune-fusion clean help
+.PHONY: install test test-fast index evaluate train ablation tune-fusion clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,12 @@ evaluate: $(STAMP)  ## sparse, dense (MiniLM) and hybrid systems on SciFact test
 train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
 	$(LSR) train $(TRAIN)
 	$(LSR) evaluate-model out/models/$(basename $(notdir $(TRAIN)))
+
+ABLATION ?= training/ablation.yaml
+ABLATE_SET ?=
+
+ablation: $(STAMP)  ## train + index + evaluate every variant of $(ABLATION) (ABLATE_SET="--set epochs=1" for a quick pass)
+	$(LSR) ablate $(ABLATION) $(ABLATE_SET)
 
 HYBRIDS ?= $(wildcard indexing/hybrid-*.yaml)
 

@@ -16,6 +16,8 @@ EPILOG = """examples:
   lsr index indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact     BM25 + MiniLM (builds or reuses both)
   lsr tune-fusion indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact --modes fusion,rerank
   lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
+  lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
+  lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).

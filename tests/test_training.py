@@ -202,3 +202,45 @@ def test_fast_splade_training_matches_sentence_transformers(activation):
         torch.testing.assert_close(fast_grads[name], grad, rtol=1e-3, atol=1e-5, msg=name)
     assert isinstance(model[0].auto_model.cls.predictions.decoder, torch.nn.Linear)
     assert not any("forward" in vars(m) for m in model.modules())
+
+
+def _weights(model_dir):
+    from safetensors.torch import load_file
+
+    return {name: tensor for path in sorted(model_dir.rglob("*.safetensors")) for name, tensor in load_file(str(path)).items()}
+
+
+def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
+    """A fixed seed gives the same model; a run killed after a checkpoint and resumed ends where an uninterrupted run ends."""
+    from sentence_transformers.sparse_encoder import SparseEncoderTrainer
+
+    from lsr.training.train import train
+    from tests.conftest import write_beir
+
+    root = write_beir(tmp_path / "tinyresume", split="train")
+    recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["bm25"], candidates_k=10, negatives=2, rows_per_query=8,
+                         batch_size=2, learning_rate=5e-4, max_steps=4, eval_every=2, validation_fraction=0.2, doc_max_length=48)
+    out = tmp_path / "out"
+    train(recipe, tmp_path / "a", out_dir=out, progress=False)
+    train(recipe, tmp_path / "b", out_dir=out, progress=False)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    step = SparseEncoderTrainer.training_step
+    calls = []
+
+    def killed_at_the_third_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # checkpoint-2 is on disk
+            raise KeyboardInterrupt
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(SparseEncoderTrainer, "training_step", killed_at_the_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe, tmp_path / "c", out_dir=out, progress=False)
+    assert not (tmp_path / "c").exists() and (tmp_path / "c.checkpoints" / "checkpoint-2").is_dir()
+    monkeypatch.setattr(SparseEncoderTrainer, "training_step", step)
+    summary = train(recipe, tmp_path / "c", out_dir=out, resume=True, progress=False)
+    assert summary["steps"] == 4
+    c = _weights(tmp_path / "c")
+    assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a), [k for k in a if not torch.allclose(a[k], c[k], atol=1e-6)]

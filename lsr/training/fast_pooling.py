@@ -9,7 +9,7 @@ and back-propagates through the argmax alone (sparse matrix products), giving th
 gradients as the full computation.
 
 :class:`FastSpladeTraining` patches a SparseEncoder for the length of a ``with`` block: the MLM
-decoder becomes an identity (the transformer then emits transformed hidden states) and each SPLADE
+decoder's forward becomes an identity (the transformer then emits transformed hidden states) and each SPLADE
 pooling applies the decoder through :class:`MaxLogits`. Leaving the block restores the model, so
 what is saved is a plain sentence-transformers model.
 """
@@ -84,19 +84,20 @@ class FastSpladeTraining:
         parts = splade_parts(model)
         if parts is None:
             raise ValueError("fast SPLADE training needs a BERT-style MLM with SPLADE max pooling")
-        self.head = parts[0].auto_model.cls.predictions
-        self.decoder = self.head.decoder
+        self.decoder = parts[0].auto_model.cls.predictions.decoder
         self.poolings = [m for m in model.modules() if isinstance(m, SpladePooling)]
 
     def __enter__(self) -> "FastSpladeTraining":
         decoder = self.decoder
-        self.head.decoder = nn.Identity()
+        # the decoder stays registered (its weights stay in the state dict, so checkpoints saved and
+        # resumed while patched are the plain model's); only its forward becomes the identity
+        decoder.forward = types.MethodType(lambda self, hidden: hidden, decoder)
         for pooling in self.poolings:
             pooling.forward = types.MethodType(lambda self, features, **kwargs: _pooling_forward(self, features, decoder), pooling)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.head.decoder = self.decoder
+        del self.decoder.forward
         for pooling in self.poolings:
             del pooling.forward
 
