@@ -16,6 +16,8 @@ def plot(board: Leaderboard, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(c.dataset for c in board.cells if c.ran))
+    systems = list(dict.fromkeys(c.system for c in board.cells))
+    colours = {name: plt.get_cmap("tab20")(i % 20) for i, name in enumerate(systems)}  # one colour per system in every panel
     fig, axes = plt.subplots(2, max(1, len(datasets)), figsize=(6.5 * max(1, len(datasets)), 9), squeeze=False)
     for column, dataset in enumerate(datasets):
         cells = [c for c in board.cells if c.dataset == dataset and c.ran]
@@ -23,7 +25,7 @@ def plot(board: Leaderboard, path: Path) -> None:
             ax = axes[row][column]
             points = [(c.efficiency.get(key), c.scores["nDCG@10"], c.system) for c in cells if c.efficiency.get(key)]
             for x, y, name in points:
-                ax.scatter(x, y, s=30)
+                ax.scatter(x, y, s=30, color=colours[name])
                 ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
             if row == 0 and points:
                 ax.set_xscale("log")
