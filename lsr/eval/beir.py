@@ -175,23 +175,37 @@ class Dataset:
         return qrels
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Find a dataset by directory path, by name under the data root, or through ir_datasets when online."""
-    path = Path(name)
-    if not (path / "corpus.jsonl").is_file():
-        path = data_root(data_dir) / name
-    if not (path / "corpus.jsonl").is_file():
-        path = _from_ir_datasets(name, data_root(data_dir))
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datasets_id: str | None = None) -> Dataset:
+    """Find a dataset by directory path, by name under the data root, or through ir_datasets when online.
+
+    ``ir_datasets_id`` overrides ``beir/<name>``; an empty one means the dataset cannot be downloaded.
+    A nested name (``cqadupstack/android``) is called ``cqadupstack-android``.
+    """
+    path = find_local(name, data_dir)
+    label = Path(name).name if path == Path(name) else name.replace("/", "-")
+    if path is None:
+        if ir_datasets_id == "":
+            raise LsrError(f"dataset {name!r} not found: no BEIR-layout directory at {name} or {data_root(data_dir) / name}, "
+                           "and it cannot be downloaded")
+        path = _from_ir_datasets(name, data_root(data_dir), ir_datasets_id)
     for required in ("corpus.jsonl", "queries.jsonl"):
         if not (path / required).is_file():
             raise LsrError(f"dataset {name!r}: {path / required} is missing")
-    return Dataset(Path(name).name, path)
+    return Dataset(label, path)
 
 
-def _from_ir_datasets(name: str, root: Path) -> Path:
-    """Export ``beir/<name>`` from ir_datasets into BEIR layout under ``root`` (needs network once)."""
+def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The BEIR-layout directory (one holding ``corpus.jsonl``) at path ``name`` or at ``<data root>/<name>``, else None."""
+    for path in (Path(name), data_root(data_dir) / name):
+        if (path / "corpus.jsonl").is_file():
+            return path
+    return None
+
+
+def _from_ir_datasets(name: str, root: Path, dataset_id: str | None = None) -> Path:
+    """Export ``beir/<name>`` (or ``dataset_id``) from ir_datasets into BEIR layout under ``root`` (needs network once)."""
     target = root / name
-    dataset_id = name if name.startswith("beir/") else f"beir/{name}"
+    dataset_id = dataset_id or (name if name.startswith("beir/") else f"beir/{name}")
     try:
         import ir_datasets
 
@@ -207,9 +221,9 @@ def _from_ir_datasets(name: str, root: Path) -> Path:
             for query in source.queries_iter():
                 out.write(json.dumps({"_id": query.query_id, "text": query.text}) + "\n")
         for split in ("train", "dev", "test"):
-            try:
-                qrels = ir_datasets.load(f"{dataset_id}/{split}").qrels_iter()
-                lines = [f"{q.query_id}\t{q.doc_id}\t{q.relevance}\n" for q in qrels]
+            try:  # a dataset with one split (ArguAna, SciDocs, ...) has its test qrels on the root id
+                split_source = ir_datasets.load(f"{dataset_id}/{split}") if split != "test" or not source.has_qrels() else source
+                lines = [f"{q.query_id}\t{q.doc_id}\t{q.relevance}\n" for q in split_source.qrels_iter()]
             except KeyError:
                 continue
             (tmp / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(lines), encoding="utf-8")

@@ -15,7 +15,9 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from lsr.errors import LsrError
@@ -26,6 +28,9 @@ from lsr.eval.runs import write_run
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
 from lsr.search.fusion import FusionConfig
+
+if TYPE_CHECKING:
+    from lsr.search import Searcher
 
 Recipe = IndexRecipe | DenseRecipe | HybridRecipe
 
@@ -92,8 +97,13 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
 
 
 def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, progress: bool,
-               exact: bool = False) -> tuple[dict, dict]:
-    """Search every query through Lucene (or, with ``exact``, scipy over the kept vectors); returns (run, timings)."""
+               exact: bool = False, inspect: Callable[[Searcher], dict] | None = None) -> tuple[dict, dict]:
+    """Search every query through Lucene (or, with ``exact``, scipy over the kept vectors); returns (run, timings).
+
+    Latency is single-thread at k=10 over the first LATENCY_QUERIES queries after a warm-up pass
+    (p50 and p95). ``inspect``, if given, is called with the open searcher; what it returns is
+    merged into the timings.
+    """
     from lsr.search import Searcher
     from lsr.search.exact import ExactSearcher
 
@@ -111,13 +121,17 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
         tick = time.perf_counter()
         results = searcher.batch_search(list(queries.values()), k=k, threads=threads)
         batch_seconds = time.perf_counter() - tick
+        extra = inspect(searcher) if inspect else {}
     run = {qid: {hit.docid: hit.score for hit in hits} for qid, hits in zip(queries, results)}
     timings = {
         "open_s": round(opened, 2),
         "p50_ms_k10": round(statistics.median(latencies), 2) if latencies else None,
+        "p95_ms_k10": round(float(np.percentile(latencies, 95)), 2) if latencies else None,
         "batch_qps": round(len(queries) / max(batch_seconds, 1e-9), 1),
+        **extra,
     }
     return run, timings
+
 
 
 def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Path = DEFAULT_OUT,
@@ -137,7 +151,7 @@ def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Pa
         for name, use_exact in variants:
             run, timings = run_system(index_dir, queries, recipe.k, threads, progress, exact=use_exact)
             write_run(run, out_dir / "runs" / dataset.name / recipe.split / f"{name.replace(' ', '_')}.trec", tag=name.replace(" ", "_"))
-            rows.append(_row(name, read_manifest(index_dir), evaluate(run, qrels, ignore_identical_ids=recipe.ignore_identical_ids), timings))
+            rows.append(_row(name, index_dir, evaluate(run, qrels, ignore_identical_ids=recipe.ignore_identical_ids), timings))
     results = out_dir / "results"
     results.mkdir(parents=True, exist_ok=True)
     stem = f"{dataset.name}-{recipe.split}"
@@ -146,17 +160,33 @@ def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Pa
     return rows
 
 
-def _row(name: str, manifest: dict, scores: dict, timings: dict) -> dict:
+def _row(name: str, index_dir: Path, scores: dict, timings: dict) -> dict:
+    manifest = read_manifest(index_dir)
     fusion = manifest.get("fusion")
     return {
         "system": name,
         **{m: round(scores[m], 4) for m in METRICS},
-        "index_mb": round(manifest.get("index_bytes", manifest.get("lucene_bytes", 0)) / 2**20, 1),
-        "build_s": manifest["build_seconds"],
-        "encode_docs_per_s": manifest.get("encode_docs_per_s"),
+        **index_facts(index_dir, manifest),
         "avg_doc_terms": manifest.get("avg_doc_terms"),
         **timings,
         "fusion": FusionConfig(**fusion).describe() if fusion else None,
+    }
+
+
+def index_facts(index_dir: Path, manifest: dict) -> dict:
+    """Size on disk (MiB), build seconds and document encoding rate of an index, from its manifest.
+
+    A hybrid's rate is that of encoding each document with both of its components (1 / sum of 1/rate).
+    """
+    rate = manifest.get("encode_docs_per_s")
+    if manifest["kind"] == "hybrid":
+        rates = [read_manifest(index_dir / manifest[side]).get("encode_docs_per_s") for side in ("sparse", "dense")]
+        rates = [r for r in rates if r]
+        rate = round(1 / sum(1 / r for r in rates), 1) if rates else None
+    return {
+        "index_mb": round(manifest.get("index_bytes", manifest.get("lucene_bytes", 0)) / 2**20, 1),
+        "build_s": manifest["build_seconds"],
+        "encode_docs_per_s": rate,
     }
 
 

@@ -43,4 +43,9 @@ def evaluate(run: Run, qrels: Qrels, ignore_identical_ids: bool = False) -> dict
     """Mean nDCG@10, R@100 and MRR@10 over the judged queries."""
     if ignore_identical_ids:
         run = drop_identical_ids(run)
-    return {metric: fmean(values.values()) if values else 0.0 for metric, values in per_query(run, qrels).items()}
+    return means(per_query(run, qrels))
+
+
+def means(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over queries, from :func:`per_query`'s output."""
+    return {metric: fmean(values.values()) if values else 0.0 for metric, values in scores.items()}

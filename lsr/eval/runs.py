@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 from lsr.eval.metrics import Run
 
 
 def write_run(run: Run, path: str | os.PathLike, tag: str) -> None:
     """Write ``run`` in TREC format, hits ranked by score (ties by doc id); renamed into place when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w", encoding="utf-8") as out:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
         for query_id, hits in run.items():
             ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
             for rank, (doc_id, score) in enumerate(ranked, start=1):
                 out.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
-    os.replace(tmp, path)
 
 
 def read_run(path: str | os.PathLike) -> Run:

@@ -1,0 +1,151 @@
+"""The leaderboard matrix (``eval/leaderboard.yaml``): datasets x systems, with pinned nDCG@10 per cell.
+
+In the spirit of Pyserini's regression files: each system names an index recipe, each dataset
+lists the cells whose nDCG@10 is pinned (``expected``) with a tolerance. A cell is a number (the
+default tolerance applies) or ``{nDCG@10: value, tolerance: t, source: text}``. A dataset in the
+matrix (or given on the command line) that is not in the BEIR table is simply read from the data
+root: adding one is a YAML line, not code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lsr.errors import LsrError
+from lsr.recipe_files import check_keys, read_recipe
+
+
+@dataclass(frozen=True)
+class System:
+    """One column of the matrix: an index recipe, a display label, and an optional file it needs (e.g. a trained model)."""
+
+    name: str
+    recipe: Path
+    label: str
+    requires: Path | None = None
+    requires_text: str = ""  # ``requires`` as the matrix spells it (relative to the repository)
+
+    def missing(self) -> str | None:
+        """Why this system cannot be built here (its required path is absent), else None."""
+        if self.requires is not None and not self.requires.exists():
+            return f"not built: {self.requires_text} is missing"
+        return None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An expected nDCG@10 and its tolerance (where the number comes from, if not measured here)."""
+
+    expected: float
+    tolerance: float
+    source: str = ""
+
+    def holds(self, measured: float) -> bool:
+        """Whether ``measured`` is within the tolerance (rounded to 4 places, as reported)."""
+        return abs(round(measured, 4) - self.expected) <= self.tolerance + 1e-9
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One row group of the matrix: a dataset name, optional split / identical-id override, and its pinned cells."""
+
+    name: str
+    split: str | None = None
+    ignore_identical_ids: bool | None = None
+    expected: dict[str, Pin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Datasets x systems, the baseline for significance tests, and where the generated leaderboard goes."""
+
+    path: Path
+    systems: dict[str, System]
+    datasets: list[DatasetEntry]
+    baseline: str = "bm25"
+    k: int = 1000
+    alpha: float = 0.05
+    bonferroni: bool = True
+    requested_datasets: tuple[str, ...] = ()  # named on the command line: must run for --check to pass
+    requested_systems: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the command line picked datasets or systems."""
+        return bool(self.requested_datasets or self.requested_systems)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Matrix":
+        """Read and check a matrix YAML; recipe and ``requires`` paths are relative to the repository (the file's parent's parent)."""
+        path = Path(path)
+        data = read_recipe(path)
+        check_keys(path, data, {"systems", "datasets", "baseline", "k", "alpha", "bonferroni", "tolerance"})
+        if not isinstance(data.get("systems"), dict) or not data["systems"]:
+            raise LsrError(f"{path}: 'systems' must map system names to {{recipe, label, requires}}")
+        if not isinstance(data.get("datasets"), dict) or not data["datasets"]:
+            raise LsrError(f"{path}: 'datasets' must map dataset names to {{split, ignore_identical_ids, expected}}")
+        base = path.resolve().parent.parent
+        systems = {name: _system(path, base, name, spec) for name, spec in data["systems"].items()}
+        tolerance = _number(path, "tolerance", data.get("tolerance", 0.002))
+        datasets = [_dataset(path, name, spec or {}, systems, tolerance) for name, spec in data["datasets"].items()]
+        baseline = data.get("baseline", "bm25")
+        if baseline not in systems:
+            raise LsrError(f"{path}: baseline {baseline!r} is not one of the systems ({', '.join(systems)})")
+        return cls(path, systems, datasets, baseline, int(data.get("k", 1000)), _number(path, "alpha", data.get("alpha", 0.05)),
+                   bool(data.get("bonferroni", True)))
+
+    def select(self, datasets: list[str] | None = None, systems: list[str] | None = None) -> "Matrix":
+        """The matrix narrowed to some datasets (names not in it are added, unpinned) and/or systems (must exist)."""
+        if not datasets and not systems:
+            return self
+        chosen_systems = self.systems
+        if systems:
+            unknown = [s for s in systems if s not in self.systems]
+            if unknown:
+                raise LsrError(f"unknown system(s) {', '.join(unknown)} (the matrix {self.path} has: {', '.join(self.systems)})")
+            chosen_systems = {s: self.systems[s] for s in systems}
+        chosen_datasets = self.datasets
+        if datasets:
+            by_name = {d.name: d for d in self.datasets}
+            chosen_datasets = [by_name.get(name, DatasetEntry(name)) for name in datasets]
+        chosen_datasets = [replace(d, expected={s: p for s, p in d.expected.items() if s in chosen_systems}) for d in chosen_datasets]
+        return replace(self, systems=chosen_systems, datasets=chosen_datasets,
+                       requested_datasets=tuple(datasets or ()), requested_systems=tuple(systems or ()))
+
+
+def _number(path: Path, key: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LsrError(f"{path}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _system(path: Path, base: Path, name: str, spec) -> System:
+    if not isinstance(spec, dict) or "recipe" not in spec:
+        raise LsrError(f"{path}: system {name!r} needs a 'recipe' (an index recipe path, e.g. indexing/bm25.yaml)")
+    check_keys(path, spec, {"recipe", "label", "requires"})
+    recipe = base / spec["recipe"]
+    if not recipe.is_file():
+        raise LsrError(f"{path}: system {name!r}: recipe {recipe} does not exist")
+    requires = base / spec["requires"] if spec.get("requires") else None
+    return System(name, recipe, str(spec.get("label", name)), requires, str(spec.get("requires", "")))
+
+
+def _dataset(path: Path, name: str, spec, systems: dict[str, System], tolerance: float) -> DatasetEntry:
+    if not isinstance(spec, dict):
+        raise LsrError(f"{path}: dataset {name!r} must be a mapping (split, ignore_identical_ids, expected)")
+    check_keys(path, spec, {"split", "ignore_identical_ids", "expected"})
+    expected = {}
+    for system, cell in (spec.get("expected") or {}).items():
+        key = f"datasets.{name}.expected.{system}"
+        if system not in systems:
+            raise LsrError(f"{path}: {key}: no such system (systems: {', '.join(systems)})")
+        if not isinstance(cell, dict):
+            cell = {"nDCG@10": cell}
+        unknown = sorted(set(cell) - {"nDCG@10", "tolerance", "source"})
+        if unknown or "nDCG@10" not in cell:
+            raise LsrError(f"{path}: {key}: a pinned cell is a number or {{nDCG@10, tolerance, source}}, got {cell!r}")
+        expected[system] = Pin(_number(path, f"{key}.nDCG@10", cell["nDCG@10"]),
+                               _number(path, f"{key}.tolerance", cell.get("tolerance", tolerance)), str(cell.get("source", "")))
+    return DatasetEntry(name, spec.get("split"), spec.get("ignore_identical_ids"), expected)

@@ -1,0 +1,110 @@
+"""The leaderboard: matrix files, --check on moved cells, a new dataset through the whole matrix, SciFact BM25."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from lsr.cli import main
+from lsr.errors import LsrError
+from lsr.eval.leaderboard import Cell, Leaderboard
+from lsr.eval.matrix import Matrix, Pin
+from tests.conftest import write_beir
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_BM25 = 1.0  # BM25 nDCG@10 on the tiny corpus (tests/conftest.py): every relevant document ranked first
+
+
+def write_matrix(folder: Path, body: str) -> Path:
+    path = folder / "eval" / "matrix.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"systems:\n  bm25: {{recipe: {REPO / 'indexing' / 'bm25.yaml'}, label: BM25}}\n{body}", encoding="utf-8")
+    return path
+
+
+def leaderboard(tmp_path: Path, *args: str) -> int:
+    return main(["leaderboard", *args, "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "out"),
+                 "--output", str(tmp_path / "board"), "--threads", "1", "--quiet"])
+
+
+@pytest.mark.parametrize("body, message", [
+    ("datasets:\n  tiny:\n    expected: {nope: 0.5}\n", r"datasets.tiny.expected.nope: no such system"),
+    ("datasets:\n  tiny:\n    expected: {bm25: {ndcg: 0.5}}\n", r"datasets.tiny.expected.bm25: a pinned cell is a number or"),
+    ("datasets:\n  tiny:\n    expected: {bm25: high}\n", r"datasets.tiny.expected.bm25.nDCG@10 must be a number, got .high."),
+    ("baseline: splade\ndatasets:\n  tiny: {}\n", r"baseline 'splade' is not one of the systems"),
+    ("datasets:\n  tiny: {spilt: test}\n", r"unknown setting\(s\) spilt"),
+])
+def test_bad_matrix_names_file_and_field(tmp_path, body, message):
+    with pytest.raises(LsrError, match=message):
+        Matrix.load(write_matrix(tmp_path, body))
+
+
+def test_the_repository_matrix_loads():
+    matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
+    assert {"bm25", "splade-tiny", "inference-free", "inference-free-trained", "minilm"} <= set(matrix.systems)
+    assert matrix.datasets[0].name == "scifact" and matrix.datasets[0].expected["bm25"].expected == pytest.approx(0.6789)
+
+
+def test_check_names_the_moved_cell_and_passes_within_tolerance(tmp_path, capsys):
+    write_beir(tmp_path / "data" / "tinyset")
+    pinned = write_matrix(tmp_path, f"datasets:\n  tinyset:\n    expected: {{bm25: {TINY_BM25}}}\n")
+    assert leaderboard(tmp_path, str(pinned), "--check") == 0
+    assert "tinyset/bm25: nDCG@10 1.0000, expected 1.0000 ± 0.002 (pass)" in capsys.readouterr().out
+    moved = write_matrix(tmp_path, f"datasets:\n  tinyset:\n    expected: {{bm25: {{nDCG@10: {TINY_BM25 - 0.01}, tolerance: 0.005}}}}\n")
+    assert leaderboard(tmp_path, str(moved), "--check") == 1  # the run is reused; the pin moved
+    err = capsys.readouterr().err
+    assert "--check: tinyset/bm25: nDCG@10 1.0000, expected 0.9900 ± 0.005 (MOVED)" in err
+    assert leaderboard(tmp_path, str(moved)) == 0  # without --check: reported, not fatal
+
+
+def test_check_never_passes_vacuously(tmp_path, capsys, monkeypatch):
+    matrix = write_matrix(tmp_path, "datasets:\n  absent:\n    expected: {bm25: 0.5}\n")
+    (tmp_path / "data").mkdir()
+    assert leaderboard(tmp_path, str(matrix), "--check") == 1
+    err = capsys.readouterr().err
+    assert "no pinned cell was checked" in err
+    assert leaderboard(tmp_path, str(matrix), "--check", "--datasets", "absent") == 1
+    assert "absent/bm25: not available: absent is not in the data root (--download" in capsys.readouterr().err
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    assert leaderboard(tmp_path, str(matrix), "--check", "--download") == 1  # no such BEIR dataset anywhere
+    assert "absent/bm25: not available: dataset 'absent' not found" in capsys.readouterr().out
+
+
+def test_problems_of_a_run():
+    matrix = Matrix(Path("m.yaml"), {}, [], requested_systems=("trained",))
+    cells = [Cell("d", "test", "bm25", "BM25", scores={"nDCG@10": 0.5}, pin=Pin(0.5, 0.002)),
+             Cell("d", "test", "splade", "SPLADE", scores={"nDCG@10": 0.4}, pin=Pin(0.41, 0.002)),
+             Cell("d", "test", "trained", "trained", status="not built: model is missing", pin=Pin(0.6, 0.002))]
+    problems = Leaderboard(matrix, cells).problems()
+    assert problems == ["d/splade: nDCG@10 0.4000, expected 0.4100 ± 0.002 (MOVED)",
+                        "d/trained: not built: model is missing (requested explicitly)"]
+    assert [c.check for c in cells] == ["pass", "MOVED", "not checked"]
+
+
+def test_a_new_dataset_runs_through_the_whole_matrix(tmp_path, capsys):
+    """A BEIR-layout folder dropped into the data root under a new name: every system of eval/leaderboard.yaml runs on it."""
+    write_beir(tmp_path / "data" / "brand-new")
+    assert leaderboard(tmp_path, str(REPO / "eval" / "leaderboard.yaml"), "--datasets", "brand-new") == 0
+    rows = list(csv.DictReader(open(tmp_path / "board.csv", encoding="utf-8")))
+    matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
+    assert [r["system"] for r in rows] == list(matrix.systems)
+    ran = {r["system"]: r for r in rows if r["status"] == "ok"}
+    assert set(matrix.systems) - set(ran) == {"inference-free-trained"}  # no trained model here: "not built", no number
+    trained = next(r for r in rows if r["system"] == "inference-free-trained")
+    assert trained["status"].startswith("not built") and trained["nDCG@10"] == ""
+    assert all(0 < float(r["nDCG@10"]) <= 1 and r["p50_ms_k10"] and r["index_mb"] for r in ran.values())
+    assert float(ran["bm25"]["nDCG@10"]) == pytest.approx(TINY_BM25)
+    assert ran["splade-tiny"]["flops"] and ran["inference-free"]["avg_query_terms"] and ran["minilm"]["flops"] == ""
+    page = (tmp_path / "board.md").read_text(encoding="utf-8")
+    assert "## brand-new (test, 5 queries)" in page and "![nDCG@10 against latency and FLOPS](board.png)" in page
+    assert (tmp_path / "board.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.scifact
+def test_scifact_bm25_matches_its_pin(tmp_path, capsys):
+    """CI's quick leaderboard check: SciFact BM25 against the pinned cell of eval/leaderboard.yaml."""
+    code = main(["leaderboard", str(REPO / "eval" / "leaderboard.yaml"), "--check", "--datasets", "scifact", "--systems", "bm25",
+                 "--out-dir", str(tmp_path / "out"), "--output", str(tmp_path / "board"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "scifact/bm25: nDCG@10 0.6789, expected 0.6789 ± 0.002 (pass)" in out
