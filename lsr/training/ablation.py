@@ -106,23 +106,20 @@ def _trained(model_dir: Path, recipe: TrainRecipe) -> dict | None:
 def evaluate_trained(model_dir: Path, recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: Path,
                      threads: int, progress: bool) -> dict:
     """Index a trained model through the Lucene impact path, search ``split``, and measure its sparsity."""
-    from lsr.eval.evaluate import ensure_index, run_system
+    from lsr.eval.efficiency import sparse_stats
+    from lsr.eval.evaluate import ensure_index, index_facts, run_system
     from lsr.index.manifest import read_manifest
     from lsr.index.recipe import IndexRecipe
-    from lsr.search.exact import ExactSearcher
 
     query_encoder = "table" if recipe.student == "inference-free" else "model"
     index = IndexRecipe(name=f"ablation-{model_dir.name}", encoder=str(model_dir), query_encoder=query_encoder,
                         doc_max_length=recipe.doc_max_length, query_max_length=recipe.query_max_length)
-    index_dir = ensure_index(index, dataset, out_dir, threads, progress, keep_vectors=True)
+    index_dir = ensure_index(index, dataset, out_dir, threads, progress)
     queries = dataset.queries(split)
-    run, _ = run_system(index_dir, queries, 1000, threads, progress)
+    run, facts = run_system(index_dir, queries, 1000, threads, progress, inspect=lambda s: sparse_stats(s, list(queries.values())))
     scores = evaluate(run, dataset.qrels(split))
-    with ExactSearcher.from_index(index_dir) as exact:
-        sparsity = exact.sparsity(list(queries.values()))
-    manifest = read_manifest(index_dir)
-    return {**{m: round(scores[m], 4) for m in METRICS}, **sparsity,
-            "index_mb": round(manifest.get("lucene_bytes", 0) / 2**20, 1)}
+    return {**{m: round(scores[m], 4) for m in METRICS}, **{c: facts[c] for c in ("avg_doc_terms", "avg_query_terms", "flops")},
+            "index_mb": index_facts(index_dir, read_manifest(index_dir))["index_mb"]}
 
 
 def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: Path, threads: int, progress: bool) -> list[dict]:
