@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
     p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
     p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
-    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused)")
+    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused; when the "
+                   "dense model was trained on it by lsr train, only the queries held out from that training)")
     p.add_argument("--modes", help="comma list of fusion,rerank (default: the recipe's mode)")
     p.add_argument("--methods", help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
     p.add_argument("--missing", help="comma list of min,zero (default: the recipe's policy)")
