@@ -262,7 +262,15 @@ def test_three_list_rerank_scores_the_union_of_the_sparse_candidates(three):
         hits = hybrid.search(query, k=10)
         assert sorted(h.docid for h in hits) == sorted(union)  # nothing outside the two sparse top 2
         assert [h.docid for h in hits] == [h.docid for h in expected]
+        np.testing.assert_allclose([h.score for h in hits], [h.score for h in expected], atol=1e-6)
     assert "index" not in hybrid.dense.__dict__
+    # lists computed deeper and cut by combine (as tune-fusion does) fuse as a search at that depth would
+    deep = HybridSearcher([bm25, learned], DenseSearcher(dense.index_dir), FusionConfig(mode="rerank", list_weights=(0.3, 0.3, 0.4), depth=8))
+    for query in QUERIES:
+        sparse, dense_lists = deep.candidates([query], 8)
+        cut, searched = hybrid.combine(query, sparse[0], dense_lists[0], k=10), hybrid.search(query, k=10)
+        assert [h.docid for h in cut] == [h.docid for h in searched]
+        np.testing.assert_allclose([h.score for h in cut], [h.score for h in searched], atol=1e-6)
 
 
 def test_a_sparse_list_without_its_weight_is_refused(three):

@@ -135,7 +135,11 @@ class HybridSearcher(Searcher):
         """The final hits from a query's sparse lists (one per sparse searcher) and dense list (cut to the
         configured depth): fused, then cross-encoded."""
         depth = self.config.depth
-        lists = [hits[:depth] for hits in sparse] + [dense[:depth]]
+        sparse = [hits[:depth] for hits in sparse]
+        if self.config.mode == "rerank":  # the dense scores of exactly the sparse candidates at this depth
+            candidates = {h.docid for hits in sparse for h in hits}
+            dense = [h for h in dense if h.docid in candidates]
+        lists = [*sparse, dense[:depth] if self.config.mode == "fusion" else dense]
         fused = self.config.combine_lists(lists, None if self.config.cross_encoder or self._cross_encoder else k)
         if self.cross_encoder is None or not fused:
             return fused[:k]
