@@ -19,6 +19,7 @@ EPILOG = """examples:
   lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
   lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
   lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
+  lsr train training/minilm-scifact.yaml         fine-tune MiniLM on SciFact train (80%; 20% held out for tuning)
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).
@@ -98,11 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
     _add_common(p)
 
-    p = commands.add_parser("train", help="train a sparse encoder from a training recipe (teacher ensemble distillation)")
+    p = commands.add_parser("train", help="train from a training recipe: a sparse encoder (teacher ensemble distillation) "
+                            "or, with student: dense, a fine-tuned dense bi-encoder")
     p.add_argument("recipe", help="training recipe YAML (see training/)")
     p.add_argument("--output", help="model directory (default: out/models/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
+    p.add_argument("--validate-base", action="store_true", help="dense recipes: also score the untrained model on the held-out queries")
     p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
@@ -121,12 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
     p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
     p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
-    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused)")
+    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused; when the "
+                   "dense model was trained on it by lsr train, only the queries held out from that training)")
     p.add_argument("--modes", help="comma list of fusion,rerank (default: the recipe's mode)")
     p.add_argument("--methods", help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
     p.add_argument("--missing", help="comma list of min,zero (default: the recipe's policy)")
     p.add_argument("--depths", default="100,1000", help="comma list of candidate depths per list (default: 100,1000)")
-    p.add_argument("--weights", default=",".join(f"{w / 10:g}" for w in range(11)), help="comma list of dense weights (default: 0,0.1,...,1)")
+    p.add_argument("--weights", default=",".join(f"{w / 10:g}" for w in range(11)),
+                   help="comma list of dense weights (default: 0,0.1,...,1); with several sparse lists, every combination "
+                        "of these values, one per list, that sums to 1")
     p.add_argument("--rrf-ks", default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
     p.add_argument("--dry-run", action="store_true", help="print the grid, do not write the recipe")
     p.add_argument("--out-dir", default=None, help="where the component indexes go (default: $LSR_OUT_DIR or out)")
@@ -246,12 +252,23 @@ def _settings(items: list[str]) -> dict:
 
 def _train(args) -> None:
     from lsr.eval.evaluate import DEFAULT_OUT
-    from lsr.training.recipe import TrainRecipe
+    from lsr.training.recipe import DenseTrainRecipe, load_training_recipe
     from lsr.training.train import train
 
-    recipe = TrainRecipe.load(args.recipe, **_settings(args.set))
+    recipe = load_training_recipe(args.recipe, **_settings(args.set))
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
     output = Path(args.output) if args.output else out_dir / "models" / recipe.name
+    if isinstance(recipe, DenseTrainRecipe):
+        from lsr.training.dense import train_dense
+
+        if args.resume:
+            raise LsrError("--resume: dense training runs in one go (minutes); run it again without --resume")
+        summary = train_dense(recipe, output, out_dir=out_dir, data_dir=args.data_dir, threads=args.threads, progress=not args.quiet,
+                              validate_base=args.validate_base)
+        check = summary["validation"]
+        print(f"{output}: {summary['steps']} steps in {summary['minutes']} min on {len(summary['train_queries'])} queries; "
+              f"{check['what']}: {check['trained']}" + (f" (untrained: {check['base']})" if check["base"] is not None else ""))
+        return
     summary = train(recipe, output, out_dir=out_dir, data_dir=args.data_dir, resume=args.resume, threads=args.threads, progress=not args.quiet)
     last = summary["validation"][-1]
     print(f"{output}: {summary['steps']} steps in {summary['minutes']} min; validation nDCG@10 {last['val_nDCG@10']:.4f} "
@@ -278,7 +295,7 @@ def _ablate(args) -> None:
 def _tune_fusion(args) -> None:
     from lsr.eval.beir import load_dataset
     from lsr.eval.evaluate import DEFAULT_OUT, ensure_index, markdown_table
-    from lsr.eval.tune import Grid, tune_fusion, write_tuned
+    from lsr.eval.tune import Grid, tune_fusion, tuning_queries, write_tuned
     from lsr.index.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
@@ -288,15 +305,17 @@ def _tune_fusion(args) -> None:
     fusion = recipe.fusion
     grid = Grid(modes=_list(args.modes or fusion.mode, str, "--modes"), methods=_list(args.methods or fusion.method, str, "--methods"),
                 missing=_list(args.missing or fusion.missing, str, "--missing"), depths=_list(args.depths, int, "--depths"),
-                weights=_list(args.weights, float, "--weights"), rrf_ks=_list(args.rrf_ks, float, "--rrf-ks"))
+                weights=_list(args.weights, float, "--weights"), rrf_ks=_list(args.rrf_ks, float, "--rrf-ks"),
+                lists=len(recipe.sparse_recipes) + 1)
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    _, where = tuning_queries(recipe, dataset, args.split)
     rows = tune_fusion(recipe, dataset, args.split, grid, out_dir, args.threads, not args.quiet)
     best = rows[0]
-    print(markdown_table(rows, f"{recipe.name}: fusion grid on {dataset.name} {args.split} ({len(rows)} settings, best first)"))
+    print(markdown_table(rows, f"{recipe.name}: fusion grid on {where} ({len(rows)} settings, best first)"))
     chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k not in ("nDCG@10", "R@100") and v is not None)
     print(f"best on {args.split}: {chosen} (nDCG@10 {best['nDCG@10']})")
     if not args.dry_run:
-        write_tuned(recipe.path, best, f"on {dataset.name} {args.split}: nDCG@10 {best['nDCG@10']} over {len(rows)} settings")
+        write_tuned(recipe.path, best, f"on {where}: nDCG@10 {best['nDCG@10']} over {len(rows)} settings")
         ensure_index(load_recipe(recipe.path), dataset, out_dir, args.threads, progress=False)  # the hybrid index follows its recipe
         print(f"written into {recipe.path}")
 

@@ -122,3 +122,22 @@ def test_bi_encoder_becomes_a_splade_model(tmp_path):
     reloaded = SparseEncoder(str(tmp_path / "minilm-splade"), device="cpu")
     assert has_mlm_head(str(tmp_path / "minilm-splade"))
     assert abs(encode(reloaded, docs, task="document") - matrix).max() < 1e-5
+
+
+def test_a_single_siamese_query_is_encoded_on_one_torch_thread(monkeypatch):
+    """Latency: one query runs torch on one thread, and the caller's thread count is restored."""
+    import torch
+
+    from lsr.encoders.sparse import ModelQueryEncoder, load_sparse_encoder
+
+    encoder = ModelQueryEncoder(load_sparse_encoder("splade-tiny", query_length=16))
+    seen = []
+    batch = encoder.encode_batch
+    monkeypatch.setattr(encoder, "encode_batch", lambda queries: seen.append(torch.get_num_threads()) or batch(queries))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert encoder.encode("aspirin and cancer") == batch(["aspirin and cancer"])[0]
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -122,3 +122,41 @@ def test_agrees_with_pyserini_fusion(tmp_path):
     ours = fuse_runs(runs, method="minmax", missing="zero")
     assert {q: {d: pytest.approx(s / 2) for d, s in hits.items()} for q, hits in theirs.items()} == ours
     assert all(list(ours[q]) == list(theirs[q]) for q in ours)  # same order, ties included
+
+
+BM25 = [Hit("a", 9.0), Hit("b", 5.0), Hit("c", 5.0), Hit("e", 1.0)]
+
+
+def test_three_lists_with_per_list_weights_by_hand():
+    # min-max: SPARSE a 1, b .5, c 0; BM25 a 1, b .5, c .5 (tie), e 0; DENSE b 1, d .5, a 0
+    config = FusionConfig(method="minmax", list_weights=(0.5, 0.25, 0.25))
+    assert config.dense_weight == 0.25 and config.weights == (0.5, 0.25, 0.25)
+    # missing -> the list's minimum (0 after min-max): a .5+.25+0, b .25+.125+.25, c 0+.125+0, d .125, e 0
+    expected = [Hit("a", 0.75), Hit("b", 0.625), Hit("c", 0.125), Hit("d", 0.125), Hit("e", 0.0)]
+    assert approx(config.combine_lists([SPARSE, BM25, DENSE])) == approx(expected)  # c and d tie: by doc id
+    # RRF, k=1: tied b and c share rank 2 in BM25, e is then rank 4; a list lacking a document adds nothing
+    rrf3 = FusionConfig(method="rrf", rrf_k=1, list_weights=(0.5, 0.25, 0.25)).combine_lists([SPARSE, BM25, DENSE], k=3)
+    assert approx(rrf3) == approx([Hit("a", 0.5 / 2 + 0.25 / 2 + 0.25 / 4), Hit("b", 0.5 / 3 + 0.25 / 3 + 0.25 / 2),
+                                   Hit("c", 0.5 / 4 + 0.25 / 3)])
+
+
+def test_three_lists_with_an_empty_list_and_a_single_hit_list():
+    config = FusionConfig(method="minmax", list_weights=(0.2, 0.3, 0.5))
+    # the empty list adds nothing; a one-hit list normalises to 1.0 and its missing docs get its minimum, 1.0
+    fused = config.combine_lists([SPARSE, [], [Hit("c", 0.3)]])
+    assert approx(fused) == approx([Hit("a", 0.2 + 0.5), Hit("b", 0.1 + 0.5), Hit("c", 0.0 + 0.5)])
+    zero = FusionConfig(method="minmax", missing="zero", list_weights=(0.2, 0.3, 0.5)).combine_lists([SPARSE, [], [Hit("c", 0.3)]])
+    assert approx(zero) == approx([Hit("c", 0.5), Hit("a", 0.2), Hit("b", 0.1)])
+    assert FusionConfig(list_weights=(0.2, 0.3, 0.5)).combine_lists([[], [], []]) == []
+
+
+def test_list_weights_are_checked():
+    with pytest.raises(LsrError, match="sum to 1"):
+        FusionConfig(list_weights=(0.5, 0.5, 0.5))
+    with pytest.raises(LsrError, match="at least two weights"):
+        FusionConfig(list_weights=(1.0,))
+    with pytest.raises(LsrError, match="3 ranked lists but 2 fusion weights"):
+        FusionConfig(dense_weight=0.4).combine_lists([SPARSE, BM25, DENSE])
+    assert FusionConfig(method="minmax", list_weights=(0.2, 0.3, 0.5), depth=50).describe() == "fusion minmax w=0.2/0.3/0.5 d=50 missing=min"
+    # two lists through list_weights fuse exactly as dense_weight does
+    assert approx(FusionConfig(list_weights=(0.3, 0.7)).combine(SPARSE, DENSE)) == approx(FusionConfig(dense_weight=0.7).combine(SPARSE, DENSE))

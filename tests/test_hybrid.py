@@ -227,3 +227,101 @@ def test_cli_index_search_and_evaluate_a_hybrid(tmp_path, tiny, capsys):
     assert set(rows) == {"bm25", "minilm", "hybrid"}
     assert rows["hybrid"]["fusion"] == "fusion rrf w=0.5 d=10 rrf_k=60" and rows["bm25"]["fusion"] is None
     assert rows["hybrid"]["MRR@10"] > 0.5 and rows["hybrid"]["p50_ms_k10"] > 0
+
+
+@pytest.fixture(scope="module")
+def three(bm25_index, if_index, dense_index):
+    with Searcher.open(bm25_index) as bm25, Searcher.open(if_index) as learned:
+        yield bm25, learned, DenseSearcher(dense_index)
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore", "rrf"])
+def test_three_list_fusion_mode_fuses_the_three_top_lists(three, method):
+    bm25, learned, dense = three
+    weights = (0.5, 0.2, 0.3)
+    hybrid = HybridSearcher([bm25, learned], dense, FusionConfig(method=method, list_weights=weights, depth=5))
+    assert hybrid.sparse is bm25 and hybrid.sparse_searchers == [bm25, learned]
+    for query in QUERIES:
+        expected = fuse([bm25.search(query, 5), learned.search(query, 5), dense.search(query, 5)], weights, method, k=4)
+        hits = hybrid.search(query, k=4)
+        assert [h.docid for h in hits] == [h.docid for h in expected]
+        np.testing.assert_allclose([h.score for h in hits], [h.score for h in expected], atol=1e-6)
+    for batched, single in zip(hybrid.batch_search(QUERIES, k=4), [hybrid.search(q, k=4) for q in QUERIES]):
+        assert [h.docid for h in batched] == [h.docid for h in single]  # scores: batched encoding differs in the last bits
+        np.testing.assert_allclose([h.score for h in batched], [h.score for h in single], atol=1e-5)
+
+
+def test_three_list_rerank_scores_the_union_of_the_sparse_candidates(three):
+    bm25, learned, dense = three
+    hybrid = HybridSearcher([bm25, learned], DenseSearcher(dense.index_dir), FusionConfig(mode="rerank", list_weights=(0.3, 0.3, 0.4), depth=2))
+    for query in QUERIES:
+        first, second = bm25.search(query, 2), learned.search(query, 2)
+        union = list(dict.fromkeys(h.docid for h in first + second))
+        vector = hybrid.dense.encode([query])[0]
+        expected = fuse([first, second, hybrid.dense.score(vector, union)], (0.3, 0.3, 0.4), "minmax", k=10)
+        hits = hybrid.search(query, k=10)
+        assert sorted(h.docid for h in hits) == sorted(union)  # nothing outside the two sparse top 2
+        assert [h.docid for h in hits] == [h.docid for h in expected]
+        np.testing.assert_allclose([h.score for h in hits], [h.score for h in expected], atol=1e-6)
+    assert "index" not in hybrid.dense.__dict__
+    # lists computed deeper and cut by combine (as tune-fusion does) fuse as a search at that depth would
+    deep = HybridSearcher([bm25, learned], DenseSearcher(dense.index_dir), FusionConfig(mode="rerank", list_weights=(0.3, 0.3, 0.4), depth=8))
+    for query in QUERIES:
+        sparse, dense_lists = deep.candidates([query], 8)
+        cut, searched = hybrid.combine(query, sparse[0], dense_lists[0], k=10), hybrid.search(query, k=10)
+        assert [h.docid for h in cut] == [h.docid for h in searched]
+        np.testing.assert_allclose([h.score for h in cut], [h.score for h in searched], atol=1e-6)
+
+
+def test_a_sparse_list_without_its_weight_is_refused(three):
+    bm25, learned, dense = three
+    with pytest.raises(LsrError, match="needs 3 fusion weights"):
+        HybridSearcher([bm25, learned], dense, FusionConfig(dense_weight=0.5))
+
+
+def test_three_list_recipe_index_and_tuning(tmp_path, tiny_with_train, capsys):
+    path = recipe_files(tmp_path, method="minmax")
+    (tmp_path / "indexing" / "if.yaml").write_text("name: if\nencoder: splade-tiny\nquery_encoder: idf\n")
+    text = path.read_text().replace("sparse: bm25.yaml  # BM25", "sparse: [bm25.yaml, if.yaml]") + "list_weights: [0.4, 0.2, 0.4]\n"
+    path.write_text(text)
+    recipe = load_recipe(path)
+    assert [r.name for r in recipe.sparse_recipes] == ["bm25", "if"] and recipe.fusion.weights == (0.4, 0.2, 0.4)
+    out = tmp_path / "out"
+    assert main(["index", str(path), "--dataset", str(tiny_with_train), "--out-dir", str(out), "--quiet"]) == 0
+    index_dir = out / "indexes" / "tinytrain" / "hybrid"
+    manifest = read_manifest(index_dir)
+    assert manifest["more_sparse"] == ["../if"] and manifest["fusion"]["list_weights"] == [0.4, 0.2, 0.4]
+    with HybridSearcher.from_manifest(index_dir) as hybrid:
+        assert [s.manifest["recipe"]["name"] for s in hybrid.sparse_searchers] == ["bm25", "if"]
+        assert len(hybrid.search("aspirin colorectal cancer", k=3)) == 3
+    args = ["tune-fusion", str(path), "--dataset", str(tiny_with_train), "--out-dir", str(out), "--quiet",
+            "--modes", "rerank", "--weights", "0,0.5,1", "--depths", "10"]
+    assert main(args) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| rerank")]
+    assert len(rows) == 6  # the weightings of 3 lists from {0, .5, 1} that sum to 1: 3 x (1) + 3 x (.5, .5)
+    tuned = load_recipe(path).fusion
+    assert len(tuned.list_weights) == 3 and sum(tuned.list_weights) == pytest.approx(1) and tuned.dense_weight == tuned.list_weights[-1]
+    path.write_text(text.replace("list_weights: [0.4, 0.2, 0.4]\n", ""))
+    with pytest.raises(LsrError, match="need 3 weights; give list_weights"):
+        load_recipe(path)
+
+
+def test_tuning_uses_only_the_queries_held_out_from_dense_training(tmp_path, tiny_with_train):
+    from lsr.eval.tune import tuning_queries
+
+    dataset = load_dataset(str(tiny_with_train))
+    model = tmp_path / "model"
+    model.mkdir()
+    (tmp_path / "indexing").mkdir()
+    (tmp_path / "indexing" / "bm25.yaml").write_text("name: bm25\n")
+    (tmp_path / "indexing" / "tuned.yaml").write_text(f"kind: dense\nname: tuned\nquery_encoder: {model}\n")
+    path = tmp_path / "indexing" / "hybrid.yaml"
+    path.write_text("kind: hybrid\nname: h\nsparse: bm25.yaml\ndense: tuned.yaml\n")
+    queries, note = tuning_queries(load_recipe(path), dataset, "train")
+    assert list(queries) == list(dataset.queries("train")) and note == "tinytrain train"  # no training record: all queries
+    info = {"dataset": "tinytrain", "corpus_sha256": dataset.corpus_sha256, "split": "train", "validation_queries": ["q4", "q5"]}
+    (model / "lsr_training.json").write_text(json.dumps(info))
+    queries, note = tuning_queries(load_recipe(path), dataset, "train")
+    assert list(queries) == ["q4"] and f"held out from training {model}" in note  # q5 is not a train query
+    (model / "lsr_training.json").write_text(json.dumps({**info, "split": "dev"}))
+    assert len(tuning_queries(load_recipe(path), dataset, "train")[0]) == len(dataset.queries("train"))

@@ -75,8 +75,9 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
         from lsr.index.hybrid import build_hybrid
 
         sparse = ensure_index(recipe.sparse, dataset, out_dir, threads, progress)
+        more = tuple(ensure_index(r, dataset, out_dir, threads, progress) for r in recipe.more_sparse)
         dense = ensure_index(recipe.dense, dataset, out_dir, threads, progress)
-        build_hybrid(recipe, sparse, dense, index_dir)
+        build_hybrid(recipe, sparse, dense, index_dir, more)
         return index_dir
     try:
         manifest = read_manifest(index_dir)
@@ -162,7 +163,9 @@ def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Pa
 
 def _row(name: str, index_dir: Path, scores: dict, timings: dict) -> dict:
     manifest = read_manifest(index_dir)
-    fusion = manifest.get("fusion")
+    fusion = dict(manifest.get("fusion") or {})
+    if fusion.get("list_weights") is not None:
+        fusion["list_weights"] = tuple(fusion["list_weights"])
     return {
         "system": name,
         **{m: round(scores[m], 4) for m in METRICS},

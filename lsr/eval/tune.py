@@ -4,7 +4,8 @@ The sparse and dense lists of every training query are computed once, at the dee
 the grid; each grid point (mode, method, missing policy, depth, dense weight, RRF k) is then
 only a fusion, through the same :meth:`HybridSearcher.combine` that searching uses, scored by
 nDCG@10. The best point is written back into the hybrid's recipe YAML (other lines and
-comments kept). A cross-encoder stage, if configured, is left out of tuning.
+comments kept). A dense model fine-tuned on the split (``lsr train``, ``student: dense``) limits
+tuning to the queries held out from its training. A cross-encoder stage, if configured, is left out of tuning.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from lsr.errors import LsrError
 from lsr.eval.beir import Dataset
 from lsr.eval.evaluate import ensure_index
 from lsr.eval.metrics import evaluate
-from lsr.index.recipe import HybridRecipe, load_recipe
+from lsr.index.recipe import TRAINING_INFO, HybridRecipe, load_recipe
 from lsr.search.fusion import FusionConfig
 
-TUNED = ("mode", "method", "missing", "depth", "dense_weight", "rrf_k")
+TUNED = ("mode", "method", "missing", "depth", "dense_weight", "rrf_k", "list_weights")
 NOTE = "# tuned by lsr tune-fusion"
 FORBIDDEN_SPLITS = ("test",)
 
@@ -38,44 +39,88 @@ class Grid:
     depths: tuple[int, ...]
     weights: tuple[float, ...]
     rrf_ks: tuple[float, ...]
+    lists: int = 2  # ranked lists fused: sparse ones + the dense one
+
+    def weightings(self) -> list[tuple[float, ...] | float]:
+        """Two lists: the dense weights. More: every weighting of the lists whose weights are all drawn
+        from ``weights`` and sum to 1 (0, 0.1, ..., 1: 66 weightings of three lists)."""
+        if self.lists == 2:
+            return list(self.weights)
+        return [w for w in product(self.weights, repeat=self.lists) if abs(sum(w) - 1) < 1e-9]
 
     def configs(self, base: FusionConfig) -> Iterator[FusionConfig]:
         """Every distinct combination, as fusion configs: RRF k varies only for ``rrf``; the missing
-        policy only for the other methods in ``fusion`` mode (in ``rerank`` mode no document is missing)."""
-        for mode, method, depth, weight in product(self.modes, self.methods, self.depths, self.weights):
+        policy only for the other methods in ``fusion`` mode or with several sparse lists (in
+        ``rerank`` mode with one sparse list no document is missing)."""
+        for mode, method, depth, weight in product(self.modes, self.methods, self.depths, self.weightings()):
             if method == "rrf":
                 variants = [{"rrf_k": value} for value in self.rrf_ks]
             else:
-                variants = [{"missing": value} for value in (self.missing if mode == "fusion" else self.missing[:1])]
+                variants = [{"missing": value} for value in (self.missing if mode == "fusion" or self.lists > 2 else self.missing[:1])]
+            weights = {"dense_weight": weight, "list_weights": None} if self.lists == 2 else {"list_weights": tuple(weight)}
             for variant in variants:
-                yield replace(base, mode=mode, method=method, depth=depth, dense_weight=weight, cross_encoder=None, **variant)
+                yield replace(base, mode=mode, method=method, depth=depth, cross_encoder=None, **weights, **variant)
 
 
 def relevant(config: FusionConfig) -> dict:
     """The tuned settings of ``config``, None for those that do not matter to it."""
     values = {key: getattr(config, key) for key in TUNED}
+    several = config.list_weights is not None and len(config.list_weights) > 2
     if config.method != "rrf":
         values["rrf_k"] = None
-    if config.method == "rrf" or config.mode == "rerank":
+    if config.method == "rrf" or (config.mode == "rerank" and not several):
         values["missing"] = None
+    if several:
+        values["dense_weight"] = None  # the last of list_weights
     return values
+
+
+def heldout_queries(model: str, dataset: Dataset, split: str) -> list[str] | None:
+    """The held-out query ids of a dense model that ``lsr train`` fine-tuned on this dataset's ``split``
+    (read from its ``lsr_training.json``), or None when the model was not trained on that split."""
+    path = Path(model) / TRAINING_INFO
+    if not model or not path.is_file():
+        return None
+    info = json.loads(path.read_text(encoding="utf-8"))
+    if info.get("dataset") != dataset.name or info.get("corpus_sha256") != dataset.corpus_sha256 or info.get("split") != split:
+        return None
+    return list(info["validation_queries"])
+
+
+def tuning_queries(recipe: HybridRecipe, dataset: Dataset, split: str) -> tuple[dict[str, str], str]:
+    """The ``split`` queries to tune ``recipe`` on, and a note saying which. When its dense side was
+    fine-tuned on this split, only the queries held out from that training: weights chosen on queries
+    the model learned would trust the dense side too much."""
+    queries = dataset.queries(split)
+    note = f"{dataset.name} {split}"
+    for model in dict.fromkeys([recipe.dense.query_encoder, recipe.dense.encoder]):
+        held = heldout_queries(model, dataset, split)
+        if held is not None:
+            queries = {q: text for q, text in queries.items() if q in set(held)}
+            note = f"{dataset.name} {split}, the {len(queries)} queries held out from training {model}"
+    if not queries:
+        raise LsrError(f"no {split} queries left to tune on (all were used to train the dense model)")
+    return queries, note
 
 
 def tune_fusion(recipe: HybridRecipe, dataset: Dataset, split: str, grid: Grid, out_dir: Path, threads: int = 2,
                 progress: bool = True, ignore_identical_ids: bool = True) -> list[dict]:
-    """Score every grid point on ``split``; returns rows (settings + nDCG@10, R@100), best first."""
+    """Score every grid point on ``split`` (only its held-out queries when the dense model was trained on
+    it, see :func:`tuning_queries`); returns rows (settings + nDCG@10, R@100), best first."""
     from lsr.search.hybrid import HybridSearcher
 
     if split in FORBIDDEN_SPLITS:
         raise LsrError(f"tune-fusion never tunes on the {split!r} split (that would report a number tuned on test); "
                        f"use a training split ({', '.join(s for s in dataset.splits() if s not in FORBIDDEN_SPLITS) or 'none here'})")
-    qrels = dataset.qrels(split)
-    queries = dataset.queries(split)
+    queries, _ = tuning_queries(recipe, dataset, split)
+    qrels = {q: judged for q, judged in dataset.qrels(split).items() if q in queries}  # metrics average over these
     texts = list(queries.values())
     index_dir = ensure_index(recipe, dataset, out_dir, threads, progress)
     depth = max(grid.depths)
     with HybridSearcher.from_manifest(index_dir) as searcher:
-        sparse = searcher.sparse.batch_search(texts, depth, threads)
+        if len(searcher.sparse_searchers) + 1 != grid.lists:
+            raise LsrError(f"the grid fuses {grid.lists} lists, the hybrid {recipe.name!r} has {len(searcher.sparse_searchers) + 1}")
+        sparse = searcher.sparse_lists(texts, depth, threads)
         vectors = searcher.dense.encode(texts)
         dense = {mode: searcher.with_config(mode=mode).dense_lists(vectors, sparse, depth, threads) for mode in grid.modes}
         rows = []
@@ -102,11 +147,13 @@ def write_tuned(path: Path, row: dict, note: str) -> None:
     lines.append(f"{NOTE} {note}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written = load_recipe(path)
-    if not isinstance(written, HybridRecipe) or any(getattr(written.fusion, k) != v for k, v in values.items()):
+    if not isinstance(written, HybridRecipe) or any(getattr(written.fusion, k) != (tuple(v) if isinstance(v, list) else v) for k, v in values.items()):
         raise LsrError(f"{path}: the tuned settings did not read back as written; check the file")
 
 
 def _scalar(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
     if isinstance(value, float):
         return f"{value:g}"
     return json.dumps(value) if isinstance(value, str) and not re.fullmatch(r"[A-Za-z][\w-]*", value) else str(value)

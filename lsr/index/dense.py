@@ -22,7 +22,7 @@ from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.eval.beir import Dataset
 from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
-from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size
+from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size, read_manifest
 from lsr.index.recipe import DenseRecipe
 
 
@@ -38,26 +38,52 @@ def faiss_index(recipe: DenseRecipe, vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def same_documents(recipe: DenseRecipe, dataset: Dataset, siblings: Path) -> Path | None:
+    """A dense index under ``siblings`` whose document vectors ``recipe`` would reproduce (same corpus, same
+    document settings), or None."""
+    for manifest_path in sorted(siblings.glob(f"*/{MANIFEST}")):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if (manifest.get("kind") == "dense" and manifest["corpus"]["sha256"] == dataset.corpus_sha256
+                    and DenseRecipe(**manifest["recipe"]).documents_fingerprint() == recipe.documents_fingerprint()):
+                return manifest_path.parent
+        except (LsrError, KeyError, TypeError, ValueError):
+            continue  # not a dense index of this lsr version: build instead
+    return None
+
+
 def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path, threads: int = 2, progress: bool = True) -> dict:
-    """Encode ``dataset``'s documents with ``recipe``'s model into a faiss index at ``output``; returns the manifest."""
+    """Encode ``dataset``'s documents with ``recipe``'s model into a faiss index at ``output``; returns the manifest.
+
+    When a sibling index of ``output`` holds the same document vectors (a recipe that differs only on the
+    query side), its vectors are copied instead of encoding the corpus again."""
     from lsr.encoders import dense  # torch is needed only here
 
     started = time.perf_counter()
     faiss.omp_set_num_threads(threads)
-    model = dense.load_dense_encoder(recipe.encoder, recipe.max_length)
+    output = Path(output)
+    source = same_documents(recipe, dataset, output.parent) if output.parent.is_dir() else None
     skipped: list[str] = []
     doc_ids: list[str] = []
     parts: list[np.ndarray] = []
     encode_seconds = 0.0
     with building(output) as tmp:
-        bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
-        for chunk in chunked(non_empty(dataset.corpus(), skipped), ENCODE_CHUNK):
-            tick = time.perf_counter()
-            parts.append(dense.encode(model, [d.contents for d in chunk], "document", recipe.document_prompt, recipe.normalize, recipe.batch_size))
-            encode_seconds += time.perf_counter() - tick
-            doc_ids.extend(d.id for d in chunk)
-            bar.update(len(chunk))
-        bar.close()
+        if source is not None:
+            print(f"{recipe.name}: document vectors copied from {source} (same documents and document settings)")
+            parts.append(np.load(source / VECTORS))
+            doc_ids = json.loads((source / DOCIDS).read_text(encoding="utf-8"))
+            skipped = list(read_manifest(source)["skipped_empty"])
+            encode_seconds = float(read_manifest(source).get("encode_seconds", 0.0))
+        else:
+            model = dense.load_dense_encoder(recipe.encoder, recipe.max_length)
+            bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
+            for chunk in chunked(non_empty(dataset.corpus(), skipped), ENCODE_CHUNK):
+                tick = time.perf_counter()
+                parts.append(dense.encode(model, [d.contents for d in chunk], "document", recipe.document_prompt, recipe.normalize, recipe.batch_size))
+                encode_seconds += time.perf_counter() - tick
+                doc_ids.extend(d.id for d in chunk)
+                bar.update(len(chunk))
+            bar.close()
         if not doc_ids:
             raise LsrError(f"{dataset.corpus_path}: no non-empty documents to index")
         vectors = np.concatenate(parts)
@@ -69,7 +95,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
             "recipe": recipe.__dict__,
             "recipe_fingerprint": recipe.fingerprint(),
             "kind": "dense",
-            "query": {"type": "dense", "model": resolve_model(recipe.encoder), "max_length": recipe.max_length,
+            "query": {"type": "dense", "model": resolve_model(recipe.query_encoder or recipe.encoder), "max_length": recipe.max_length,
                       "prompt": recipe.query_prompt, "normalize": recipe.normalize},
             "faiss": {"index": recipe.faiss_index, "dim": int(vectors.shape[1]), "ef_search": recipe.ef_search},
             "dataset": dataset.name,
@@ -79,6 +105,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
             "index_bytes": directory_size(tmp),
             "build_seconds": round(time.perf_counter() - started, 1),
             "encode_seconds": round(encode_seconds, 1),
+            "document_vectors_from": str(source) if source is not None else None,
             "encode_docs_per_s": round(len(doc_ids) / max(encode_seconds, 1e-9), 1),
         }
         if skipped:

@@ -23,15 +23,17 @@ from lsr.recipe_files import check_keys, read_recipe
 from lsr.search.fusion import FusionConfig
 
 QUERY_ENCODERS = ("model", "idf", "table")
+TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained
 FAISS_INDEXES = ("flat", "hnsw")
 
 
 def _fingerprint(settings: dict) -> str:
-    """A short hash of index settings. An encoder given as a directory (e.g. a model just trained)
-    adds a digest of its files, so retraining into the same directory makes the old index stale."""
-    encoder = settings.get("encoder")
-    if isinstance(encoder, str) and Path(encoder).is_dir():
-        settings = {**settings, "encoder_digest": _directory_digest(Path(encoder))}
+    """A short hash of index settings. An encoder (or query encoder) given as a directory, e.g. a model
+    just trained, adds a digest of its files, so retraining into the same directory makes the old index stale."""
+    for key in ("encoder", "query_encoder"):
+        model = settings.get(key)
+        if isinstance(model, str) and model and Path(model).is_dir():
+            settings = {**settings, f"{key}_digest": _directory_digest(Path(model))}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -100,10 +102,14 @@ class DenseRecipe:
     ``flat`` (exact inner product) or ``hnsw`` (approximate; ``hnsw_m``, ``ef_construction``,
     ``ef_search``). ``normalize`` makes inner product the cosine. ``query_prompt`` /
     ``document_prompt`` are prepended to the texts (e.g. for BGE or E5 models); empty by default.
+    ``query_encoder``: a different model for queries whose vectors live in ``encoder``'s space (what
+    ``lsr train`` with ``tune: query`` writes); the document vectors are then those of ``encoder``,
+    copied from an existing index of the same document settings when there is one.
     """
 
     name: str
     encoder: str = "all-MiniLM-L6-v2"
+    query_encoder: str = ""  # another model for queries (e.g. a query encoder tuned by lsr train); empty: encoder
     max_length: int | None = None
     batch_size: int = 32
     normalize: bool = True
@@ -123,25 +129,48 @@ class DenseRecipe:
             raise LsrError(f"recipe {self.name!r}: batch_size, max_length, hnsw_m, ef_construction and ef_search must be positive")
 
     def fingerprint(self) -> str:
-        """A short hash of the settings that change the stored vectors or the faiss index (not the name, not ef_search)."""
-        return _fingerprint({k: v for k, v in asdict(self).items() if k not in ("name", "ef_search")})
+        """A short hash of the settings that change the stored vectors or the faiss index (not the name, not
+        ef_search); a model given as a directory adds a digest of its files (retraining rebuilds the index)."""
+        settings = {k: v for k, v in asdict(self).items() if k not in ("name", "ef_search")}
+        if not self.query_encoder:
+            del settings["query_encoder"]  # recipes without one keep the fingerprints (and indexes) they had
+        return _fingerprint(settings)
+
+    def documents_fingerprint(self) -> str:
+        """A short hash of what the document vectors depend on (not the query side, not the faiss settings)."""
+        return _fingerprint({k: getattr(self, k) for k in ("encoder", "max_length", "normalize", "document_prompt")})
 
 
 @dataclass(frozen=True)
 class HybridRecipe:
-    """A sparse and a dense recipe (paths relative to this recipe's folder) and how to fuse them."""
+    """A sparse and a dense recipe (paths relative to this recipe's folder) and how to fuse them.
+
+    ``sparse`` may also be a YAML list of sparse recipes: the first is ``sparse``, the others
+    ``more_sparse``, and ``list_weights`` then gives one weight per list (sparse ones, then dense).
+    """
 
     name: str
     sparse: IndexRecipe
     dense: DenseRecipe
     fusion: FusionConfig
     path: Path | None = None
+    more_sparse: tuple[IndexRecipe, ...] = ()
 
     kind = "hybrid"
 
+    @property
+    def sparse_recipes(self) -> tuple[IndexRecipe, ...]:
+        """Every sparse component, in fusion order."""
+        return (self.sparse, *self.more_sparse)
+
     def fingerprint(self) -> str:
-        """A short hash of both components' fingerprints and the fusion settings."""
-        return _fingerprint({"sparse": self.sparse.fingerprint(), "dense": self.dense.fingerprint(), "fusion": asdict(self.fusion)})
+        """A short hash of the components' fingerprints and the fusion settings."""
+        settings = {"sparse": self.sparse.fingerprint(), "dense": self.dense.fingerprint(), "fusion": asdict(self.fusion)}
+        if self.more_sparse:
+            settings["more_sparse"] = [r.fingerprint() for r in self.more_sparse]
+        if self.fusion.list_weights is None:
+            del settings["fusion"]["list_weights"]  # two-list recipes keep the fingerprints they had
+        return _fingerprint(settings)
 
 
 def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRecipe:
@@ -164,17 +193,26 @@ def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRe
 def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
     fusion_keys = {f.name for f in fields(FusionConfig)}
     check_keys(path, data, {"name", "sparse", "dense"} | fusion_keys)
-    for key in ("sparse", "dense"):
-        if not isinstance(data.get(key), str):
-            raise LsrError(f"{path}: a hybrid recipe needs '{key}': the path of a {key} recipe (relative to {path.parent})")
-    sparse = load_recipe(path.parent / data["sparse"])
+    names = [data.get("sparse")] if isinstance(data.get("sparse"), str) else data.get("sparse")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise LsrError(f"{path}: a hybrid recipe needs 'sparse': the path of a sparse recipe, or a list of them (relative to {path.parent})")
+    if not isinstance(data.get("dense"), str):
+        raise LsrError(f"{path}: a hybrid recipe needs 'dense': the path of a dense recipe (relative to {path.parent})")
+    sparse = [load_recipe(path.parent / name) for name in names]
     dense = load_recipe(path.parent / data["dense"])
-    if not isinstance(sparse, IndexRecipe):
-        raise LsrError(f"{path}: 'sparse' must name a sparse (BM25 or impact) recipe, {data['sparse']} is {sparse.kind}")
+    for name, recipe in zip(names, sparse):
+        if not isinstance(recipe, IndexRecipe):
+                raise LsrError(f"{path}: 'sparse' must name a sparse (BM25 or impact) recipe, {name} is {recipe.kind}")
     if not isinstance(dense, DenseRecipe):
         raise LsrError(f"{path}: 'dense' must name a dense recipe (kind: dense), {data['dense']} is {dense.kind}")
+    settings = {k: v for k, v in data.items() if k in fusion_keys}
+    if isinstance(settings.get("list_weights"), list):
+        settings["list_weights"] = tuple(settings["list_weights"])
     try:
-        fusion = FusionConfig(**{k: v for k, v in data.items() if k in fusion_keys})
+        fusion = FusionConfig(**settings)
     except LsrError as error:
         raise LsrError(f"{path}: {error}") from None
-    return HybridRecipe(data["name"], sparse, dense, fusion, path)
+    if len(fusion.weights) != len(sparse) + 1:
+        raise LsrError(f"{path}: {len(sparse)} sparse list(s) and a dense one need {len(sparse) + 1} weights; "
+                       f"give list_weights (one per sparse recipe, in order, then the dense one)")
+    return HybridRecipe(data["name"], sparse[0], dense, fusion, path, tuple(sparse[1:]))

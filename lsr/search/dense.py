@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
 from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS, read_manifest
 from lsr.search.searcher import Hit, Searcher, _check_k
@@ -63,7 +63,7 @@ class DenseSearcher(Searcher):
         out = np.zeros((len(queries), int(self.manifest["faiss"]["dim"])), dtype=np.float32)
         texts = [(i, q) for i, q in enumerate(queries) if q.strip()]
         if texts:
-            with _torch_threads(1 if len(texts) == 1 else None):
+            with torch_threads(1 if len(texts) == 1 else None):
                 out[[i for i, _ in texts]] = encode(self.model, [q for _, q in texts], "query", query.get("prompt", ""), query.get("normalize", True))
         return out
 
@@ -96,19 +96,3 @@ class DenseSearcher(Searcher):
         _check_k(k)
         return self.search_vectors(self.encode(list(queries)), k, threads)
 
-
-@contextmanager
-def _torch_threads(count: int | None):
-    """Run torch on ``count`` threads inside the block (None: leave it). One short query is faster on one
-    thread than on two busy cores."""
-    if count is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -141,12 +141,14 @@ def fuse_runs(runs: Sequence[Run], weights: Sequence[float] | None = None, metho
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """How a hybrid combines its sparse and dense sides.
+    """How a hybrid combines its sparse side(s) and its dense side.
 
-    ``mode``: ``fusion`` fuses the sparse top-``depth`` with the dense (faiss) top-``depth``;
-    ``rerank`` computes dense scores only for the sparse top-``depth`` candidates (stored document
-    vectors, no dense search) and fuses the two scorings of those candidates. ``method``,
-    ``missing`` and ``rrf_k`` as in :func:`fuse`; the sparse list weighs ``1 - dense_weight``.
+    ``mode``: ``fusion`` fuses each sparse top-``depth`` with the dense (faiss) top-``depth``;
+    ``rerank`` computes dense scores only for the sparse candidates (the union of the sparse
+    top-``depth`` lists; stored document vectors, no dense search) and fuses the scorings of those
+    candidates. ``method``, ``missing`` and ``rrf_k`` as in :func:`fuse`. With one sparse list it
+    weighs ``1 - dense_weight``; with several, ``list_weights`` gives one weight per list (the
+    sparse lists in order, then the dense one; summing to 1) and ``dense_weight`` is its last.
     ``cross_encoder``: a CrossEncoder model (name, path or hub id) that rescores the fused top
     ``cross_encoder_depth`` as a last stage (the hybrid then returns at most that many hits).
     """
@@ -159,8 +161,15 @@ class FusionConfig:
     missing: str = "min"
     cross_encoder: str | None = None
     cross_encoder_depth: int = 100
+    list_weights: tuple[float, ...] | None = None
 
     def __post_init__(self):
+        if self.list_weights is not None:
+            if isinstance(self.list_weights, (str, bytes)) or not hasattr(self.list_weights, "__len__") or len(self.list_weights) < 2:
+                raise LsrError(f"list_weights must be a list of at least two weights (sparse lists, then dense), got {self.list_weights!r}")
+            weights = tuple(check_weights(self.list_weights, len(self.list_weights)))
+            object.__setattr__(self, "list_weights", weights)
+            object.__setattr__(self, "dense_weight", weights[-1])
         if self.mode not in MODES:
             raise LsrError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.method not in METHODS:
@@ -173,17 +182,26 @@ class FusionConfig:
             raise LsrError("rrf_k, depth and cross_encoder_depth must be positive")
 
     @property
-    def weights(self) -> tuple[float, float]:
-        """(sparse weight, dense weight)."""
-        return (1.0 - self.dense_weight, float(self.dense_weight))
+    def weights(self) -> tuple[float, ...]:
+        """One weight per list: (sparse weight, dense weight), or ``list_weights`` when set."""
+        return self.list_weights or (1.0 - self.dense_weight, float(self.dense_weight))
 
     def combine(self, sparse: Sequence[Hit], dense: Sequence[Hit], k: int | None = None) -> list[Hit]:
         """The fused list of a sparse and a dense list under this configuration."""
-        return fuse([sparse, dense], self.weights, self.method, self.missing, self.rrf_k, k)
+        return self.combine_lists([sparse, dense], k)
+
+    def combine_lists(self, lists: Sequence[Sequence[Hit]], k: int | None = None) -> list[Hit]:
+        """The fused list of the sparse lists and the dense list (last) under this configuration."""
+        if len(lists) != len(self.weights):
+            raise LsrError(f"{len(lists)} ranked lists but {len(self.weights)} fusion weights: "
+                           "a hybrid with several sparse sides needs list_weights, one per list (sparse lists, then dense)")
+        return fuse(lists, self.weights, self.method, self.missing, self.rrf_k, k)
 
     def describe(self) -> str:
-        """A short summary, e.g. ``rerank minmax w=0.3 d=100``."""
-        parts = [self.mode, self.method, f"w={self.dense_weight:g}", f"d={self.depth}"]
-        parts += [f"rrf_k={self.rrf_k:g}"] if self.method == "rrf" else [f"missing={self.missing}"] if self.mode == "fusion" else []
+        """A short summary, e.g. ``rerank minmax w=0.3 d=100`` (several lists: ``w=0.3/0.2/0.5``)."""
+        weights = f"w={self.dense_weight:g}" if self.list_weights is None else "w=" + "/".join(f"{w:g}" for w in self.list_weights)
+        parts = [self.mode, self.method, weights, f"d={self.depth}"]
+        several = self.list_weights is not None and len(self.list_weights) > 2
+        parts += [f"rrf_k={self.rrf_k:g}"] if self.method == "rrf" else [f"missing={self.missing}"] if self.mode == "fusion" or several else []
         parts += [f"ce={self.cross_encoder}@{self.cross_encoder_depth}"] if self.cross_encoder else []
         return " ".join(parts)

@@ -7,10 +7,13 @@ plus document/query regularisers), ``FlopsLoss(threshold)`` (FLOPS with the l0 m
 ``log1p_relu`` SPLADE activation (the l0 activation ``log(1 + log(1 + ReLU))``) and a quadratic
 warm-up of regulariser weights (``SpladeRegularizerWeightSchedulerCallback``). What it lacks is a
 FLOPS that knows how the query side weights terms; :class:`TermWeightedFlopsLoss` adds it.
+For dense query-encoder tuning, :class:`CorpusSoftmaxLoss` scores queries against a whole corpus
+of fixed document vectors.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from sentence_transformers.sparse_encoder.losses import FlopsLoss
 
@@ -42,3 +45,19 @@ class TermWeightedFlopsLoss(FlopsLoss):
 
     def get_config_dict(self) -> dict:
         return {"threshold": self.threshold, "term_weighted": self.term_weights is not None}
+
+
+class CorpusSoftmaxLoss(torch.nn.Module):
+    """Cross-entropy of each query against every document's fixed vector: ``-log softmax(scale * q . D)``
+    at the row's positive (``labels``: its row in ``documents``). Only the query encoder learns; a
+    sentence-transformers loss (``forward(sentence_features, labels)``) for rows (anchor, label)."""
+
+    def __init__(self, model, documents: np.ndarray, scale: float = 20.0):
+        super().__init__()
+        self.model = model
+        self.scale = scale
+        self.register_buffer("documents", torch.from_numpy(np.array(documents, dtype=np.float32)), persistent=False)
+
+    def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
+        queries = self.model(sentence_features[0])["sentence_embedding"]
+        return torch.nn.functional.cross_entropy(self.scale * queries @ self.documents.T, labels)

@@ -10,13 +10,25 @@ from lsr.errors import LsrError
 from lsr.recipe_files import check_keys, read_recipe
 
 CHOICES = {
-    "student": ("inference-free", "splade"),
+    "student": ("inference-free", "splade"),  # dense students: DenseTrainRecipe
     "query_weights": ("idf", "idf-trainable"),
     "loss": ("kl", "margin_mse", "infonce"),
     "regularizer": ("idf_flops", "flops"),
     "activation": ("relu", "log1p_relu"),
     "normalisation": ("minmax", "zscore"),
 }
+
+
+def coerce_numbers(recipe) -> None:
+    """YAML reads 1e-4 as a string and 2 as an int: coerce a recipe dataclass's numbers to their fields' types."""
+    for f in fields(recipe):
+        value = getattr(recipe, f.name)
+        kind = float if f.type.startswith("float") else int if f.type.startswith("int") else None
+        if kind and value is not None and not isinstance(value, bool):
+            try:
+                object.__setattr__(recipe, f.name, kind(value))
+            except (TypeError, ValueError):
+                raise LsrError(f"recipe {recipe.name!r}: {f.name} must be a number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -56,14 +68,7 @@ class TrainRecipe:
     eval_every: int = 100                 # steps between validation runs and checkpoints
 
     def __post_init__(self):
-        for f in fields(self):  # YAML reads 1e-4 as a string and 2 as an int: coerce numbers to the field's type
-            value = getattr(self, f.name)
-            kind = float if f.type.startswith("float") else int if f.type.startswith("int") else None
-            if kind and value is not None and not isinstance(value, bool):
-                try:
-                    object.__setattr__(self, f.name, kind(value))
-                except (TypeError, ValueError):
-                    raise LsrError(f"recipe {self.name!r}: {f.name} must be a number, got {value!r}") from None
+        coerce_numbers(self)
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise LsrError(f"recipe {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")
@@ -81,3 +86,69 @@ class TrainRecipe:
         data.setdefault("name", path.stem)
         data.update(overrides)
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class DenseTrainRecipe:
+    """Fine-tuning a sentence-transformers bi-encoder (``student: dense``; see ``training/minilm-scifact.yaml``).
+
+    ``tune: query`` trains the query encoder only: the document vectors of ``document_index`` (a
+    dense index recipe of the backbone, path relative to this recipe) stay fixed, and the loss is
+    the cross-entropy of each (query, judged positive) row against *every* document of the
+    corpus at similarity ``scale`` (cheap: only queries go through the model; the index needs no
+    re-encoding beyond the backbone's). ``tune: both`` trains the whole model: rows are (query, a
+    judged positive, ``hard_negatives`` documents drawn from the BM25 top ``negative_depth`` that
+    are not judged positive), MultipleNegativesRankingLoss (in-batch + hard negatives), new draws
+    each epoch (slow on a CPU: every row encodes 2 + ``hard_negatives`` documents).
+    ``validation_fraction`` of the split's queries (``seed``) are held out: never trained on, and
+    the only queries a hybrid built on this model may be tuned on.
+    """
+
+    name: str
+    student: str = "dense"
+    tune: str = "query"                  # query: query encoder only, against a frozen document index; both: the whole model
+    document_index: str = "../indexing/minilm.yaml"  # tune: query -- the dense index recipe (of the backbone) whose vectors stay fixed
+    dataset: str = "scifact"
+    split: str = "train"
+    validation_fraction: float = 0.2
+    seed: int = 42
+    backbone: str = "all-MiniLM-L6-v2"   # a SentenceTransformer short name, path or hub id
+    max_length: int = 256                # tokens per text while training
+    candidates_k: int = 100              # BM25 top-k mined per query (cached with the sparse training's)
+    negative_depth: int = 30             # hard negatives come from the BM25 top this many
+    hard_negatives: int = 1              # per row, besides the in-batch negatives
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    scale: float = 20.0                  # MultipleNegativesRankingLoss similarity scale
+    max_steps: int | None = None         # stop after this many optimiser steps (None: all epochs)
+    validation_depth: int = 20           # validation reranks positives + BM25 top this many (held-out queries)
+
+    def __post_init__(self):
+        coerce_numbers(self)
+        if self.tune not in ("query", "both"):
+            raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only) or both, got {self.tune!r}")
+        if self.student != "dense":
+            raise LsrError(f"recipe {self.name!r}: a dense training recipe has student: dense, got {self.student!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise LsrError(f"recipe {self.name!r}: validation_fraction must be between 0 and 1")
+        if min(self.max_length, self.candidates_k, self.negative_depth, self.epochs, self.batch_size, self.validation_depth) < 1 or self.hard_negatives < 0:
+            raise LsrError(f"recipe {self.name!r}: max_length, candidates_k, negative_depth, epochs, batch_size and validation_depth "
+                           "must be positive, hard_negatives >= 0")
+        if self.batch_size < 2:
+            raise LsrError(f"recipe {self.name!r}: batch_size must be at least 2 (the other rows of a batch are the negatives)")
+
+
+def load_training_recipe(path: str | os.PathLike, **overrides) -> TrainRecipe | DenseTrainRecipe:
+    """Read any training recipe: ``student: dense`` -> :class:`DenseTrainRecipe`, else :class:`TrainRecipe`."""
+    path = Path(path)
+    data = read_recipe(path)
+    data.update(overrides)
+    if data.get("student") != "dense":
+        return TrainRecipe.load(path, **overrides)
+    check_keys(path, data, {f.name for f in fields(DenseTrainRecipe)})
+    data.setdefault("name", path.stem)
+    document_index = data.get("document_index", DenseTrainRecipe.document_index)
+    data["document_index"] = os.path.normpath(path.parent / document_index)  # relative to the recipe's folder
+    return DenseTrainRecipe(**data)

@@ -35,25 +35,41 @@ def split_queries(query_ids: list[str], fraction: float, seed: int) -> tuple[lis
     return sorted(order[cut:].tolist()), sorted(order[:cut].tolist())
 
 
+def candidates_folder(dataset: Dataset, split: str, k: int, out_dir: Path) -> Path:
+    """Where the BM25 candidates (and teacher scores) of a split are cached."""
+    return out_dir / "teachers" / dataset.name / f"{split}-bm25-top{k}"
+
+
+def bm25_candidates(dataset: Dataset, split: str, k: int, out_dir: Path, threads: int = 2, progress: bool = True) -> Candidates:
+    """Judged positives + BM25 top ``k`` of every ``split`` query, from the cache or mined (and cached) now."""
+    from lsr.eval.evaluate import ensure_index
+    from lsr.index.recipe import IndexRecipe
+    from lsr.search import Searcher
+    from lsr.training.candidates import load_candidates, mine_candidates, save_candidates
+
+    folder = candidates_folder(dataset, split, k, out_dir)
+    candidates = load_candidates(folder, dataset)
+    if candidates is None:
+        with Searcher.open(ensure_index(IndexRecipe(name="bm25"), dataset, out_dir, threads, progress)) as searcher:
+            candidates = mine_candidates(dataset, split, searcher, k=k, threads=threads)
+        save_candidates(candidates, folder, dataset)
+    return candidates
+
+
 def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, threads: int = 2,
                     progress: bool = True) -> tuple[Candidates, dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """(candidates, {teacher: {query: scores}}, {query: ensemble targets}) for the recipe's split."""
     from lsr.eval.evaluate import ensure_index
     from lsr.index.recipe import IndexRecipe
-    from lsr.search import Searcher
-    from lsr.training.candidates import ScoreCache, load_candidates, mine_candidates, save_candidates
+    from lsr.training.candidates import ScoreCache
     from lsr.training.teachers import load_teacher
 
-    folder = out_dir / "teachers" / dataset.name / f"{recipe.split}-bm25-top{recipe.candidates_k}"
+    folder = candidates_folder(dataset, recipe.split, recipe.candidates_k, out_dir)
 
     def bm25_index() -> Path:
         return ensure_index(IndexRecipe(name="bm25"), dataset, out_dir, threads, progress)
 
-    candidates = load_candidates(folder, dataset)
-    if candidates is None:
-        with Searcher.open(bm25_index()) as searcher:
-            candidates = mine_candidates(dataset, recipe.split, searcher, k=recipe.candidates_k, threads=threads)
-        save_candidates(candidates, folder, dataset)
+    candidates = bm25_candidates(dataset, recipe.split, recipe.candidates_k, out_dir, threads, progress)
     cache = ScoreCache(folder, candidates, source=f"positives + bm25 top {recipe.candidates_k}")
     scores = {
         spec: cache.scores(spec, lambda spec=spec: load_teacher(f"bm25:{bm25_index()}" if spec == "bm25" else spec, progress=progress), progress=progress)
