@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.eval.beir import load_dataset
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import building
 from lsr.index.recipe import TRAINING_INFO
 from lsr.training.losses import CorpusSoftmaxLoss
 from lsr.training.recipe import DenseTrainRecipe
 from lsr.training.teachers import BiEncoderTeacher, Candidates
-from lsr.training.train import bm25_candidates, split_queries
+from lsr.training.train import bm25_candidates, split_queries, start_run
 
 
 def dense_rows(recipe: DenseTrainRecipe, candidates: Candidates, qrels: dict, query_ids: list[str]):
@@ -131,16 +130,13 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.losses import MultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers
-    from transformers import TrainerCallback, set_seed
+    from transformers import TrainerCallback
 
     from lsr.encoders.names import resolve_model
 
     started = time.perf_counter()
-    set_seed(recipe.seed)
-    torch.set_num_threads(max(1, threads))
     output = Path(output)
-    dataset = load_dataset(recipe.dataset, data_dir)
-    qrels = dataset.qrels(recipe.split)
+    dataset, qrels = start_run(recipe, data_dir, threads)
     candidates = bm25_candidates(dataset, recipe.split, recipe.candidates_k, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
 

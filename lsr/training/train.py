@@ -56,6 +56,17 @@ def bm25_candidates(dataset: Dataset, split: str, k: int, out_dir: Path, threads
     return candidates
 
 
+def start_run(recipe, data_dir: str | None, threads: int) -> tuple[Dataset, dict]:
+    """Seed every generator, set torch's threads, and load the recipe's dataset and its split's qrels."""
+    import torch
+    from transformers import set_seed
+
+    set_seed(recipe.seed)
+    torch.set_num_threads(max(1, threads))
+    dataset = load_dataset(recipe.dataset, data_dir)
+    return dataset, dataset.qrels(recipe.split)
+
+
 def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, threads: int = 2,
                     progress: bool = True) -> tuple[Candidates, dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """(candidates, {teacher: {query: scores}}, {query: ensemble targets}) for the recipe's split."""
@@ -147,7 +158,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     import torch
     from sentence_transformers.sparse_encoder import SparseEncoderTrainer, SparseEncoderTrainingArguments
     from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback
-    from transformers import TrainerCallback, set_seed
+    from transformers import TrainerCallback
 
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.sparse import query_table
@@ -157,11 +168,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     from lsr.training.fast_pooling import FastSpladeTraining
 
     started = time.perf_counter()
-    set_seed(recipe.seed)
-    torch.set_num_threads(max(1, threads))
     output = Path(output)
-    dataset = load_dataset(recipe.dataset, data_dir)
-    qrels = dataset.qrels(recipe.split)
+    dataset, qrels = start_run(recipe, data_dir, threads)
     candidates, teacher_scores, targets = teacher_targets(recipe, dataset, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
 
