@@ -221,7 +221,7 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
     recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["bm25"], candidates_k=10, negatives=2, rows_per_query=8,
                          batch_size=2, learning_rate=5e-4, max_steps=4, eval_every=2, validation_fraction=0.2, doc_max_length=48)
     out = tmp_path / "out"
-    train(recipe, tmp_path / "a", out_dir=out, progress=False)
+    first = train(recipe, tmp_path / "a", out_dir=out, progress=False)
     train(recipe, tmp_path / "b", out_dir=out, progress=False)
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -242,5 +242,6 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
     monkeypatch.setattr(SparseEncoderTrainer, "training_step", step)
     summary = train(recipe, tmp_path / "c", out_dir=out, resume=True, progress=False)
     assert summary["steps"] == 4
+    assert summary["validation"] == first["validation"] and [v["step"] for v in first["validation"]] == [0, 2, 4]
     c = _weights(tmp_path / "c")
     assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a), [k for k in a if not torch.allclose(a[k], c[k], atol=1e-6)]

@@ -179,7 +179,11 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     rows = training_rows(recipe, candidates, targets, qrels, train_ids)
     loss = _loss(recipe, model, idf)
 
-    history: list[dict] = []
+    checkpoints = output.with_name(output.name + ".checkpoints")
+    progress_file = checkpoints / "validation.json"  # validation history and time spent, for --resume
+    resumed = json.loads(progress_file.read_text(encoding="utf-8")) if resume and progress_file.is_file() else {}
+    history: list[dict] = resumed.get("history", [])
+    started -= resumed.get("seconds", 0.0)
     val_qrels = {q: qrels[q] for q in val_ids}
 
     # BERT-style SPLADE students pool through MaxLogits while training (same numbers, ~3x faster);
@@ -190,15 +194,18 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         with fast.paused() if fast else nullcontext(), document_length(model, recipe.doc_max_length):
             model.eval()
             run, sparsity = rerank_scores(model, candidates, val_ids)
-            history.append({"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity})
+            history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
             model.train()
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        partial = progress_file.with_suffix(".partial")
+        partial.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started}), encoding="utf-8")
+        partial.replace(progress_file)
 
     class Validation(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step % recipe.eval_every == 0:
                 validate(state.global_step)
 
-    checkpoints = output.with_name(output.name + ".checkpoints")
     args = SparseEncoderTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=1, max_steps=recipe.max_steps or -1, per_device_train_batch_size=recipe.batch_size,
         learning_rate=recipe.learning_rate, seed=recipe.seed, data_seed=recipe.seed, logging_steps=max(1, min(10, recipe.eval_every)),
@@ -209,7 +216,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
     trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
     with fast or nullcontext(), document_length(model, recipe.train_doc_max_length or recipe.doc_max_length):
-        validate(0)
+        if not history:
+            validate(0)
         trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
         if history[-1]["step"] != trainer.state.global_step:
             validate(trainer.state.global_step)
