@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
     p.add_argument("--query-min-ratio", type=float, default=0.0, help="impact indexes: drop query terms under this fraction of the heaviest (default: 0)")
 
+    p = commands.add_parser("jvm-cache", help="build the JVM class-data-sharing archive that speeds up searcher start (make install runs it)")
+    p.add_argument("--force", action="store_true", help="rebuild even if an archive for this Java runtime and Anserini jar exists")
+
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
                             description="Benchmark on SciFact and on a synthetic corpus with SciFact's statistics (BM25 text from its unigram and "
                             "length distributions, impact vectors from its encoded documents). Systems are measured interleaved and every "
@@ -62,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: latency,throughput,coldstart,encoding,pruning,synthetic")
-    p.add_argument("--results", default="bench/results", help="folder for bench-<date>.json/.md (default: bench/results)")
+    p.add_argument("--results", default="bench/results", help="folder for bench-<date>[-TAG].json/.md (default: bench/results)")
+    p.add_argument("--tag", default="", help="suffix of the result files, to keep runs of separate parts apart")
     p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
@@ -255,19 +259,26 @@ def _tokenizer_file(model_path: str) -> Path:
     return target / "tokenizer.json"
 
 
+def _jvm_cache(args) -> None:
+    from lsr.jvm_cache import build_archive
+
+    print(build_archive(force=args.force))
+
+
 def _bench(args) -> None:
     from lsr.bench.run import BenchSettings, run_bench
     from lsr.eval.evaluate import DEFAULT_OUT
 
     settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs,
-                             skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads)
+                             skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads,
+                             tag=args.tag)
     paths = run_bench(settings, data_dir=args.data_dir, out_dir=Path(args.out_dir) if args.out_dir else DEFAULT_OUT,
                       results_dir=Path(args.results), progress=not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8"))
     print(f"written: {paths['json']} and {paths['markdown']}")
 
 
-COMMANDS = {"bench": _bench, "index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train,
+COMMANDS = {"bench": _bench, "jvm-cache": _jvm_cache, "index": _index, "search": _search, "evaluate": _evaluate, "evaluate-model": _evaluate_model, "train": _train,
             "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":

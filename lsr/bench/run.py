@@ -36,6 +36,7 @@ class BenchSettings:
     encode_docs: int = 300
     skip: frozenset = field(default_factory=frozenset)
     threads: int = 2
+    tag: str = ""
 
     def __post_init__(self):
         unknown = set(self.skip) - set(PARTS)
@@ -80,7 +81,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         say("cold start")
         from lsr.bench.coldstart import cold_start
 
-        result["cold_start"] = {name: cold_start(ix, COLD_QUERY, repeats=max(settings.repeats, 5)) for name, ix in indexes.items()}
+        result["cold_start"] = {name: cold_start(ix, COLD_QUERY, repeats=max(settings.repeats, 3)) for name, ix in indexes.items()}
     if "encoding" not in settings.skip and settings.encode_docs:
         say(f"encoding {settings.encode_docs} documents both ways")
         from lsr.bench.encoding import encoding_speed
@@ -143,7 +144,7 @@ def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSetting
 
 def _write(result: dict, results_dir: Path) -> dict:
     results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{time.strftime('%Y-%m-%d')}"
+    stem = f"bench-{time.strftime('%Y-%m-%d')}" + (f"-{result['settings']['tag']}" if result["settings"].get("tag") else "")
     paths = {"json": results_dir / f"{stem}.json", "markdown": results_dir / f"{stem}.md"}
     texts = {"json": json.dumps(result, indent=2), "markdown": markdown.report(result)}
     for key, path in paths.items():
