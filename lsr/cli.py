@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: latency,throughput,coldstart,encoding,pruning,synthetic")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, coldstart, encoding, pruning, synthetic")
     p.add_argument("--results", default="bench/results", help="folder for bench-<date>[-TAG].json/.md (default: bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files, to keep runs of separate parts apart")
     p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
