@@ -20,6 +20,7 @@ EPILOG = """examples:
   lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
   lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
   lsr train training/minilm-scifact.yaml         fine-tune MiniLM on SciFact train (80%; 20% held out for tuning)
+  lsr bench --docs 100000 --repeats 3             speed benchmark (make bench runs it with 1M synthetic documents)
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
     p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
     p.add_argument("--keep-vectors", action="store_true", help="keep the quantised JsonVectorCollection next to the index")
+    p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder settings, built with "
+                   "--keep-vectors) instead of encoding again, e.g. to build pruned variants (doc_top_k, doc_min_ratio)")
     p.add_argument("--out-dir", default=None, help="where a hybrid's component indexes go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
@@ -72,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("index", help="an lsr index directory")
     p.add_argument("query", nargs="+", help="query text")
     p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
+    p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
+    p.add_argument("--query-min-ratio", type=float, default=0.0, help="impact indexes: drop query terms under this fraction of the heaviest (default: 0)")
+
+    p = commands.add_parser("jvm-cache", help="build the JVM class-data-sharing archive that speeds up searcher start (make install runs it)")
+    p.add_argument("--force", action="store_true", help="rebuild even if an archive for this Java runtime and Anserini jar exists")
+
+    p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
+                            description="Benchmark on SciFact and on a synthetic corpus with SciFact's statistics (BM25 text from its unigram and "
+                            "length distributions, impact vectors from its encoded documents). Systems are measured interleaved and every "
+                            "figure is a median over --repeats; ratios are taken within a repeat. Results: bench/results/bench-<date>.{json,md}.")
+    p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under out/bench")
+    p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
+    p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
+    p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, coldstart, encoding, pruning, synthetic")
+    p.add_argument("--results", default="bench/results", help="folder for bench-<date>[-TAG].json/.md (default: bench/results)")
+    p.add_argument("--tag", default="", help="suffix of the result files, to keep runs of separate parts apart")
+    p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
+    _add_common(p)
 
     p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
@@ -171,7 +193,8 @@ def _index(args) -> None:
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
     output = Path(args.output) if args.output else out_dir / "indexes" / dataset.name / recipe.name
     if isinstance(recipe, IndexRecipe):
-        manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors)
+        manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors,
+                               vectors_from=args.vectors_from)
     elif recipe.kind == "dense":
         from lsr.index.dense import build_dense_index
 
@@ -185,7 +208,7 @@ def _index(args) -> None:
 def _search(args) -> None:
     from lsr.search import Searcher
 
-    with Searcher.open(args.index) as searcher:
+    with Searcher.open(args.index, query_top_k=args.query_top_k, query_min_ratio=args.query_min_ratio) as searcher:
         for rank, hit in enumerate(searcher.search(" ".join(args.query), k=args.k), start=1):
             print(f"{rank:>3}  {hit.score:>10.4f}  {hit.docid}")
 
@@ -357,8 +380,27 @@ def _tokenizer_file(model_path: str) -> Path:
     return target / "tokenizer.json"
 
 
+def _jvm_cache(args) -> None:
+    from lsr.jvm_cache import build_archive
+
+    print(build_archive(force=args.force))
+
+
+def _bench(args) -> None:
+    from lsr.bench.run import BenchSettings, run_bench
+    from lsr.eval.evaluate import DEFAULT_OUT
+
+    settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs,
+                             skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads,
+                             tag=args.tag)
+    paths = run_bench(settings, data_dir=args.data_dir, out_dir=Path(args.out_dir) if args.out_dir else DEFAULT_OUT,
+                      results_dir=Path(args.results), progress=not args.quiet)
+    print(paths["markdown"].read_text(encoding="utf-8"))
+    print(f"written: {paths['json']} and {paths['markdown']}")
+
+
 COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard, "evaluate-model": _evaluate_model,
-            "train": _train, "ablate": _ablate,
+            "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
             "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def _start_jvm() -> None:
             "a JVM was already started in this process (probably by importing pyserini.search); "
             "use lsr's searchers instead, or import lsr before pyserini"
         )
-    jnius_config.add_options(f"-Xmx{heap()}", "-Dlog4j2.level=warn")
+    from lsr.jvm_cache import jvm_options
+
+    jnius_config.add_options(f"-Xmx{heap()}", "-Dlog4j2.level=warn", *jvm_options())  # + the CDS archive, when built
     jnius_config.set_classpath(str(anserini_jar()))
     from jnius import autoclass  # starts the JVM
 
@@ -97,9 +99,9 @@ def _start_jvm() -> None:
 _lucene_store_logger = None
 
 
-def run_java(main_class: str, args: list[str], log_path: Path) -> None:
-    """Run an Anserini command-line tool in a child JVM, its output logged to ``log_path``."""
-    command = [str(java_binary()), f"-Xmx{heap()}", "-cp", str(anserini_jar()), main_class, *args]
+def run_java(main_class: str, args: list[str], log_path: Path, heap_size: str | None = None) -> None:
+    """Run an Anserini command-line tool in a child JVM (``-Xmx`` ``heap_size``, default :func:`heap`), logged to ``log_path``."""
+    command = [str(java_binary()), f"-Xmx{heap_size or heap()}", "-cp", str(anserini_jar()), main_class, *args]
     with open(log_path, "w", encoding="utf-8") as log:
         status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     if status != 0:

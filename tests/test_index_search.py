@@ -109,12 +109,8 @@ def test_impact_index_stores_wordpiece_terms_verbatim(if_index):
     piece = next(t for t in terms if t.startswith("##"))
     exact = ExactSearcher.from_index(if_index)
     assert exact.columns[piece] >= 0
-    from lsr.java import jclass
-
     with Searcher.open(if_index) as searcher:
-        hashmap = jclass("java.util.HashMap")()
-        hashmap.put(piece, jclass("java.lang.Integer")(1))
-        assert len(searcher._java.search(hashmap, 5)) > 0
+        assert len(searcher._lucene.search(searcher._lucene.weighted_query({piece: 1}), 5)) > 0
 
 
 def test_inference_free_search_does_not_import_torch(if_index):

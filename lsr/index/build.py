@@ -23,7 +23,8 @@ import lsr
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.eval.beir import Dataset, Document
-from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size
+from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
+from lsr.index.pruning import prune_rows, prune_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.java import run_java
 
@@ -84,17 +85,26 @@ def _indexed_count(log: Path) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def _anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: int, extra: list[str]) -> int:
+def anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: int, extra: list[str],
+                   heap_size: str | None = None) -> int:
+    """Index ``input_dir`` (an Anserini ``collection``) into ``index_dir`` in a child JVM; returns the number indexed.
+
+    The log goes to ``anserini.log`` beside ``index_dir``; ``extra`` are more IndexCollection options.
+    """
     log = index_dir.parent / "anserini.log"
     args = ["-collection", collection, "-input", str(input_dir), "-index", str(index_dir),
             "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads), *extra]
-    run_java("io.anserini.index.IndexCollection", args, log)
+    run_java("io.anserini.index.IndexCollection", args, log, heap_size=heap_size)
     return _indexed_count(log)
 
 
 def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threads: int = 2,
-                keep_vectors: bool = False, progress: bool = True) -> dict:
-    """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest."""
+                keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None) -> dict:
+    """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest.
+
+    ``vectors_from``: an impact index of the same corpus built with ``keep_vectors`` by the same
+    encoder settings; its quantised vectors are reused (pruned as ``recipe`` says) instead of encoding again.
+    """
     started = time.perf_counter()
     skipped: list[str] = []
     stats: dict = {}
@@ -106,11 +116,14 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             for doc in tqdm(docs, desc=f"{recipe.name}: collect", unit="doc", total=dataset.corpus_size, disable=not progress):
                 writer.write({"id": doc.id, "contents": doc.contents})
             writer.close()
-            indexed = _anserini_index("JsonCollection", collection, tmp / LUCENE_DIR, threads, [])
+            indexed = anserini_index("JsonCollection", collection, tmp / LUCENE_DIR, threads, [])
             query_side = {"type": "bm25", "k1": recipe.k1, "b": recipe.b}
         else:
-            stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress)
-            indexed = _anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
+            if vectors_from:
+                stats, query_side = _reuse_impacts(recipe, dataset, Path(vectors_from), writer, tmp)
+            else:
+                stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress)
+            indexed = anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
         if indexed != writer.count:
             raise LsrError(f"Anserini indexed {indexed} documents of the {writer.count} written (see {tmp / 'anserini.log'})")
         if not keep_vectors:
@@ -148,6 +161,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     for chunk in chunked(docs, ENCODE_CHUNK):
         tick = time.perf_counter()
         weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size), recipe.doc_scale)
+        weights = prune_rows(weights, recipe.doc_top_k, recipe.doc_min_ratio)
         encode_seconds += time.perf_counter() - tick
         for row, doc in enumerate(chunk):
             a, b = weights.indptr[row], weights.indptr[row + 1]
@@ -184,3 +198,37 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     write_weights(table, tmp / QUERY_DIR / "idf.json")
     query_side.update(tokenizer=f"{QUERY_DIR}/tokenizer.json", weights=f"{QUERY_DIR}/idf.json")
     return stats, query_side
+
+
+REUSE_KEYS = ("encoder", "doc_max_length", "doc_scale", "query_encoder", "query_max_length", "query_scale")
+
+
+def _reuse_impacts(recipe: IndexRecipe, dataset: Dataset, source: Path, writer: _ShardWriter, tmp: Path) -> tuple[dict, dict]:
+    """Write the kept vectors of the impact index ``source`` (pruned per ``recipe``); reuse its query side."""
+    manifest = read_manifest(source)
+    kept = manifest.get("recipe", {})
+    different = [key for key in REUSE_KEYS if kept.get(key) != getattr(recipe, key)]
+    if manifest["kind"] != "impact" or different:
+        raise LsrError(f"{source}: cannot reuse its vectors for recipe {recipe.name!r}: "
+                       + (f"different {', '.join(different)}" if different else f"a {manifest['kind']} index"))
+    if kept.get("doc_top_k") is not None or kept.get("doc_min_ratio", 0) > 0:
+        raise LsrError(f"{source}: its vectors are already pruned; reuse an unpruned index")
+    if manifest["corpus"]["sha256"] != dataset.corpus_sha256:
+        raise LsrError(f"{source}: built from another corpus than {dataset.corpus_path}")
+    shards = sorted((source / "collection").glob("*.jsonl"))
+    if not shards:
+        raise LsrError(f"{source}: no kept vectors (build it with --keep-vectors)")
+    nnz = 0
+    for shard in shards:
+        with open(shard, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                vector = prune_weights(record["vector"], recipe.doc_top_k, recipe.doc_min_ratio)
+                writer.write({"id": record["id"], "vector": vector})
+                nnz += len(vector)
+    writer.close()
+    if source.joinpath(QUERY_DIR).is_dir():
+        shutil.copytree(source / QUERY_DIR, tmp / QUERY_DIR)
+    stats = {"avg_doc_terms": round(nnz / max(writer.count, 1), 2), "vectors_from": str(source), "skipped_empty": manifest["skipped_empty"],
+             "encode_docs_per_s": manifest.get("encode_docs_per_s")}
+    return stats, manifest["query"]

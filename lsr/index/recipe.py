@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 from lsr.errors import LsrError
+from lsr.index.pruning import check_pruning
 from lsr.recipe_files import check_keys, read_recipe
 from lsr.search.fusion import FusionConfig
 
@@ -56,7 +57,8 @@ class IndexRecipe:
     how queries are encoded at search time: ``model`` runs the encoder on them (siamese SPLADE),
     ``idf`` weights query tokens by the IDF of the corpus being indexed (zero-shot inference-free),
     ``table`` uses the inference-free model's own query weight table. Weights become Lucene
-    impacts as ``round(w * scale)``.
+    impacts as ``round(w * scale)``. Document-side pruning (impact indexes): ``doc_top_k`` keeps each
+    document's k heaviest terms, ``doc_min_ratio`` those weighing at least that fraction of its heaviest.
     """
 
     name: str
@@ -69,21 +71,34 @@ class IndexRecipe:
     batch_size: int = 32
     k1: float = 0.9
     b: float = 0.4
+    doc_top_k: int | None = None
+    doc_min_ratio: float = 0.0
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
             raise LsrError(f"recipe {self.name!r}: query_encoder must be one of {QUERY_ENCODERS}, got {self.query_encoder!r}")
         if self.doc_scale <= 0 or self.query_scale <= 0:
             raise LsrError(f"recipe {self.name!r}: doc_scale and query_scale must be positive")
+        check_pruning(self.doc_top_k, self.doc_min_ratio, f"recipe {self.name!r}: doc pruning (doc_top_k, doc_min_ratio)")
+        if self.encoder == "bm25" and (self.doc_top_k is not None or self.doc_min_ratio > 0):
+            raise LsrError(f"recipe {self.name!r}: doc_top_k / doc_min_ratio prune impact vectors; a BM25 index has none")
 
     @property
     def kind(self) -> str:
         """``bm25`` or ``impact``."""
         return "bm25" if self.encoder == "bm25" else "impact"
 
+    @property
+    def pruned(self) -> bool:
+        """Whether documents are pruned (``doc_top_k`` or ``doc_min_ratio`` set)."""
+        return self.doc_top_k is not None or self.doc_min_ratio > 0
+
     def fingerprint(self) -> str:
-        """A short hash of the settings that change the index (not the name)."""
-        return _fingerprint({k: v for k, v in asdict(self).items() if k != "name"})
+        """A short hash of the settings that change the index (not the name; pruning only when set)."""
+        settings = {k: v for k, v in asdict(self).items() if k != "name"}
+        if not self.pruned:  # recipes without pruning keep the fingerprints of indexes built before it existed
+            del settings["doc_top_k"], settings["doc_min_ratio"]
+        return _fingerprint(settings)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "IndexRecipe":

@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, read_manifest
-from lsr.java import jclass
+from lsr.index.pruning import check_pruning, prune_weights
 
 
 class Hit(NamedTuple):
@@ -36,13 +36,16 @@ class Searcher(ABC):
     """Search an lsr index: ``search(query, k)`` and ``batch_search(queries, k, threads)``."""
 
     @staticmethod
-    def open(index_dir: str | os.PathLike) -> "Searcher":
-        """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes."""
+    def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float = 0.0) -> "Searcher":
+        """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
+
+        ``query_top_k`` / ``query_min_ratio``: query-side pruning of impact searchers (see :class:`ImpactSearcher`).
+        """
         manifest = read_manifest(index_dir)
         if manifest["kind"] == "bm25":
             return BM25Searcher(index_dir, manifest)
         if manifest["kind"] == "impact":
-            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]))
+            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio)
         if manifest["kind"] == "dense":
             from lsr.search.dense import DenseSearcher
 
@@ -77,12 +80,18 @@ def _check_k(k: int) -> None:
 
 
 class LuceneSearcher(Searcher):
-    """A searcher backed by one of Anserini's Java searchers (``self._java``)."""
+    """A searcher over a Lucene index through Lucene's own ``IndexSearcher`` (see :mod:`lsr.search.lucene`).
 
-    def __init__(self, index_dir: str | os.PathLike, manifest: dict, java_class: str):
+    Per query it crosses into Java a handful of times whatever ``k`` is: build the query, search
+    (score, then docid, as Anserini breaks ties), and read the hits' ids and scores back as two arrays.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike, manifest: dict, similarity):
+        from lsr.search.lucene import LuceneIndex
+
         self.index_dir = Path(index_dir)
         self.manifest = manifest
-        self._java = jclass(java_class)(str(self.index_dir / LUCENE_DIR))
+        self._lucene = LuceneIndex(self.index_dir / LUCENE_DIR, similarity)
 
     @abstractmethod
     def _prepare(self, query: str):
@@ -91,58 +100,59 @@ class LuceneSearcher(Searcher):
     def search(self, query: str, k: int = 10) -> list[Hit]:
         _check_k(k)
         prepared = self._prepare(query)
-        return [Hit(h.docid, h.score) for h in self._java.search(prepared, k)] if prepared else []
+        return [Hit(d, s) for d, s in self._lucene.search(prepared, k)] if prepared is not None else []
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
-        """The top ``k`` hits of each query, in the order given, searched on ``threads`` Java threads."""
+        """The top ``k`` hits of each query, in the order given, searched on ``threads`` threads."""
         _check_k(k)
-        prepared = [self._prepare(q) for q in queries]
-        jqueries = jclass("java.util.ArrayList")()
-        jids = jclass("java.util.ArrayList")()
-        for i, query in enumerate(prepared):
-            if query:
-                jqueries.add(query)
-                jids.add(str(i))
-        found = self._java.batch_search(jqueries, jids, k, threads) if jids.size() else None
-        return [[Hit(h.docid, h.score) for h in found.get(str(i))] if query else [] for i, query in enumerate(prepared)]
+        if threads <= 1 or len(queries) < 2:
+            return [self.search(query, k) for query in queries]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(lambda query: self.search(query, k), queries))
 
     def close(self) -> None:
         """Release the Lucene index."""
-        self._java.close()
+        self._lucene.close()
 
 
 class BM25Searcher(LuceneSearcher):
     """BM25 over a Lucene index of title + text (Anserini's default English analyzer)."""
 
     def __init__(self, index_dir, manifest):
-        super().__init__(index_dir, manifest, "io.anserini.search.SimpleSearcher")
-        self._java.set_bm25(float(manifest["query"]["k1"]), float(manifest["query"]["b"]))
+        from lsr.search.lucene import bm25_similarity
+
+        super().__init__(index_dir, manifest, bm25_similarity(float(manifest["query"]["k1"]), float(manifest["query"]["b"])))
 
     def _prepare(self, query):
-        return query if query.strip() else None
+        return self._lucene.text_query(query) if query.strip() else None
 
 
 class ImpactSearcher(LuceneSearcher):
-    """Impact search: the query's {term: weight}, rounded to integer boosts, scored by dot product."""
+    """Impact search: the query's {term: weight}, rounded to integer boosts, scored by dot product.
 
-    def __init__(self, index_dir, manifest, encoder: QueryEncoder):
-        super().__init__(index_dir, manifest, "io.anserini.search.SimpleImpactSearcher")
+    ``query_top_k`` keeps only the query's heaviest terms and ``query_min_ratio`` only those weighing at
+    least that fraction of its heaviest (query-side pruning: fewer posting lists, less relevance).
+    """
+
+    def __init__(self, index_dir, manifest, encoder: QueryEncoder, query_top_k: int | None = None, query_min_ratio: float = 0.0):
+        from lsr.search.lucene import impact_similarity
+
+        super().__init__(index_dir, manifest, impact_similarity())
         self.encoder = encoder
         self.scale = float(manifest["query"]["scale"])
+        check_pruning(query_top_k, query_min_ratio, "query pruning")
+        self.query_top_k = query_top_k
+        self.query_min_ratio = query_min_ratio
 
     def quantised(self, query: str) -> dict[str, int]:
-        """The query's integer term weights, as sent to Lucene."""
-        return quantise_query(self.encoder.encode(query), self.scale)
+        """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
+        return prune_weights(quantise_query(self.encoder.encode(query), self.scale), self.query_top_k, self.query_min_ratio)
 
     def _prepare(self, query):
         weights = self.quantised(query) if query.strip() else {}
-        if not weights:
-            return None
-        jmap = jclass("java.util.HashMap")()
-        integer = jclass("java.lang.Integer")
-        for term, weight in weights.items():
-            jmap.put(term, integer(weight))
-        return jmap
+        return self._lucene.weighted_query(weights) if weights else None
 
 
 def quantise_query(weights: dict[str, float], scale: float) -> dict[str, int]:

@@ -1,0 +1,59 @@
+"""Query latency (single thread, interleaved systems) and batch throughput of open searchers.
+
+The machine may be shared, so absolute times are noisy: systems are measured interleaved (query
+by query, in a rotating order), every figure is the median over ``repeats`` passes, and each ratio
+to BM25 is taken within a pass before the median is taken.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Sequence
+
+import numpy as np
+
+from lsr.search.searcher import Searcher
+
+
+def _percentiles(values_ms: list[float]) -> tuple[float, float]:
+    return float(np.percentile(values_ms, 50)), float(np.percentile(values_ms, 95))
+
+
+def latency(searchers: dict[str, Searcher], queries: Sequence[str], k: int, repeats: int = 3, baseline: str = "BM25") -> dict:
+    """p50/p95 ms per system and p50 ratio to ``baseline``: medians over ``repeats`` interleaved passes."""
+    names = list(searchers)
+    for query in queries[: min(len(queries), 50)]:  # warm-up: JIT, page cache, tokenizer
+        for name in names:
+            searchers[name].search(query, k)
+    passes = []
+    for repeat in range(repeats):
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for i, query in enumerate(queries):
+            rotated = names[(i + repeat) % len(names):] + names[:(i + repeat) % len(names)]
+            for name in rotated:
+                tick = time.perf_counter()
+                searchers[name].search(query, k)
+                times[name].append((time.perf_counter() - tick) * 1000)
+        passes.append({name: _percentiles(values) for name, values in times.items()})
+    result = {}
+    for name in names:
+        result[name] = {
+            "p50_ms": round(statistics.median(p[name][0] for p in passes), 3),
+            "p95_ms": round(statistics.median(p[name][1] for p in passes), 3),
+        }
+        if baseline in names:
+            result[name]["p50_ratio_to_bm25"] = round(statistics.median(p[name][0] / p[baseline][0] for p in passes), 3)
+    return result
+
+
+def throughput(searchers: dict[str, Searcher], queries: Sequence[str], k: int, threads: Sequence[int] = (1, 2), repeats: int = 3) -> dict:
+    """Queries per second of ``batch_search`` per system and thread count (median over interleaved repeats)."""
+    qps: dict[str, dict[int, list[float]]] = {name: {t: [] for t in threads} for name in searchers}
+    for _ in range(repeats):
+        for name, searcher in searchers.items():
+            for t in threads:
+                tick = time.perf_counter()
+                searcher.batch_search(list(queries), k=k, threads=t)
+                qps[name][t].append(len(queries) / (time.perf_counter() - tick))
+    return {name: {f"{t}_threads_qps": round(statistics.median(values), 1) for t, values in by_threads.items()} for name, by_threads in qps.items()}

@@ -1,0 +1,70 @@
+"""The markdown note of an ``lsr bench`` result (the same numbers as its JSON)."""
+
+from __future__ import annotations
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _latency_rows(latency: dict) -> list[list]:
+    rows = []
+    for k, systems in latency.items():
+        for name, t in systems.items():
+            rows.append([name, k, t["p50_ms"], t["p95_ms"], t.get("p50_ratio_to_bm25")])
+    return rows
+
+
+def _search_section(title: str, part: dict) -> list[str]:
+    lines = []
+    if "latency" in part:
+        lines += [f"### {title}: single-thread latency (median over repeats of each pass's percentiles)", ""]
+        lines += _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows(part["latency"]))
+    if "throughput_k1000" in part:
+        lines += [f"### {title}: batch throughput, k=1000 (queries/s)", ""]
+        lines += _table(["system", "1 thread", "2 threads"],
+                        [[name, t["1_threads_qps"], t["2_threads_qps"]] for name, t in part["throughput_k1000"].items()])
+    return lines
+
+
+def report(result: dict) -> str:
+    """The note: settings, then one table per measurement."""
+    machine = result["machine"]
+    lines = [f"# lsr bench — {result['date']}", "",
+             f"Command: `{result['command']}` ({result['seconds']} s). Machine: {machine['cpus']} CPUs, Python {machine['python']}, "
+             f"load average {machine['load_average_at_start']} at start and {machine.get('load_average_at_end')} at the end "
+             "(a shared machine: compare ratios measured in the same run, not absolute times across runs).", "",
+             f"Settings: {result['settings']}", ""]
+    scifact = result["scifact"]
+    lines += ["## SciFact (5,183 documents, test queries)", ""]
+    lines += _table(["index", "documents", "MiB on disk", "terms/doc"],
+                    [[n, scifact["num_docs"][n], scifact["index_mib"][n], scifact["terms_per_doc"][n]] for n in scifact["num_docs"]])
+    lines += _search_section("SciFact", scifact)
+    if "synthetic" in result:
+        syn = result["synthetic"]
+        lines += [f"## Synthetic corpus: {syn['num_docs']:,} documents with SciFact's statistics", ""]
+        lines += _table(["index", "documents", "generate s", "index s", "threads", "docs/s", "peak RSS GiB (process tree)", "MiB on disk"],
+                        [[n, i["num_docs"], i["generate_seconds"], i["index_seconds"], i["index_threads"], i["index_docs_per_s"],
+                          round(i["peak_rss_bytes"] / 2**30, 2) if i.get("peak_rss_bytes") else None, round(i["lucene_bytes"] / 2**20, 1)]
+                         for n, i in syn["indexing"].items()])
+        lines += _search_section("Synthetic", syn)
+    if "cold_start" in result:
+        lines += ["## Cold start: process start -> first result (fresh `python` process)", ""]
+        lines += _table(["searcher", "median s (wall)", "min s", "median CPU s", "imports torch"],
+                        [[n, c["median_s"], c["min_s"], c["median_cpu_s"], c["imports_torch"]] for n, c in result["cold_start"].items()])
+    if "encoding" in result:
+        e = result["encoding"]
+        lines += [f"## Document encoding: {e['documents']} SciFact documents, {e['model']}, batch {e['batch_size']}, "
+                  f"{e['document_length']} tokens, {e['torch_threads']} torch threads", ""]
+        lines += _table(["path", "docs/s"], [["lsr splade_max_pool (length-sorted batches, MLM head on real tokens, inference mode)",
+                                              e["splade_max_pool_docs_per_s"]],
+                                             ["sentence-transformers encode_document (straightforward batch loop)", e["st_encode_docs_per_s"]]])
+        lines += [f"Speed-up (median of per-repeat ratios): **{e['speedup']}x**; largest weight difference between the two: "
+                  f"{e['max_abs_weight_difference']:.2e}.", ""]
+    if "pruning" in result:
+        lines += ["## Pruning on SciFact test: relevance vs size vs latency (inference-free)", ""]
+        header = list(result["pruning"][0])
+        lines += _table(header, [[row[h] for h in header] for row in result["pruning"]])
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""``lsr bench`` / ``make bench``: run every measurement and write ``bench-<date>.json`` and ``.md``.
+
+SciFact (real): BM25, inference-free (zero-shot, corpus IDF) and SPLADE-tiny siamese (model time
+included) on the same Lucene engine and the same search path. Synthetic (``--docs``, default 1M):
+BM25 and inference-free over a corpus with SciFact's statistics (:mod:`lsr.bench.synthetic`),
+queried with SciFact's test queries. Plus cold start, encoding throughput, indexing memory and
+the pruning table. Every figure is a median over ``repeats``; ratios are taken within a repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lsr
+from lsr.bench import markdown
+from lsr.errors import LsrError
+
+PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
+RECIPES = {"BM25": "bm25.yaml", "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
+COLD_QUERY = "aspirin lowers the risk of colorectal cancer"
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What ``lsr bench`` measures and how often."""
+
+    docs: int = 1_000_000
+    repeats: int = 3
+    queries: int = 300
+    encode_docs: int = 300
+    skip: frozenset = field(default_factory=frozenset)
+    threads: int = 2
+    tag: str = ""
+
+    def __post_init__(self):
+        unknown = set(self.skip) - set(PARTS)
+        if unknown:
+            raise LsrError(f"--skip: unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+        if self.repeats < 1 or self.queries < 1 or self.docs < 0 or self.encode_docs < 0:
+            raise LsrError("--repeats and --queries must be positive, --docs and --encode-docs not negative")
+
+
+def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, results_dir: Path, progress: bool = True) -> dict:
+    """Run the benchmark; returns the paths of the JSON and markdown results."""
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.evaluate import ensure_index
+    from lsr.index.recipe import IndexRecipe
+    from lsr.jvm_cache import build_archive
+
+    started = time.time()
+    say = (lambda message: print(f"[bench {time.time() - started:6.0f} s] {message}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    dataset = load_dataset("scifact", data_dir)
+    queries = list(dataset.queries("test").values())[: settings.queries]
+    recipes_dir = Path(lsr.__file__).resolve().parents[1] / "indexing"
+    recipes = {name: IndexRecipe.load(recipes_dir / file) for name, file in RECIPES.items()}
+    say("SciFact indexes (built unless up to date)")
+    indexes = {name: ensure_index(recipe, dataset, out_dir, settings.threads, progress, keep_vectors=name == "inference-free")
+               for name, recipe in recipes.items()}
+    say("JVM class-data-sharing archive")
+    archive = build_archive()
+    result: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": "lsr bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "lsr bench",
+        "settings": {**asdict(settings), "skip": sorted(settings.skip)},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+                    "jvm_cds_archive": str(archive)},
+        "scifact": {"num_docs": {name: _manifest(ix)["num_docs"] for name, ix in indexes.items()},
+                    "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
+                    "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
+    }
+    if "scifact" not in settings.skip and not {"latency", "throughput"} <= settings.skip:
+        say("SciFact latency and throughput")
+        result["scifact"].update(_search_timings(indexes, queries, settings))
+    if "coldstart" not in settings.skip:
+        say("cold start")
+        from lsr.bench.coldstart import cold_start
+
+        result["cold_start"] = {name: cold_start(ix, COLD_QUERY, repeats=max(settings.repeats, 3)) for name, ix in indexes.items()}
+    if "encoding" not in settings.skip and settings.encode_docs:
+        say(f"encoding {settings.encode_docs} documents both ways")
+        from lsr.bench.encoding import encoding_speed
+
+        texts = [doc.contents for _, doc in zip(range(settings.encode_docs), dataset.corpus())]
+        result["encoding"] = encoding_speed(recipes["inference-free"].encoder, texts, repeats=max(2, settings.repeats - 1))
+    if "synthetic" not in settings.skip and settings.docs:
+        say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
+        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say)
+    if "pruning" not in settings.skip:
+        say("pruning table")
+        from lsr.bench.pruning import pruning_table
+
+        result["pruning"] = pruning_table(recipes["inference-free"], dataset, indexes["inference-free"], indexes["BM25"], "test", out_dir,
+                                          repeats=settings.repeats, threads=settings.threads)
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["seconds"] = round(time.time() - started)
+    return _write(result, results_dir)
+
+
+def _manifest(index_dir: Path) -> dict:
+    from lsr.index.manifest import read_manifest
+
+    return read_manifest(index_dir)
+
+
+def _search_timings(indexes: dict[str, Path], queries: list[str], settings: BenchSettings) -> dict:
+    from lsr.bench.latency import latency, throughput
+    from lsr.search import Searcher
+
+    searchers = {name: Searcher.open(ix) for name, ix in indexes.items()}
+    try:
+        out = {}
+        if "latency" not in settings.skip:
+            out["latency"] = {f"k={k}": latency(searchers, queries, k, settings.repeats) for k in (10, 1000)}
+        if "throughput" not in settings.skip:
+            out["throughput_k1000"] = throughput(searchers, queries, 1000, repeats=settings.repeats)
+        return out
+    finally:
+        for searcher in searchers.values():
+            searcher.close()
+
+
+def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say) -> dict:
+    from lsr.bench.scale import synthetic_index
+
+    manifests = {}
+    for kind, name in (("bm25", "BM25"), ("impact", "inference-free")):
+        say(f"synthetic {name} index")
+        manifests[name] = synthetic_index(kind, dataset, source, settings.docs, out_dir / "bench", threads=settings.threads)
+    indexes = {name: out_dir / "bench" / f"synthetic-{settings.docs}" / ("bm25" if name == "BM25" else "inference-free") for name in manifests}
+    out = {"num_docs": settings.docs,
+           "indexing": {name: {key: m.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
+                                                           "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
+                        for name, m in manifests.items()}}
+    say("synthetic latency and throughput")
+    out.update(_search_timings(indexes, queries, settings))
+    return out
+
+
+def _write(result: dict, results_dir: Path) -> dict:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"bench-{time.strftime('%Y-%m-%d')}" + (f"-{result['settings']['tag']}" if result["settings"].get("tag") else "")
+    paths = {"json": results_dir / f"{stem}.json", "markdown": results_dir / f"{stem}.md"}
+    texts = {"json": json.dumps(result, indent=2), "markdown": markdown.report(result)}
+    for key, path in paths.items():
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(texts[key], encoding="utf-8")
+        os.replace(partial, path)
+    return paths
