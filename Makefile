@@ -41,7 +41,7 @@ DENSE_MODEL := out/models/minilm-scifact
 evaluate: $(STAMP) $(DENSE_MODEL)  ## sparse, dense (MiniLM) and hybrid systems on SciFact test (EVAL=eval/scifact.yaml)
 	$(LSR) evaluate $(EVAL)
 
-leaderboard: $(STAMP)  ## BEIR matrix (MATRIX=eval/leaderboard.yaml) -> eval/leaderboard.md/.csv/.png; fails if a pinned score moved
+leaderboard: $(STAMP) $(DENSE_MODEL)  ## BEIR matrix (MATRIX=eval/leaderboard.yaml) -> eval/leaderboard.md/.csv/.png; fails if a pinned score moved
 	$(LSR) leaderboard $(MATRIX) --check
 
 $(DENSE_MODEL): training/minilm-scifact.yaml | $(STAMP)  ## the MiniLM query encoder tuned on 80% of SciFact train (minutes)
