@@ -299,6 +299,7 @@ def _train(args) -> None:
 
 
 def _ablate(args) -> None:
+    from lsr.atomic import atomic_file
     from lsr.eval.evaluate import DEFAULT_OUT
     from lsr.training.ablation import AblationRecipe, markdown, run_ablation
 
@@ -306,12 +307,10 @@ def _ablate(args) -> None:
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
     rows = run_ablation(ablation, args.split, args.only, _settings(args.set), out_dir, args.data_dir, args.threads, not args.quiet)
     stem = Path(args.output) if args.output else out_dir / "results" / f"ablation-{ablation.path.stem}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, f"Ablation {ablation.path} on the {args.split} split (overrides: {_settings(args.set) or 'none'})")
     for suffix, text in ((".md", table), (".json", json.dumps(rows, indent=2))):
-        partial = stem.with_name(stem.name + suffix + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(stem.with_name(stem.name + suffix))
+        with atomic_file(stem.with_name(stem.name + suffix)) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     print(table)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import lsr
 from lsr.bench import markdown
+from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
@@ -148,7 +149,6 @@ def _write(result: dict, results_dir: Path) -> dict:
     paths = {"json": results_dir / f"{stem}.json", "markdown": results_dir / f"{stem}.md"}
     texts = {"json": json.dumps(result, indent=2), "markdown": markdown.report(result)}
     for key, path in paths.items():
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(texts[key], encoding="utf-8")
-        os.replace(partial, path)
+        with atomic_file(path) as tmp:
+            tmp.write_text(texts[key], encoding="utf-8")
     return paths

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lsr.errors import LsrError
@@ -65,9 +65,8 @@ class AblationRecipe:
         """The base recipe with the common settings, the variant's settings and ``overrides`` applied."""
         if variant not in self.variants:
             raise LsrError(f"{self.path}: no variant {variant!r}; the variants are {', '.join(self.variants)}")
-        base = TrainRecipe.load(self.base)
-        return TrainRecipe.load(self.base, **{**self.common, **self.variants[variant], **overrides,
-                                              "name": f"{base.name}-ablation-{slug(variant)}"})
+        recipe = TrainRecipe.load(self.base, **{**self.common, **self.variants[variant], **overrides})
+        return replace(recipe, name=f"{recipe.name}-ablation-{slug(variant)}")
 
 
 def slug(text: str) -> str:
@@ -82,8 +81,9 @@ def run_ablation(ablation: AblationRecipe, split: str = "test", only: list[str] 
 
     names = only or list(ablation.variants)
     recipes = {name: ablation.training_recipe(name, **(overrides or {})) for name in names}
-    dataset = load_dataset(next(iter(recipes.values())).dataset, data_dir)
-    rows = reference_rows(next(iter(recipes.values())), dataset, split, out_dir, threads, progress) if ablation.references else []
+    first = next(iter(recipes.values()))
+    dataset = load_dataset(first.dataset, data_dir)
+    rows = reference_rows(first, dataset, split, out_dir, threads, progress) if ablation.references else []
     for name, recipe in recipes.items():
         model_dir = out_dir / "models" / "ablation" / slug(name)
         summary = _trained(model_dir, recipe)
@@ -129,8 +129,6 @@ def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: P
     judged positives that pool adds are left out here, so the rows are honest rerankers of BM25.
     With the bm25 teacher the row is BM25 itself.
     """
-    from dataclasses import replace
-
     import numpy as np
 
     from lsr.eval.evaluate import ensure_index
@@ -165,14 +163,10 @@ def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: P
 
 def _save_zero_shot(recipe: TrainRecipe, dataset: Dataset, output: Path) -> None:
     """The untrained student (backbone + corpus-IDF query table), saved like a trained model."""
-    from lsr.encoders.idf import corpus_idf
-    from lsr.encoders.names import resolve_model
-    from lsr.encoders.table import load_tokenizer
     from lsr.index.manifest import building
-    from lsr.training.train import build_student
+    from lsr.training.train import build_student, corpus_idf_for
 
-    tokenizer = load_tokenizer(Path(resolve_model(recipe.backbone)) / "tokenizer.json")
-    model = build_student(recipe, corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=False))
+    model = build_student(recipe, corpus_idf_for(recipe, dataset, progress=False))
     with building(output) as tmp:
         model.save(str(tmp))
 

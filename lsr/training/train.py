@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import evaluate
@@ -93,6 +94,16 @@ def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, thread
     return candidates, scores, targets
 
 
+def corpus_idf_for(recipe: TrainRecipe, dataset: Dataset, progress: bool = True) -> dict[str, float]:
+    """The IDF of ``dataset``'s corpus over the backbone's WordPiece tokens (the inference-free query table)."""
+    from lsr.encoders.idf import corpus_idf
+    from lsr.encoders.names import resolve_model
+    from lsr.encoders.table import load_tokenizer
+
+    tokenizer = load_tokenizer(Path(resolve_model(recipe.backbone)) / "tokenizer.json")
+    return corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=progress)
+
+
 def build_student(recipe: TrainRecipe, idf: dict[str, float]):
     """The student SparseEncoder: the backbone with SPLADE pooling, plus the IDF query table if inference-free."""
     from sentence_transformers.sparse_encoder.modules import SpladePooling
@@ -160,11 +171,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback
     from transformers import TrainerCallback
 
-    from lsr.encoders.idf import corpus_idf
-    from lsr.encoders.sparse import query_table
-    from lsr.encoders.table import load_tokenizer, write_weights
-    from lsr.encoders.names import resolve_model
-    from lsr.encoders.sparse import splade_parts
+    from lsr.encoders.sparse import query_table, splade_parts
+    from lsr.encoders.table import write_weights
     from lsr.training.fast_pooling import FastSpladeTraining
 
     started = time.perf_counter()
@@ -173,8 +181,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     candidates, teacher_scores, targets = teacher_targets(recipe, dataset, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
 
-    tokenizer = load_tokenizer(Path(resolve_model(recipe.backbone)) / "tokenizer.json")
-    idf = corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=progress)
+    idf = corpus_idf_for(recipe, dataset, progress)
     model = build_student(recipe, idf)
     rows = training_rows(recipe, candidates, targets, qrels, train_ids)
     loss = _loss(recipe, model, idf)
@@ -196,10 +203,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
             run, sparsity = rerank_scores(model, candidates, val_ids)
             history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
             model.train()
-        checkpoints.mkdir(parents=True, exist_ok=True)
-        partial = progress_file.with_suffix(".partial")
-        partial.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started}), encoding="utf-8")
-        partial.replace(progress_file)
+        with atomic_file(progress_file) as tmp:
+            tmp.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started}), encoding="utf-8")
 
     class Validation(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
