@@ -11,6 +11,7 @@ Three kinds, told apart by the YAML's ``kind`` key (absent: a sparse recipe, as 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,11 +40,22 @@ def _fingerprint(settings: dict) -> str:
 
 
 def _directory_digest(folder: Path) -> str:
-    """sha256 over the relative paths and contents of the files under ``folder``."""
+    """sha256 over the relative paths and contents of the files under ``folder``.
+
+    Fingerprints are taken several times per run (every system, every hybrid component); the
+    digest is computed once per state of the folder (paths, sizes, modification times).
+    """
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    state = tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _digest_of(str(folder), state)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_of(folder: str, state: tuple) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        with open(path, "rb") as handle:
+    for relative, _, _ in state:
+        digest.update(relative.encode())
+        with open(Path(folder) / relative, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
