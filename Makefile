@@ -11,7 +11,7 @@ EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 MATRIX  ?= eval/leaderboard.yaml
 
-.PHONY: install test test-fast index evaluate leaderboard train ablation tune-fusion bench clean help
+.PHONY: install test test-fast index evaluate leaderboard train ablation tune-fusion bench java clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,6 +66,14 @@ BENCH_DOCS ?= 1000000
 
 bench: $(STAMP)  ## speed benchmark: SciFact + a synthetic corpus (BENCH_DOCS=1000000) -> bench/results/bench-<date>.{json,md}
 	$(LSR) bench --docs $(BENCH_DOCS)
+
+JAVA_HELPER := lsr/search/java/lsr-lucene.jar
+
+java: $(STAMP)  ## rebuild lsr's Lucene helper ($(JAVA_HELPER), committed) from lsr/search/java/*.java; needs a JDK's javac
+	rm -rf build/java && mkdir -p build/java/lsr/lucene
+	javac --release 17 -Xlint:all -Werror -cp "$$($(PY) -c 'from lsr.java import anserini_jar; print(anserini_jar())')" -d build/java lsr/search/java/*.java
+	cd lsr/search/java && sha256sum *.java > ../../../build/java/lsr/lucene/sources.sha256
+	jar --create --file $(JAVA_HELPER) --date=2026-01-01T00:00:00Z -C build/java .
 
 clean:  ## remove built indexes, runs and results (keeps .venv)
 	rm -rf out

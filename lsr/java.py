@@ -59,6 +59,11 @@ def anserini_jar() -> Path:
     return jars[-1]
 
 
+def helper_jar() -> Path:
+    """lsr's own Lucene helper (``lsr/search/java/*.java``, built by ``make java`` and shipped in the package)."""
+    return Path(__file__).parent / "search" / "java" / "lsr-lucene.jar"
+
+
 def heap() -> str:
     """The JVM's maximum heap (``-Xmx``), from ``LSR_JAVA_HEAP``."""
     return os.environ.get("LSR_JAVA_HEAP", DEFAULT_HEAP)
@@ -86,7 +91,7 @@ def _start_jvm() -> None:
     from lsr.jvm_cache import jvm_options
 
     jnius_config.add_options(f"-Xmx{heap()}", "-Dlog4j2.level=warn", *jvm_options())  # + the CDS archive, when built
-    jnius_config.set_classpath(str(anserini_jar()))
+    jnius_config.set_classpath(str(anserini_jar()), str(helper_jar()))
     from jnius import autoclass  # starts the JVM
 
     # Lucene announces its MMapDirectory choice on stderr at every start; keep a reference, or the

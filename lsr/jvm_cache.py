@@ -6,7 +6,7 @@ Lucene's and Anserini's classes from scratch (~1 s of CPU before the first hit).
 load, on a tiny index written into a temporary folder, and dumps them into a static archive that
 the JVM maps at start (``-XX:SharedArchiveFile``): about half the CPU time of a cold start.
 
-The archive is named after the Java runtime and the Anserini jar (path, size, mtime), so a new
+The archive is named after the Java runtime and the Anserini and lsr jars (path, size, mtime), so a new
 jar or runtime simply misses it; ``-Xshare:auto`` makes a stale or unreadable archive harmless.
 It lives under ``$LSR_CACHE_DIR`` (default ``~/.cache/lsr``).
 """
@@ -30,10 +30,11 @@ def cache_dir() -> Path:
 
 def archive_path() -> Path:
     """The CDS archive for the current Java runtime and Anserini jar (it may not exist yet)."""
-    from lsr.java import anserini_jar, java_binary
+    from lsr.java import anserini_jar, helper_jar, java_binary
 
-    jar, java = anserini_jar(), java_binary()
-    key = "|".join(str(part) for part in (java.resolve(), java.stat().st_size, jar.resolve(), jar.stat().st_size, jar.stat().st_mtime_ns))
+    java = java_binary()
+    jars = [(jar.resolve(), jar.stat().st_size, jar.stat().st_mtime_ns) for jar in (anserini_jar(), helper_jar())]
+    key = "|".join(str(part) for part in (java.resolve(), java.stat().st_size, *jars))
     return cache_dir() / "cds" / f"anserini-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsa"
 
 
@@ -64,7 +65,7 @@ for similarity in (impact_similarity(), bm25_similarity(0.9, 0.4)):
 
 def build_archive(force: bool = False) -> Path:
     """Record the classes of a BM25 and an impact search and dump them into :func:`archive_path`."""
-    from lsr.java import anserini_jar, java_binary
+    from lsr.java import anserini_jar, helper_jar, java_binary
 
     archive = archive_path()
     if archive.is_file() and not force:
@@ -79,7 +80,7 @@ def build_archive(force: bool = False) -> Path:
             raise LsrError(f"recording the classes of a search failed:\n{recorded.stderr[-2000:]}")
         partial = archive.with_name(archive.name + ".partial")
         dumped = subprocess.run([str(java_binary()), "-Xshare:dump", f"-XX:SharedClassListFile={class_list}", f"-XX:SharedArchiveFile={partial}",
-                                 "-Xlog:cds=off", "-cp", str(anserini_jar())], capture_output=True, text=True)
+                                 "-Xlog:cds=off", "-cp", os.pathsep.join([str(anserini_jar()), str(helper_jar())])], capture_output=True, text=True)
         if dumped.returncode != 0 or not partial.is_file():
             raise LsrError(f"dumping the CDS archive failed (exit {dumped.returncode}):\n{dumped.stdout[-1000:]}{dumped.stderr[-1000:]}")
         os.replace(partial, archive)

@@ -190,3 +190,38 @@ def test_impact_writer_gives_the_same_index_as_anserini(tmp_path, if_index):
     with Searcher.open(if_index) as anserini_built, Searcher.open(direct) as written:
         for query in QUERIES:
             assert written.search(query, 20) == anserini_built.search(query, 20)
+
+
+def test_ties_break_on_the_collection_id_as_anserini_does(tmp_path):
+    """Documents added out of id order with equal scores: the top k are the smallest ids, like Anserini's sort."""
+    ids = ["d9", "d10", "d2", "d1", "d30", "d3"]
+    with ImpactIndexWriter(tmp_path / "lucene") as writer:
+        for docid in ids:
+            writer.add(docid, ["aspirin", "cancer"], [2, 5 if docid == "d30" else 1])
+    from lsr.search.lucene import LuceneIndex, impact_similarity
+
+    index = LuceneIndex(tmp_path / "lucene", impact_similarity())
+    anserini = jclass("io.anserini.search.SimpleImpactSearcher")(str(tmp_path / "lucene"))
+    query = {"aspirin": 3, "cancer": 1}
+    jmap = jclass("java.util.HashMap")()
+    for term, weight in query.items():
+        jmap.put(term, jclass("java.lang.Integer")(weight))
+    for k in (1, 2, 3, 6, 10):
+        ours = index.search(index.weighted_query(query), k)
+        assert [d for d, _ in ours] == (["d30", "d1", "d10", "d2", "d3", "d9"])[:k]
+        assert [(d, round(s, 4)) for d, s in ours] == [(h.docid, round(h.score, 4)) for h in anserini.search(jmap, k)]
+    anserini.close()
+    index.close()
+
+
+def test_the_java_helper_jar_is_built_from_the_committed_sources():
+    """`make java` records the sources' sha256 in the jar; a source edited without rebuilding fails here."""
+    import hashlib
+    import zipfile
+
+    from lsr.java import helper_jar
+
+    sources = sorted(helper_jar().parent.glob("*.java"))
+    with zipfile.ZipFile(helper_jar()) as jar:
+        recorded = dict(line.split()[::-1] for line in jar.read("lsr/lucene/sources.sha256").decode().splitlines())
+    assert recorded == {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sources}

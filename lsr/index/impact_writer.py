@@ -39,6 +39,7 @@ class ImpactIndexWriter:
         field_type = jclass("org.apache.lucene.document.FieldType")()
         field_type.setIndexOptions(jclass("org.apache.lucene.index.IndexOptions").DOCS_AND_FREQS)
         field_type.setTokenized(True)
+        field_type.setOmitNorms(True)
         field_type.freeze()
         self._field_type = field_type
         self._document = jclass("org.apache.lucene.document.Document")

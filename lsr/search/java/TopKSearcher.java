@@ -1,0 +1,228 @@
+package lsr.lucene;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import org.apache.lucene.index.BinaryDocValues;
+import org.apache.lucene.index.DocValues;
+import org.apache.lucene.index.IndexReader;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.Term;
+import org.apache.lucene.index.TermStates;
+import org.apache.lucene.search.BooleanClause;
+import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.BoostQuery;
+import org.apache.lucene.search.Collector;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.LeafCollector;
+import org.apache.lucene.search.Query;
+import org.apache.lucene.search.Scorable;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.util.BytesRef;
+import org.apache.lucene.util.PriorityQueue;
+
+/**
+ * Exact top-k search with Anserini's ordering (score descending, ties by collection docid ascending)
+ * that lets Lucene skip documents which cannot enter the top k (block-max WAND / MaxScore).
+ *
+ * <p>Anserini sorts hits with {@code Sort(FIELD_SCORE, SortField("id", STRING_VAL))}: a field sort,
+ * so Lucene scores every matching document and reads the id doc values of every tie. Here the
+ * collector asks for {@code ScoreMode.TOP_SCORES} and breaks ties on the collection ids, read once
+ * per index into an array, so the same hits come back in the same order while the scorer skips
+ * blocks whose maximum impact cannot beat the k-th hit. Scores get Anserini's
+ * {@code ScoreTiesAdjusterReranker} treatment (rounded to 1e-4, ties lowered by 1e-6 each), and the
+ * hits cross back to Python as two arrays.
+ */
+public final class TopKSearcher {
+  /** The hits of one search, best first: collection ids and scores. */
+  public static final class Hits {
+    public final String[] docids;
+    public final float[] scores;
+
+    Hits(String[] docids, float[] scores) {
+      this.docids = docids;
+      this.scores = scores;
+    }
+  }
+
+  private static final int MAX_CACHED_TERMS = 1 << 20;
+
+  private final IndexSearcher searcher;
+  private final BytesRef[] ids;
+  private final Map<Term, TermStates> termStates = new ConcurrentHashMap<>();
+
+  /** Reads the collection id of every document from the {@code idField} doc values (binary or sorted). */
+  public TopKSearcher(IndexSearcher searcher, String idField) throws IOException {
+    this.searcher = searcher;
+    IndexReader reader = searcher.getIndexReader();
+    this.ids = new BytesRef[reader.maxDoc()];
+    for (LeafReaderContext leaf : reader.leaves()) {
+      BinaryDocValues values = binaryValues(leaf, idField);
+      for (int doc = values.nextDoc(); doc != BinaryDocValues.NO_MORE_DOCS; doc = values.nextDoc()) {
+        ids[leaf.docBase + doc] = BytesRef.deepCopyOf(values.binaryValue());
+      }
+    }
+    for (int doc = 0; doc < ids.length; doc++) {
+      if (ids[doc] == null) {
+        ids[doc] = new BytesRef();  // deleted or id-less documents sort first among ties, as in Lucene's sort
+      }
+    }
+  }
+
+  private static BinaryDocValues binaryValues(LeafReaderContext leaf, String field) throws IOException {
+    if (leaf.reader().getFieldInfos().fieldInfo(field) != null
+        && leaf.reader().getFieldInfos().fieldInfo(field).getDocValuesType() == org.apache.lucene.index.DocValuesType.SORTED) {
+      org.apache.lucene.index.SortedDocValues sorted = DocValues.getSorted(leaf.reader(), field);
+      return new BinaryDocValues() {
+        @Override public BytesRef binaryValue() throws IOException { return sorted.lookupOrd(sorted.ordValue()); }
+        @Override public boolean advanceExact(int target) throws IOException { return sorted.advanceExact(target); }
+        @Override public int docID() { return sorted.docID(); }
+        @Override public int nextDoc() throws IOException { return sorted.nextDoc(); }
+        @Override public int advance(int target) throws IOException { return sorted.advance(target); }
+        @Override public long cost() { return sorted.cost(); }
+      };
+    }
+    return DocValues.getBinary(leaf.reader(), field);
+  }
+
+  /**
+   * A disjunction of {@code terms[i]} boosted by {@code weights[i]} (terms joined by {@code separator}),
+   * as Anserini builds impact queries. Each term's dictionary lookup ({@link TermStates}) is kept for
+   * the life of the searcher: impact queries come from a fixed vocabulary (a tokenizer's), so the cache
+   * stays small and later queries skip the lookups.
+   */
+  public Query weightedQuery(String field, String terms, String separator, float[] weights) throws IOException {
+    String[] split = terms.split(Pattern.quote(separator), -1);
+    if (split.length != weights.length) {
+      throw new IllegalArgumentException(split.length + " terms but " + weights.length + " weights");
+    }
+    BooleanQuery.Builder builder = new BooleanQuery.Builder();
+    for (int i = 0; i < split.length; i++) {
+      Term term = new Term(field, split[i]);
+      builder.add(new BoostQuery(new TermQuery(term, termStates(term)), weights[i]), BooleanClause.Occur.SHOULD);
+    }
+    return builder.build();
+  }
+
+  private TermStates termStates(Term term) throws IOException {
+    TermStates states = termStates.get(term);
+    if (states == null) {
+      states = TermStates.build(searcher, term, true);
+      if (termStates.size() < MAX_CACHED_TERMS) {
+        termStates.put(term, states);
+      }
+    }
+    return states;
+  }
+
+  /** The top {@code k} hits of {@code query}. Thread-safe: each call has its own collector. */
+  public Hits search(Query query, int k) throws IOException {
+    TopK collector = new TopK(Math.max(1, Math.min(k, ids.length)), ids);
+    searcher.search(query, collector);
+    return collector.hits();
+  }
+
+  private static final class Hit {
+    int doc;
+    float score;
+  }
+
+  /** Keeps the best hits under (score descending, id ascending) and raises the scorer's bar as it fills. */
+  private static final class TopK implements Collector {
+    private final PriorityQueue<Hit> queue;
+    private final BytesRef[] ids;
+    private final int capacity;
+    private int size;
+
+    TopK(int capacity, BytesRef[] ids) {
+      this.capacity = capacity;
+      this.ids = ids;
+      this.queue = new PriorityQueue<>(capacity) {
+        @Override
+        protected boolean lessThan(Hit a, Hit b) {  // "a is worse than b": the worst hit sits on top
+          return worse(a, b, ids);
+        }
+      };
+    }
+
+    /** Whether hit {@code a} ranks below hit {@code b}: a lower score, or the same score and a larger id. */
+    static boolean worse(Hit a, Hit b, BytesRef[] ids) {
+      return a.score < b.score || (a.score == b.score && ids[a.doc].compareTo(ids[b.doc]) > 0);
+    }
+
+    @Override
+    public ScoreMode scoreMode() {
+      return ScoreMode.TOP_SCORES;
+    }
+
+    @Override
+    public LeafCollector getLeafCollector(LeafReaderContext context) {
+      final int base = context.docBase;
+      return new LeafCollector() {
+        private Scorable scorer;
+        private final Hit candidate = new Hit();
+
+        @Override
+        public void setScorer(Scorable scorer) throws IOException {
+          this.scorer = scorer;
+          if (size == capacity) {
+            scorer.setMinCompetitiveScore(queue.top().score);  // ties may still win on their id
+          }
+        }
+
+        @Override
+        public void collect(int doc) throws IOException {
+          float score = scorer.score();
+          if (size < capacity) {
+            Hit hit = new Hit();
+            hit.doc = base + doc;
+            hit.score = score;
+            queue.add(hit);
+            if (++size == capacity) {
+              scorer.setMinCompetitiveScore(queue.top().score);
+            }
+            return;
+          }
+          candidate.doc = base + doc;
+          candidate.score = score;
+          Hit worst = queue.top();
+          if (worse(worst, candidate, ids)) {
+            worst.doc = candidate.doc;
+            worst.score = candidate.score;
+            queue.updateTop();
+            scorer.setMinCompetitiveScore(queue.top().score);
+          }
+        }
+      };
+    }
+
+    Hits hits() {
+      int n = queue.size();
+      String[] docids = new String[n];
+      float[] scores = new float[n];
+      for (int i = n - 1; i >= 0; i--) {
+        Hit hit = queue.pop();
+        docids[i] = ids[hit.doc].utf8ToString();
+        scores[i] = hit.score;
+      }
+      adjustTies(scores);
+      return new Hits(docids, scores);
+    }
+  }
+
+  /** Anserini's ScoreTiesAdjusterReranker (1.7): round to 1e-4, then lower the i-th tie of a run by i x 1e-6. */
+  static void adjustTies(float[] scores) {
+    int dup = 0;
+    for (int i = 0; i < scores.length; i++) {
+      scores[i] = (float) (Math.round((double) scores[i] * 10000.0) / 10000.0);
+      if (i == 0 || scores[i - 1] - scores[i] > 1e-4f) {
+        dup = 0;
+      } else {
+        dup++;
+        scores[i] -= 1e-6f * dup;
+      }
+    }
+  }
+}
