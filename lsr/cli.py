@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="scifact", help="dataset name under the data root, or a BEIR-layout directory (default: scifact)")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
     p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
+    p.add_argument("--held-out", action="store_true", help="only the train queries the model held out for validation "
+                   "(listed in its training_log.json; the split becomes the one it trained on): choose recipes on this, not on test")
     _add_common(p)
 
     p = commands.add_parser("train", help="train from a training recipe: a sparse encoder (teacher ensemble distillation) "
@@ -256,8 +258,16 @@ def _evaluate_model(args) -> None:
     from lsr.eval.beir import load_dataset
     from lsr.eval.model_eval import evaluate_model
 
-    result = evaluate_model(args.model, load_dataset(args.dataset, args.data_dir), args.split, doc_max_length=args.doc_max_length, progress=not args.quiet)
-    print(json.dumps({"model": args.model, "dataset": args.dataset, "split": args.split, **result}))
+    split, query_ids = args.split, None
+    if args.held_out:
+        log = Path(args.model) / "training_log.json"
+        summary = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else {}
+        if "validation_query_ids" not in summary:
+            raise LsrError(f"{log}: no validation_query_ids (not a model trained by this version of lsr train)")
+        split, query_ids = summary["recipe"]["split"], summary["validation_query_ids"]
+    result = evaluate_model(args.model, load_dataset(args.dataset, args.data_dir), split, doc_max_length=args.doc_max_length,
+                            query_ids=query_ids, progress=not args.quiet)
+    print(json.dumps({"model": args.model, "dataset": args.dataset, "split": split, "held_out": args.held_out, **result}))
 
 
 def _settings(items: list[str]) -> dict:

@@ -127,6 +127,13 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
     final = summary["validation"][-1]
     assert sparsity["avg_doc_terms"] == final["avg_doc_terms"]
     assert evaluate(run, {q: dataset.qrels("train")[q] for q in val_ids})["nDCG@10"] == final["val_nDCG@10"]
+    # the held-out queries' full retrieval, recorded at the end, is what evaluate-model --held-out gives
+    from lsr.eval.model_eval import evaluate_model
+
+    assert summary["validation_query_ids"] == val_ids
+    assert summary["validation_retrieval"] == evaluate_model(str(model_dir), dataset, "train", doc_max_length=48, query_ids=val_ids,
+                                                             progress=False)
+    assert set(summary["validation_retrieval"]) >= {"nDCG@10", "R@100", "avg_doc_terms", "flops"}
 
 
 def test_teachers_score_as_their_models_do(bm25_index, tiny):

@@ -11,14 +11,18 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from lsr.errors import LsrError
 from lsr.eval.beir import Dataset
 from lsr.eval.metrics import METRICS, evaluate
 
 
 def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_max_length: int = 256, query_max_length: int = 64,
                    doc_scale: float = 100.0, query_scale: float = 100.0, batch_size: int = 64, k: int = 1000,
-                   ignore_identical_ids: bool = True, progress: bool = True) -> dict:
-    """nDCG@10 / R@100 / MRR@10, active terms per document and query, and FLOPS of ``model_name`` on ``split``."""
+                   ignore_identical_ids: bool = True, query_ids: list[str] | None = None, progress: bool = True) -> dict:
+    """nDCG@10 / R@100 / MRR@10, active terms per document and query, and FLOPS of ``model_name`` on ``split``.
+
+    ``query_ids``: only these queries of the split (e.g. the train queries a model held out for validation).
+    """
     from lsr.encoders.sparse import ModelQueryEncoder, encode, load_sparse_encoder, query_table, vocabulary
     from lsr.encoders.table import TableQueryEncoder
     from lsr.index.build import ENCODE_CHUNK, quantise
@@ -43,6 +47,12 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
         encoder = TableQueryEncoder(tokenizer, table)
     searcher = ExactSearcher([d.id for d in docs], matrix, {t: i for i, t in enumerate(terms)}, encoder, query_scale)
     queries = dataset.queries(split)
+    if query_ids is not None:
+        missing = sorted(set(query_ids) - set(queries))
+        if missing:
+            raise LsrError(f"{len(missing)} query id(s) not in {dataset.name} {split}, e.g. {missing[0]!r}")
+        queries = {q: queries[q] for q in query_ids}
     run = {q: {h.docid: h.score for h in searcher.search(text, k)} for q, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress)}
-    scores = evaluate(run, dataset.qrels(split), ignore_identical_ids=ignore_identical_ids)
+    qrels = dataset.qrels(split)
+    scores = evaluate(run, {q: qrels[q] for q in queries if q in qrels}, ignore_identical_ids=ignore_identical_ids)
     return {**{m: round(scores[m], 4) for m in METRICS}, **searcher.sparsity(list(queries.values()))}

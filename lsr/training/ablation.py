@@ -30,8 +30,10 @@ from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.recipe_files import check_keys, read_recipe
 from lsr.training.recipe import TrainRecipe
+from lsr.training.train import split_queries
 
-COLUMNS = ("variant", *METRICS, "avg_doc_terms", "avg_query_terms", "flops", "index_mb", "train_min", "val_nDCG@10")
+COLUMNS = ("variant", *METRICS, "avg_doc_terms", "avg_query_terms", "flops", "index_mb", "train_min", "val_nDCG@10",
+           "val_retrieval_nDCG@10")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def _trained(model_dir: Path, recipe: TrainRecipe) -> dict | None:
 
 def evaluate_trained(model_dir: Path, recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: Path,
                      threads: int, progress: bool) -> dict:
-    """Index a trained model through the Lucene impact path, search ``split``, and measure its sparsity."""
+    """Index a trained model through the Lucene impact path, search ``split`` and the held-out train queries, measure its sparsity."""
     from lsr.eval.efficiency import sparse_stats
     from lsr.eval.evaluate import ensure_index, index_facts, run_system
     from lsr.index.manifest import read_manifest
@@ -118,8 +120,13 @@ def evaluate_trained(model_dir: Path, recipe: TrainRecipe, dataset: Dataset, spl
     queries = dataset.queries(split)
     run, facts = run_system(index_dir, queries, 1000, threads, progress, inspect=lambda s: sparse_stats(s, list(queries.values())))
     scores = evaluate(run, dataset.qrels(split))
+    # the same index searched with the train queries that training held out (what recipes may be chosen on)
+    _, val_ids = split_queries(list(dataset.qrels(recipe.split)), recipe.validation_fraction, recipe.seed)
+    train_queries, train_qrels = dataset.queries(recipe.split), dataset.qrels(recipe.split)
+    val_run, _ = run_system(index_dir, {q: train_queries[q] for q in val_ids}, 1000, threads, progress)
+    held_out = evaluate(val_run, {q: train_qrels[q] for q in val_ids})["nDCG@10"]
     return {**{m: round(scores[m], 4) for m in METRICS}, **{c: facts[c] for c in ("avg_doc_terms", "avg_query_terms", "flops")},
-            "index_mb": index_facts(index_dir, read_manifest(index_dir))["index_mb"]}
+            "index_mb": index_facts(index_dir, read_manifest(index_dir))["index_mb"], "val_retrieval_nDCG@10": round(held_out, 4)}
 
 
 def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: Path, threads: int, progress: bool) -> list[dict]:
