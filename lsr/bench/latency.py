@@ -16,6 +16,9 @@ import numpy as np
 from lsr.search.searcher import Searcher
 
 
+WARM_UP = 100  # queries searched by every system before timing
+
+
 def _percentiles(values_ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(values_ms, 50)), float(np.percentile(values_ms, 95))
 
@@ -23,7 +26,7 @@ def _percentiles(values_ms: list[float]) -> tuple[float, float]:
 def latency(searchers: dict[str, Searcher], queries: Sequence[str], k: int, repeats: int = 3, baseline: str = "BM25") -> dict:
     """p50/p95 ms per system and p50 ratio to ``baseline``: medians over ``repeats`` interleaved passes."""
     names = list(searchers)
-    for query in queries:  # warm-up pass: the JIT compiles Lucene's scoring loops, pages come into cache
+    for query in queries[:WARM_UP]:  # the JIT compiles Lucene's scoring loops, pages come into cache
         for name in names:
             searchers[name].search(query, k)
     passes = []
