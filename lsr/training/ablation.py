@@ -121,8 +121,8 @@ def evaluate_trained(model_dir: Path, recipe: TrainRecipe, dataset: Dataset, spl
     run, facts = run_system(index_dir, queries, 1000, threads, progress, inspect=lambda s: sparse_stats(s, list(queries.values())))
     scores = evaluate(run, dataset.qrels(split))
     # the same index searched with the train queries that training held out (what recipes may be chosen on)
-    _, val_ids = split_queries(list(dataset.qrels(recipe.split)), recipe.validation_fraction, recipe.seed)
     train_queries, train_qrels = dataset.queries(recipe.split), dataset.qrels(recipe.split)
+    _, val_ids = split_queries(list(train_qrels), recipe.validation_fraction, recipe.seed)
     val_run, _ = run_system(index_dir, {q: train_queries[q] for q in val_ids}, 1000, threads, progress)
     held_out = evaluate(val_run, {q: train_qrels[q] for q in val_ids})["nDCG@10"]
     return {**{m: round(scores[m], 4) for m in METRICS}, **{c: facts[c] for c in ("avg_doc_terms", "avg_query_terms", "flops")},
