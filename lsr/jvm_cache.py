@@ -55,10 +55,16 @@ from lsr.index.impact_writer import ImpactIndexWriter
 from lsr.search.lucene import LuceneIndex, bm25_similarity, impact_similarity
 with ImpactIndexWriter(sys.argv[1]) as writer:
     writer.add("d1", ["aspirin", "cancer"], [3, 5])
+from lsr.search.lucene import table_queries
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+tokenizer = Tokenizer(models.WordPiece({"[UNK]": 0, "aspirin": 1, "cancer": 2}, unk_token="[UNK]"))
+tokenizer.normalizer, tokenizer.pre_tokenizer = normalizers.BertNormalizer(), pre_tokenizers.BertPreTokenizer()
+inference_free = table_queries(tokenizer.to_str(), {"aspirin": 2.0, "cancer": 1.0}, 100, 512, None, 0.1)
 for similarity in (impact_similarity(), bm25_similarity(0.9, 0.4)):
     index = LuceneIndex(sys.argv[1], similarity)
     index.search(index.weighted_query({"aspirin": 2, "cancer": 1}), 10)
-    index.search(index.text_query("Aspirin lowers the risk of cancer"), 1000)
+    index.search_text(index.bag_of_words(), "Aspirin lowers the risk of cancer", 1000)
+    index.search_text(inference_free, "Aspirin lowers the risk of cancer", 10)
     index.close()
 """
 

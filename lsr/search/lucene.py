@@ -1,16 +1,17 @@
-"""Lucene searching through pyjnius with few JNI crossings per query, whatever ``k`` is.
+"""Lucene searching through pyjnius: one JNI call per query, text in and hits out, whatever ``k`` is.
 
 Anserini's ``SimpleSearcher``/``SimpleImpactSearcher`` return one ``ScoredDoc`` Java object per hit
 and take an impact query as a ``java.util.HashMap`` filled one ``put`` at a time: through pyjnius each
 of those is a JNI call. They also sort hits by score *and* collection id, a field sort under which
-Lucene scores every matching document. Here:
+Lucene scores every matching document. Here (``lsr/search/java``, built into ``lsr-lucene.jar``):
 
-- query: Anserini's ``BagOfWordsQueryGenerator`` for BM25 (its analyzer on the text, one call); an
-  impact query is built by lsr's helper from one string of terms and one ``float[]`` of weights;
-- search: lsr's ``TopKSearcher`` (``lsr/search/java/TopKSearcher.java``, in ``lsr-lucene.jar``) keeps
-  the top ``k`` under Anserini's order (score, then collection id) with ``ScoreMode.TOP_SCORES``, so
-  Lucene's block-max WAND/MaxScore skips documents that cannot make the top ``k``; the collection ids
-  are read once per index from the ``id`` doc values;
+- query: built in Java from the text. BM25 (``BagOfWords``): Anserini's bag of words through its
+  default analyzer. Inference-free with a BERT WordPiece tokenizer (``WordPiece`` + ``TableQueries``):
+  tokenized, weighted from the table, quantised and pruned as lsr's Python path does. Any other
+  impact query (a model's) is encoded in Python and crosses as one string of terms and one ``float[]``;
+- search: ``TopKSearcher`` keeps the top ``k`` under Anserini's order (score, then collection id)
+  with ``ScoreMode.TOP_SCORES``, so Lucene's block-max WAND/MaxScore skips documents that cannot
+  make the top ``k``; the collection ids are read once per index from the ``id`` doc values;
 - hits: Anserini's score rounding and tie adjustment, read back as a ``String[]`` and a ``float[]``.
 
 Results are identical to Anserini's searchers (tests check hits, order and scores).
@@ -18,6 +19,7 @@ Results are identical to Anserini's searchers (tests check hits, order and score
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,9 +53,9 @@ def _declared():
     """
     from types import SimpleNamespace
 
+    jclass("java.lang.Object")  # starts the JVM (importing jnius first would start it without lsr's classpath)
     from jnius import JavaClass, JavaField, JavaMethod, JavaMultipleMethod, JavaStaticMethod, MetaJavaClass
 
-    jclass("java.lang.Object")  # starts the JVM
     lucene = "org/apache/lucene"
 
     class FSDirectory(JavaClass, metaclass=MetaJavaClass):
@@ -74,11 +76,24 @@ def _declared():
         __javaconstructor__ = [(f"(L{lucene}/index/IndexReader;)V", False)]
         setSimilarity = JavaMethod(f"(L{lucene}/search/similarities/Similarity;)V")
 
-    class QueryGenerator(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "io/anserini/search/query/BagOfWordsQueryGenerator"
-        __javaconstructor__ = [("()V", False)]
-        buildQuery = JavaMultipleMethod([
-            (f"(Ljava/lang/String;L{lucene}/analysis/Analyzer;Ljava/lang/String;)L{lucene}/search/Query;", False, False)])
+    class BagOfWords(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "lsr/lucene/BagOfWords"
+        __javaconstructor__ = [(f"(L{lucene}/analysis/Analyzer;)V", False)]
+
+    class WordPiece(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "lsr/lucene/WordPiece"
+        __javaconstructor__ = [("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;IZZZZ)V", False)]
+        tokens = JavaMethod("(Ljava/lang/String;)[Ljava/lang/String;")
+
+    class Weighted(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "lsr/lucene/TableQueries$Weighted"
+        terms = JavaField("[Ljava/lang/String;")
+        weights = JavaField("[F")
+
+    class TableQueries(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "lsr/lucene/TableQueries"
+        __javaconstructor__ = [("(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID)V", False)]
+        encode = JavaMethod("(Ljava/lang/String;)Llsr/lucene/TableQueries$Weighted;")
 
     class Hits(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher$Hits"
@@ -88,7 +103,9 @@ def _declared():
     class TopKSearcher(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher"
         __javaconstructor__ = [(f"(L{lucene}/search/IndexSearcher;Ljava/lang/String;)V", False)]
-        search = JavaMethod(f"(L{lucene}/search/Query;I)Llsr/lucene/TopKSearcher$Hits;")
+        search = JavaMultipleMethod([
+            (f"(L{lucene}/search/Query;I)Llsr/lucene/TopKSearcher$Hits;", False, False),
+            ("(Llsr/lucene/TextQueries;Ljava/lang/String;Ljava/lang/String;I)Llsr/lucene/TopKSearcher$Hits;", False, False)])
         weightedQuery = JavaMethod(f"(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[F)L{lucene}/search/Query;")
 
     return SimpleNamespace(**{name: value for name, value in locals().items() if isinstance(value, type)})
@@ -102,21 +119,19 @@ class LuceneIndex:
         self._reader = java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
         self._searcher = java.IndexSearcher(self._reader)
         self._searcher.setSimilarity(similarity)
-        self._generator = java.QueryGenerator()
         self._top_k = java.TopKSearcher(self._searcher, ID)
+        self._search = self._top_k.search
         self._weighted_query = self._top_k.weightedQuery
-        self._analyzer = None
 
     @property
     def num_docs(self) -> int:
         """Documents in the index."""
         return self._reader.numDocs()
 
-    def text_query(self, text: str):
-        """A bag-of-words query from text through Anserini's default (English, Porter) analyzer, as BM25 uses."""
-        if self._analyzer is None:
-            self._analyzer = jclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER
-        return self._generator.buildQuery(CONTENTS, self._analyzer, text)
+    @staticmethod
+    def bag_of_words():
+        """BM25's query builder: Anserini's bag of words through its default (English, Porter) analyzer."""
+        return _declared().BagOfWords(jclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER)
 
     def weighted_query(self, weights: dict[str, int | float]):
         """A query of boosted terms ``{term: weight}`` (one JNI call for the whole query)."""
@@ -126,9 +141,54 @@ class LuceneIndex:
 
     def search(self, query, k: int) -> list[tuple[str, float]]:
         """The top ``k`` (docid, score) of a prepared query, best first, ties broken by docid as Anserini does."""
-        hits = self._top_k.search(query, k)
+        return self._hits(self._search(query, k))
+
+    def search_text(self, queries, text: str, k: int) -> list[tuple[str, float]]:
+        """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
+        return self._hits(self._search(queries, CONTENTS, text, k))
+
+    @staticmethod
+    def _hits(hits) -> list[tuple[str, float]]:
         return list(zip(hits.docids, hits.scores))
 
     def close(self) -> None:
         """Close the index reader."""
         self._reader.close()
+
+
+def _joined(tokens) -> str:
+    tokens = list(tokens)
+    if any(SEP in token for token in tokens):
+        raise LsrError(f"token contains the separator U+0001: {next(t for t in tokens if SEP in t)!r}")
+    return SEP.join(tokens)
+
+
+def wordpiece(tokenizer_json: str):
+    """lsr's Java ``WordPiece`` for a BERT tokenizer (``tokenizer.json`` text), or None for any other kind.
+
+    BERT means a ``BertNormalizer``, a ``BertPreTokenizer``, a ``WordPiece`` model and added tokens
+    matched on the raw text (as BERT's special tokens are); other tokenizers stay in Python.
+    """
+    spec = json.loads(tokenizer_json)
+    normalizer, pre_tokenizer, model = (spec.get(key) or {} for key in ("normalizer", "pre_tokenizer", "model"))
+    added = spec.get("added_tokens") or []
+    if (normalizer.get("type"), pre_tokenizer.get("type"), model.get("type")) != ("BertNormalizer", "BertPreTokenizer", "WordPiece") or any(
+        token.get("normalized") or token.get("single_word") or token.get("lstrip") or token.get("rstrip") for token in added
+    ):
+        return None
+    lowercase = bool(normalizer.get("lowercase", True))
+    strip_accents = normalizer.get("strip_accents")
+    return _declared().WordPiece(
+        _joined(model["vocab"]), _joined(token["content"] for token in added), SEP,
+        model.get("unk_token", "[UNK]"), model.get("continuing_subword_prefix", "##"), int(model.get("max_input_chars_per_word", 100)),
+        bool(normalizer.get("clean_text", True)), bool(normalizer.get("handle_chinese_chars", True)),
+        lowercase if strip_accents is None else bool(strip_accents), lowercase,
+    )
+
+
+def table_queries(tokenizer_json: str, weights: dict[str, float], scale: float, max_tokens: int, top_k: int | None, min_ratio: float):
+    """lsr's Java ``TableQueries`` (tokenize, weight, quantise, prune in one call), or None when the tokenizer is not BERT's."""
+    tokenizer = wordpiece(tokenizer_json)
+    if tokenizer is None:
+        return None
+    return _declared().TableQueries(tokenizer, _joined(weights), SEP, [float(w) for w in weights.values()], float(scale), int(max_tokens), int(top_k or 0), float(min_ratio))

@@ -82,8 +82,9 @@ def _check_k(k: int) -> None:
 class LuceneSearcher(Searcher):
     """A searcher over a Lucene index through Lucene's own ``IndexSearcher`` (see :mod:`lsr.search.lucene`).
 
-    Per query it crosses into Java a handful of times whatever ``k`` is: build the query, search
-    (score, then docid, as Anserini breaks ties), and read the hits' ids and scores back as two arrays.
+    A query is one call into Java when Java can build it from the text (BM25; inference-free with a
+    BERT tokenizer): build, search (score, then docid, as Anserini breaks ties) and hand back the
+    hits' ids and scores as two arrays, whatever ``k`` is. Other queries are encoded in Python first.
     """
 
     def __init__(self, index_dir: str | os.PathLike, manifest: dict, similarity):
@@ -92,13 +93,18 @@ class LuceneSearcher(Searcher):
         self.index_dir = Path(index_dir)
         self.manifest = manifest
         self._lucene = LuceneIndex(self.index_dir / LUCENE_DIR, similarity)
+        self._text_queries = None  # Java's builder of queries from text, where there is one
 
-    @abstractmethod
     def _prepare(self, query: str):
-        """The Java query object for ``query``, or None when it cannot match anything."""
+        """The Java query object for ``query`` built in Python, or None when it cannot match anything."""
+        raise NotImplementedError
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         _check_k(k)
+        if not query.strip():
+            return []
+        if self._text_queries is not None:
+            return [Hit(d, s) for d, s in self._lucene.search_text(self._text_queries, query, k)]
         prepared = self._prepare(query)
         return [Hit(d, s) for d, s in self._lucene.search(prepared, k)] if prepared is not None else []
 
@@ -124,9 +130,7 @@ class BM25Searcher(LuceneSearcher):
         from lsr.search.lucene import bm25_similarity
 
         super().__init__(index_dir, manifest, bm25_similarity(float(manifest["query"]["k1"]), float(manifest["query"]["b"])))
-
-    def _prepare(self, query):
-        return self._lucene.text_query(query) if query.strip() else None
+        self._text_queries = self._lucene.bag_of_words()
 
 
 class ImpactSearcher(LuceneSearcher):
@@ -134,10 +138,12 @@ class ImpactSearcher(LuceneSearcher):
 
     ``query_top_k`` keeps only the query's heaviest terms and ``query_min_ratio`` only those weighing at
     least that fraction of its heaviest (query-side pruning: fewer posting lists, less relevance).
+    A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`).
     """
 
     def __init__(self, index_dir, manifest, encoder: QueryEncoder, query_top_k: int | None = None, query_min_ratio: float = 0.0):
-        from lsr.search.lucene import impact_similarity
+        from lsr.encoders.table import MAX_QUERY_TOKENS, TableQueryEncoder
+        from lsr.search.lucene import impact_similarity, table_queries
 
         super().__init__(index_dir, manifest, impact_similarity())
         self.encoder = encoder
@@ -145,13 +151,15 @@ class ImpactSearcher(LuceneSearcher):
         check_pruning(query_top_k, query_min_ratio, "query pruning")
         self.query_top_k = query_top_k
         self.query_min_ratio = query_min_ratio
+        if isinstance(encoder, TableQueryEncoder):
+            self._text_queries = table_queries(encoder.tokenizer.to_str(), encoder.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio)
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
         return prune_weights(quantise_query(self.encoder.encode(query), self.scale), self.query_top_k, self.query_min_ratio)
 
     def _prepare(self, query):
-        weights = self.quantised(query) if query.strip() else {}
+        weights = self.quantised(query)
         return self._lucene.weighted_query(weights) if weights else None
 
 

@@ -94,13 +94,17 @@ public final class TopKSearcher {
    * stays small and later queries skip the lookups.
    */
   public Query weightedQuery(String field, String terms, String separator, float[] weights) throws IOException {
-    String[] split = terms.split(Pattern.quote(separator), -1);
-    if (split.length != weights.length) {
-      throw new IllegalArgumentException(split.length + " terms but " + weights.length + " weights");
+    return weightedQuery(field, terms.split(Pattern.quote(separator), -1), weights);
+  }
+
+  /** {@link #weightedQuery(String, String, String, float[])} with the terms as an array. */
+  public Query weightedQuery(String field, String[] terms, float[] weights) throws IOException {
+    if (terms.length != weights.length) {
+      throw new IllegalArgumentException(terms.length + " terms but " + weights.length + " weights");
     }
     BooleanQuery.Builder builder = new BooleanQuery.Builder();
-    for (int i = 0; i < split.length; i++) {
-      Term term = new Term(field, split[i]);
+    for (int i = 0; i < terms.length; i++) {
+      Term term = new Term(field, terms[i]);
       builder.add(new BoostQuery(new TermQuery(term, termStates(term)), weights[i]), BooleanClause.Occur.SHOULD);
     }
     return builder.build();
@@ -115,6 +119,12 @@ public final class TopKSearcher {
       }
     }
     return states;
+  }
+
+  /** The top {@code k} hits of the query that {@code queries} builds for {@code text} (none when it builds none). */
+  public Hits search(TextQueries queries, String field, String text, int k) throws IOException {
+    Query query = queries.query(this, field, text);
+    return query == null ? new Hits(new String[0], new float[0]) : search(query, k);
   }
 
   /** The top {@code k} hits of {@code query}. Thread-safe: each call has its own collector. */
