@@ -136,6 +136,23 @@ def test_query_pruning_keeps_the_heaviest_query_terms(if_index):
         Searcher.open(if_index, query_min_ratio=2.0)
 
 
+def test_query_pruning_is_chosen_on_the_selection_split(if_index, tiny):
+    """The chosen min_ratio is the largest whose nDCG@10 is within `free` of no pruning, measured as Searcher.open sees it."""
+    from lsr.bench.pruning import _scores, choose_query_ratio
+
+    ratios = (0.3, 0.6, 0.9)
+    loose = choose_query_ratio(if_index, tiny, "test", ratios=ratios, free=1.0, threads=1)
+    assert loose["chosen"] == 0.9 and [r["min_ratio"] for r in loose["rows"]] == [0.0, *ratios]
+    for row in loose["rows"]:
+        with Searcher.open(if_index, query_min_ratio=row["min_ratio"]) as searcher:
+            assert row["nDCG@10 (test)"] == round(_scores(searcher, tiny.queries("test"), tiny.qrels("test"), 1)["nDCG@10"], 4)
+    strict = choose_query_ratio(if_index, tiny, "test", ratios=ratios, free=0.0, threads=1)
+    best = strict["rows"][0]["nDCG@10 (test)"]
+    assert strict["chosen"] == max(r["min_ratio"] for r in strict["rows"] if r["nDCG@10 (test)"] >= best)
+    assert loose["rows"][-1]["nDCG@10 (test)"] < best  # 0.9 x max keeps too little on this corpus: the strict choice is not 0.9
+    assert strict["chosen"] < 0.9
+
+
 # --- the direct Lucene path against Anserini's own searchers --------------------------------------
 
 def _anserini_hits(index_dir, searcher, query, k):

@@ -37,6 +37,13 @@ def report(result: dict) -> str:
              f"load average {machine['load_average_at_start']} at start and {machine.get('load_average_at_end')} at the end "
              "(a shared machine: compare ratios measured in the same run, not absolute times across runs).", "",
              f"Settings: {result['settings']}", ""]
+    if "query_pruning_choice" in result:
+        choice = result["query_pruning_choice"]
+        lines += [f"## Query-side pruning chosen on SciFact {choice['split']}: min_ratio **{choice['chosen']:g}**", "",
+                  f"The largest ratio whose nDCG@10 on {choice['split']} is within {choice['free']} of no pruning; "
+                  "the latency tables list inference-free search with it, the pruning table its cost on test.", ""]
+        header = list(choice["rows"][0])
+        lines += _table(header, [[row[h] for h in header] for row in choice["rows"]])
     scifact = result["scifact"]
     lines += ["## SciFact (5,183 documents, test queries)", ""]
     lines += _table(["index", "documents", "MiB on disk", "terms/doc"],

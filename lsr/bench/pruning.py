@@ -23,6 +23,35 @@ from lsr.search.searcher import Searcher
 DOC_LEVELS = [("top-128 terms", 128, 0.0), ("top-64 terms", 64, 0.0), ("top-32 terms", 32, 0.0),
               ("weight >= 0.1 x max", None, 0.1), ("weight >= 0.3 x max", None, 0.3)]
 QUERY_LEVELS = [("top-8 terms", 8, 0.0), ("top-4 terms", 4, 0.0), ("weight >= 0.5 x max", None, 0.5)]
+QUERY_RATIOS = (0.05, 0.1, 0.15, 0.2, 0.3)  # candidates for the query-side operating point
+FREE = 0.002  # nDCG@10 a pruning level may lose on the selection split and still count as free
+
+
+def query_ratio_level(ratio: float) -> tuple[str, int | None, float]:
+    """The pruning-table level of a query-side ``min_ratio``."""
+    return (f"weight >= {ratio:g} x max", None, ratio)
+
+
+def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int) -> dict:
+    hits = searcher.batch_search(list(queries.values()), k=1000, threads=threads)
+    run = {qid: {h.docid: h.score for h in found} for qid, found in zip(queries, hits)}
+    return evaluate(run, qrels, ignore_identical_ids=True)
+
+
+def choose_query_ratio(index: Path, dataset: Dataset, split: str = "train", ratios=QUERY_RATIOS, free: float = FREE, threads: int = 2) -> dict:
+    """The largest query-side ``min_ratio`` whose nDCG@10 on ``split`` is within ``free`` of no pruning.
+
+    Chosen on training queries so that the test split only reports what it costs there.
+    """
+    queries, qrels = dataset.queries(split), dataset.qrels(split)
+    with Searcher.open(index) as searcher:
+        full = _scores(searcher, queries, qrels, threads)["nDCG@10"]
+    rows = [{"min_ratio": 0.0, f"nDCG@10 ({split})": round(full, 4)}]
+    for ratio in ratios:
+        with Searcher.open(index, query_min_ratio=ratio) as searcher:
+            rows.append({"min_ratio": ratio, f"nDCG@10 ({split})": round(_scores(searcher, queries, qrels, threads)["nDCG@10"], 4)})
+    chosen = max((r["min_ratio"] for r in rows if r[f"nDCG@10 ({split})"] >= round(full, 4) - free), default=0.0)
+    return {"split": split, "free": free, "chosen": chosen, "rows": rows}
 
 
 def pruned_index(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: Path, top_k: int | None, min_ratio: float, threads: int) -> Path:
@@ -43,21 +72,19 @@ def pruned_index(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: P
 
 
 def pruning_table(recipe: IndexRecipe, dataset: Dataset, source: Path, bm25: Path, split: str, out_dir: Path,
-                  repeats: int = 3, threads: int = 2) -> list[dict]:
+                  repeats: int = 3, threads: int = 2, query_levels=QUERY_LEVELS) -> list[dict]:
     """One row per pruning level (plus the unpruned index): nDCG@10, terms/doc, index MiB, p50 latency and its ratio to BM25."""
     queries = dataset.queries(split)
     qrels = dataset.qrels(split)
     levels = [("none", "none", source, {})]
     levels += [(label, "none", pruned_index(recipe, dataset, source, out_dir, k, r, threads), {}) for label, k, r in DOC_LEVELS]
-    levels += [("none", label, source, {"query_top_k": k, "query_min_ratio": r}) for label, k, r in QUERY_LEVELS]
+    levels += [("none", label, source, {"query_top_k": k, "query_min_ratio": r}) for label, k, r in query_levels]
     rows = []
     with Searcher.open(bm25) as bm25_searcher:
         for doc_label, query_label, index, options in levels:
             manifest = read_manifest(index)
             with Searcher.open(index, **options) as searcher:
-                hits = searcher.batch_search(list(queries.values()), k=1000, threads=threads)
-                run = {qid: {h.docid: h.score for h in found} for qid, found in zip(queries, hits)}
-                scores = evaluate(run, qrels, ignore_identical_ids=True)
+                scores = _scores(searcher, queries, qrels, threads)
                 timing = {k: latency({"BM25": bm25_searcher, "LSR": searcher}, list(queries.values()), k, repeats)["LSR"] for k in (10, 1000)}
                 query_terms = sum(len(searcher.quantised(q)) for q in queries.values()) / len(queries)
             rows.append({

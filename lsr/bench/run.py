@@ -19,6 +19,7 @@ from pathlib import Path
 
 import lsr
 from lsr.bench import markdown
+from lsr.bench.pruning import QUERY_LEVELS, QUERY_RATIOS, choose_query_ratio, query_ratio_level
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
@@ -75,9 +76,15 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
                     "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
     }
+    say(f"query-side pruning for inference-free, chosen on SciFact train ({', '.join(map(str, QUERY_RATIOS))} x max)")
+    result["query_pruning_choice"] = choose_query_ratio(indexes["inference-free"], dataset, "train", threads=settings.threads)
+    ratio = result["query_pruning_choice"]["chosen"]
+    systems = {name: (index, {}) for name, index in indexes.items()}
+    if ratio:
+        systems = {**systems, pruned_name(ratio): (indexes["inference-free"], {"query_min_ratio": ratio})}
     if "scifact" not in settings.skip and not {"latency", "throughput"} <= settings.skip:
         say("SciFact latency and throughput")
-        result["scifact"].update(_search_timings(indexes, queries, settings))
+        result["scifact"].update(_search_timings(systems, queries, settings))
     if "coldstart" not in settings.skip:
         say("cold start")
         from lsr.bench.coldstart import cold_start
@@ -91,13 +98,14 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         result["encoding"] = encoding_speed(recipes["inference-free"].encoder, texts, repeats=max(2, settings.repeats - 1))
     if "synthetic" not in settings.skip and settings.docs:
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say)
+        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
 
         result["pruning"] = pruning_table(recipes["inference-free"], dataset, indexes["inference-free"], indexes["BM25"], "test", out_dir,
-                                          repeats=settings.repeats, threads=settings.threads)
+                                          repeats=settings.repeats, threads=settings.threads,
+                                          query_levels=QUERY_LEVELS + ([query_ratio_level(ratio)] if ratio else []))
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     return _write(result, results_dir)
@@ -109,11 +117,17 @@ def _manifest(index_dir: Path) -> dict:
     return read_manifest(index_dir)
 
 
-def _search_timings(indexes: dict[str, Path], queries: list[str], settings: BenchSettings) -> dict:
+def pruned_name(ratio: float) -> str:
+    """The bench's name for inference-free search with query weights below ``ratio`` x the heaviest dropped."""
+    return f"inference-free, query >= {ratio:g} x max"
+
+
+def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], settings: BenchSettings) -> dict:
+    """Latency and throughput of each system: an index and the options ``Searcher.open`` gets."""
     from lsr.bench.latency import latency, throughput
     from lsr.search import Searcher
 
-    searchers = {name: Searcher.open(ix) for name, ix in indexes.items()}
+    searchers = {name: Searcher.open(index, **options) for name, (index, options) in systems.items()}
     try:
         out = {}
         if "latency" not in settings.skip:
@@ -126,7 +140,7 @@ def _search_timings(indexes: dict[str, Path], queries: list[str], settings: Benc
             searcher.close()
 
 
-def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say) -> dict:
+def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, query_min_ratio: float) -> dict:
     from lsr.bench.scale import synthetic_index
 
     manifests = {}
@@ -138,8 +152,11 @@ def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSetting
            "indexing": {name: {key: m.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
                                                            "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
                         for name, m in manifests.items()}}
+    systems = {name: (index, {}) for name, index in indexes.items()}
+    if query_min_ratio:
+        systems[pruned_name(query_min_ratio)] = (indexes["inference-free"], {"query_min_ratio": query_min_ratio})
     say("synthetic latency and throughput")
-    out.update(_search_timings(indexes, queries, settings))
+    out.update(_search_timings(systems, queries, settings))
     return out
 
 
