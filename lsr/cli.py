@@ -311,7 +311,7 @@ def _train(args) -> None:
 def _ablate(args) -> None:
     from lsr.atomic import atomic_file
     from lsr.eval.evaluate import DEFAULT_OUT
-    from lsr.training.ablation import AblationRecipe, markdown, run_ablation
+    from lsr.training.ablation import AblationRecipe, markdown, plot_learning_curves, run_ablation
 
     ablation = AblationRecipe.load(args.recipe)
     out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
@@ -321,6 +321,8 @@ def _ablate(args) -> None:
     for suffix, text in ((".md", table), (".json", json.dumps(rows, indent=2))):
         with atomic_file(stem.with_name(stem.name + suffix)) as tmp:
             tmp.write_text(text, encoding="utf-8")
+    with atomic_file(stem.with_name(stem.name + ".png")) as tmp:
+        plot_learning_curves(rows, out_dir, tmp)
     print(table)
 
 

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from lsr.errors import LsrError
 from lsr.search.exact import ExactSearcher
-from lsr.training.ablation import AblationRecipe, markdown, run_ablation, slug
+from lsr.training.ablation import AblationRecipe, markdown, plot_learning_curves, run_ablation, slug
 
 BASE = """name: tiny
 dataset: {root}
@@ -103,4 +103,6 @@ def test_tiny_ablation_end_to_end(tmp_path):
     again = run_ablation(AblationRecipe.load(path), only=["plain FLOPS"], out_dir=out, progress=False)
     assert again[-1] == rows[-1] and {p: p.stat().st_mtime_ns for p in logs} == logs
     assert "| plain FLOPS |" in markdown(rows, "tiny")
+    plot_learning_curves(rows, out, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(json.dumps(rows)) == rows

@@ -178,6 +178,27 @@ def _save_zero_shot(recipe: TrainRecipe, dataset: Dataset, output: Path) -> None
         model.save(str(tmp))
 
 
+def plot_learning_curves(rows: list[dict], out_dir: Path, path: Path) -> None:
+    """Every trained variant's training loss and validation nDCG@10 against steps, in one PNG beside the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for i, row in enumerate(r for r in rows if not r["variant"].startswith("reference")):
+        summary = json.loads((out_dir / "models" / "ablation" / slug(row["variant"]) / "training_log.json").read_text(encoding="utf-8"))
+        log = [e for e in summary["log"] if "loss" in e]
+        axes[0].plot([e["step"] for e in log], [e["loss"] for e in log], color=f"C{i}", label=row["variant"])
+        axes[1].plot([v["step"] for v in summary["validation"]], [v["val_nDCG@10"] for v in summary["validation"]], marker="o", color=f"C{i}")
+    axes[0].set(title="training loss (KL to the ensemble + regulariser)", xlabel="step")
+    axes[0].legend(fontsize=7)
+    axes[1].set(title="held-out validation nDCG@10 (reranking)", xlabel="step")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def markdown(rows: list[dict], title: str) -> str:
     """The ablation table as markdown (empty cells where a column does not apply)."""
     lines = [f"# {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
