@@ -47,9 +47,11 @@ leaderboard: $(STAMP) $(DENSE_MODEL)  ## BEIR matrix (MATRIX=eval/leaderboard.ya
 $(DENSE_MODEL): training/minilm-scifact.yaml | $(STAMP)  ## the MiniLM query encoder tuned on 80% of SciFact train (minutes)
 	$(LSR) train training/minilm-scifact.yaml
 
+OUT_DIR := $(or $(LSR_OUT_DIR),out)
+
 train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
 	$(LSR) train $(TRAIN)
-	$(LSR) evaluate-model out/models/$(basename $(notdir $(TRAIN)))
+	$(LSR) evaluate-model $(OUT_DIR)/models/$(basename $(notdir $(TRAIN)))
 
 ABLATION ?= training/ablation.yaml
 ABLATE_SET ?=
