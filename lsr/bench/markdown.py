@@ -49,6 +49,11 @@ def report(result: dict) -> str:
     lines += _table(["index", "documents", "MiB on disk", "terms/doc"],
                     [[n, scifact["num_docs"][n], scifact["index_mib"][n], scifact["terms_per_doc"][n]] for n in scifact["num_docs"]])
     lines += _search_section("SciFact", scifact)
+    if "synthetic_at_scifact_size" in result:
+        lines += [f"## Synthetic corpus of SciFact's size ({result['synthetic_at_scifact_size']['num_docs']:,} documents)", "",
+                  "How faithful the generator is to latency: the same queries on a synthetic corpus as large as SciFact; "
+                  "compare its ratios with SciFact's above.", ""]
+        lines += _search_section("Synthetic, SciFact's size", {k: v for k, v in result["synthetic_at_scifact_size"].items() if k == "latency"})
     if "synthetic" in result:
         syn = result["synthetic"]
         lines += [f"## Synthetic corpus: {syn['num_docs']:,} documents with SciFact's statistics", ""]

@@ -3,7 +3,8 @@
 SciFact (real): BM25, inference-free (zero-shot, corpus IDF) and SPLADE-tiny siamese (model time
 included) on the same Lucene engine and the same search path. Synthetic (``--docs``, default 1M):
 BM25 and inference-free over a corpus with SciFact's statistics (:mod:`lsr.bench.synthetic`),
-queried with SciFact's test queries. Plus cold start, encoding throughput, indexing memory and
+queried with SciFact's test queries; a synthetic corpus of SciFact's own size checks the generator
+against the real corpus (same size, same queries). Plus cold start, encoding throughput, indexing memory and
 the pruning table. Every figure is a median over ``repeats``; ratios are taken within a repeat.
 """
 
@@ -97,8 +98,11 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         texts = [doc.contents for _, doc in zip(range(settings.encode_docs), dataset.corpus())]
         result["encoding"] = encoding_speed(recipes["inference-free"].encoder, texts, repeats=max(2, settings.repeats - 1))
     if "synthetic" not in settings.skip and settings.docs:
+        size = result["scifact"]["num_docs"]["BM25"]
+        say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio, size)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio)
+        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio, settings.docs)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
@@ -140,15 +144,16 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
             searcher.close()
 
 
-def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, query_min_ratio: float) -> dict:
+def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, query_min_ratio: float,
+               num_docs: int) -> dict:
     from lsr.bench.scale import synthetic_index
 
     manifests = {}
     for kind, name in (("bm25", "BM25"), ("impact", "inference-free")):
         say(f"synthetic {name} index")
-        manifests[name] = synthetic_index(kind, dataset, source, settings.docs, out_dir / "bench", threads=settings.threads)
-    indexes = {name: out_dir / "bench" / f"synthetic-{settings.docs}" / ("bm25" if name == "BM25" else "inference-free") for name in manifests}
-    out = {"num_docs": settings.docs,
+        manifests[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads)
+    indexes = {name: out_dir / "bench" / f"synthetic-{num_docs}" / ("bm25" if name == "BM25" else "inference-free") for name in manifests}
+    out = {"num_docs": num_docs,
            "indexing": {name: {key: m.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
                                                            "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
                         for name, m in manifests.items()}}
