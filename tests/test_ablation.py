@@ -89,6 +89,8 @@ def test_tiny_ablation_end_to_end(tmp_path):
     rows = run_ablation(AblationRecipe.load(path), out_dir=out, progress=False)
     names = [r["variant"] for r in rows]
     assert names[-2:] == ["default", "plain FLOPS"] and len(rows) == 2 + 4  # zero-shot, 2 teachers, ensemble
+    assert names[0] == "reference: splade-tiny zero-shot (inference-free)"
+    assert (out / "models" / "ablation" / "zero-shot-splade-tiny" / "modules.json").is_file()  # the model the label names
     for row in rows:
         assert 0 <= row["nDCG@10"] <= 1 and 0 <= row["R@100"] <= 1
     for row in rows[-2:] + rows[:1]:

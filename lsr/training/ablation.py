@@ -144,7 +144,7 @@ def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: P
     from lsr.training.ensemble import ensemble_targets
     from lsr.training.train import teacher_targets
 
-    zero_shot = out_dir / "models" / "ablation" / "zero-shot"
+    zero_shot = out_dir / "models" / "ablation" / f"zero-shot-{slug(recipe.backbone)}"  # one per backbone: the label names it
     if not (zero_shot / "modules.json").is_file():
         _save_zero_shot(recipe, dataset, zero_shot)
     rows = [{"variant": f"reference: {recipe.backbone} zero-shot ({recipe.student})",
