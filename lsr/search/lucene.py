@@ -135,9 +135,7 @@ class LuceneIndex:
 
     def weighted_query(self, weights: dict[str, int | float]):
         """A query of boosted terms ``{term: weight}`` (one JNI call for the whole query)."""
-        if any(SEP in term for term in weights):
-            raise LsrError(f"query term contains the separator U+0001: {next(t for t in weights if SEP in t)!r}")
-        return self._weighted_query(CONTENTS, SEP.join(weights), SEP, [float(w) for w in weights.values()])
+        return self._weighted_query(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()])
 
     def search(self, query, k: int) -> list[tuple[str, float]]:
         """The top ``k`` (docid, score) of a prepared query, best first, ties broken by docid as Anserini does."""
@@ -156,10 +154,11 @@ class LuceneIndex:
         self._reader.close()
 
 
-def _joined(tokens) -> str:
+def _joined(tokens, what: str = "token") -> str:
+    """``tokens`` joined by :data:`SEP` for one JNI string, refusing a token that contains it."""
     tokens = list(tokens)
     if any(SEP in token for token in tokens):
-        raise LsrError(f"token contains the separator U+0001: {next(t for t in tokens if SEP in t)!r}")
+        raise LsrError(f"{what} contains the separator U+0001: {next(t for t in tokens if SEP in t)!r}")
     return SEP.join(tokens)
 
 
