@@ -20,11 +20,12 @@ Results are identical to Anserini's searchers (tests check hits, order and score
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from lsr.errors import LsrError
 from lsr.java import jclass
+from lsr.search.searcher import Hit
 
 CONTENTS = "contents"
 ID = "id"
@@ -97,8 +98,10 @@ def _declared():
 
     class Hits(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher$Hits"
+        __javaconstructor__ = [("([Ljava/lang/String;[F)V", False)]
         docids = JavaField("[Ljava/lang/String;")
         scores = JavaField("[F")
+        joinedDocids = JavaMethod("(Ljava/lang/String;)Ljava/lang/String;")
 
     class TopKSearcher(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher"
@@ -137,21 +140,28 @@ class LuceneIndex:
         """A query of boosted terms ``{term: weight}`` (one JNI call for the whole query)."""
         return self._weighted_query(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()])
 
-    def search(self, query, k: int) -> list[tuple[str, float]]:
+    def search(self, query, k: int) -> list[Hit]:
         """The top ``k`` (docid, score) of a prepared query, best first, ties broken by docid as Anserini does."""
         return self._hits(self._search(query, k))
 
-    def search_text(self, queries, text: str, k: int) -> list[tuple[str, float]]:
+    def search_text(self, queries, text: str, k: int) -> list[Hit]:
         """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
         return self._hits(self._search(queries, CONTENTS, text, k))
 
     @staticmethod
-    def _hits(hits) -> list[tuple[str, float]]:
-        return list(zip(hits.docids, hits.scores))
+    def _hits(hits) -> list[Hit]:
+        scores = hits.scores
+        docids = hits.joinedDocids(SEP).split(SEP) if scores else []  # one JNI string, not one per hit
+        if len(docids) != len(scores):  # an id holding the separator: take the array
+            docids = hits.docids
+        return list(map(_new_hit, zip(docids, scores)))
 
     def close(self) -> None:
         """Close the index reader."""
         self._reader.close()
+
+
+_new_hit = partial(tuple.__new__, Hit)  # Hit((docid, score)) in C: a third of Hit(docid, score)'s cost, felt at k=1000
 
 
 def _joined(tokens, what: str = "token") -> str:

@@ -104,9 +104,9 @@ class LuceneSearcher(Searcher):
         if not query.strip():
             return []
         if self._text_queries is not None:
-            return [Hit(d, s) for d, s in self._lucene.search_text(self._text_queries, query, k)]
+            return self._lucene.search_text(self._text_queries, query, k)
         prepared = self._prepare(query)
-        return [Hit(d, s) for d, s in self._lucene.search(prepared, k)] if prepared is not None else []
+        return self._lucene.search(prepared, k) if prepared is not None else []
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given, searched on ``threads`` threads."""
