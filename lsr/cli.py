@@ -82,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if an archive for this Java runtime and Anserini jar exists")
 
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
-                            description="Benchmark on SciFact and on a synthetic corpus with SciFact's statistics (BM25 text from its unigram and "
-                            "length distributions, impact vectors from its encoded documents). Systems are measured interleaved and every "
-                            "figure is a median over --repeats; ratios are taken within a repeat. Results: bench/results/bench-<date>.{json,md}.")
+                            description="Benchmark on SciFact and on a synthetic corpus built from it (each synthetic document mixes two real "
+                            "ones: their words for BM25, their encoded vectors for inference-free). Systems are measured interleaved and every "
+                            "figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact train. "
+                            "Results: bench/results/bench-<date>.{json,md}.")
     p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under out/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")

@@ -2,13 +2,15 @@
 the direct impact writer (same hits as Anserini's own searchers and indexer). No timings asserted."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from lsr import Searcher
-from lsr.bench.synthetic import TextStats, VectorStats, synthetic_texts, synthetic_vectors, text_records, write_shards
+from lsr.search.searcher import Hit
+from lsr.bench.synthetic import RealDocuments, synthetic_texts, synthetic_vectors, text_records, write_shards
 from lsr.errors import LsrError
 from lsr.index.build import build_index
 from lsr.index.impact_writer import SEP, ImpactIndexWriter
@@ -23,24 +25,40 @@ QUERIES = list(TINY_QUERIES.values()) + ["aspirin", "cancer risk in children and
 
 # --- synthetic corpus -------------------------------------------------------------------------
 
-def test_synthetic_texts_follow_length_and_unigram_distributions():
-    rng = np.random.default_rng(1)
-    words = [f"w{i}" for i in range(50)]
+def _two_topics(rng, docs=400):
+    """Real texts whose words come from one of two disjoint vocabularies (``a*`` or ``b*``), Zipf-like."""
     probs = 1 / np.arange(1, 51)
-    real = [" ".join(rng.choice(words, size=n, p=probs / probs.sum())) for n in rng.integers(5, 40, size=400)]
-    stats = TextStats.from_texts(real)
+    texts = []
+    for i, n in enumerate(rng.integers(5, 40, size=docs)):
+        topic = "ab"[i % 2]
+        texts.append(" ".join(rng.choice([f"{topic}{j}" for j in range(50)], size=n, p=probs / probs.sum())))
+    return texts
+
+
+def _topic_purity(docs):
+    """Mean share of a document's words or terms that belong to its majority topic."""
+    shares = []
+    for words in docs:
+        a = sum(w.startswith("a") for w in words)
+        shares.append(max(a, len(words) - a) / len(words))
+    return float(np.mean(shares))
+
+
+def test_synthetic_texts_keep_lengths_unigrams_and_co_occurrence():
+    real = _two_topics(np.random.default_rng(1))
+    stats = RealDocuments.from_texts(real + ["", "   "])  # empty texts are not documents
+    assert len(stats.sizes) == len(real)
     fake = list(synthetic_texts(stats, 3000, seed=0))
-    assert len(fake) == 3000
+    assert len(fake) == 3000 and all(fake)
     lengths = np.array([len(t.split()) for t in fake])
-    assert abs(lengths.mean() - stats.lengths.mean()) < 0.05 * stats.lengths.mean()
-    assert lengths.min() >= stats.lengths.min() and lengths.max() <= stats.lengths.max()
-    counts = {w: 0 for w in stats.words}
-    for text in fake:
-        for w in text.split():
-            counts[w] += 1
-    share = np.array([counts[w] for w in stats.words]) / lengths.sum()
-    assert np.abs(share - stats.probabilities).max() < 0.01  # the unigram distribution is reproduced
-    assert list(synthetic_texts(stats, 3000, seed=0)) == fake  # seeded
+    assert abs(lengths.mean() - stats.sizes.mean()) < 0.05 * stats.sizes.mean()
+    real_counts = Counter(w for t in real for w in t.split())
+    fake_counts = Counter(w for t in fake for w in t.split())
+    total_real, total_fake = sum(real_counts.values()), sum(fake_counts.values())
+    assert max(abs(fake_counts[w] / total_fake - c / total_real) for w, c in real_counts.items()) < 0.01  # unigram shares kept
+    # Words of one real document stay together: independent draws would mix the topics half and half.
+    assert _topic_purity([t.split() for t in fake]) > 0.7
+    assert list(synthetic_texts(stats, 3000, seed=0)) == fake and list(synthetic_texts(stats, 50, seed=1)) != fake[:50]  # seeded
 
 
 def _collection(tmp_path, vectors):
@@ -49,24 +67,37 @@ def _collection(tmp_path, vectors):
     return folder
 
 
-def test_synthetic_vectors_follow_document_frequency_sizes_and_weights(tmp_path):
+def test_synthetic_vectors_keep_sizes_weights_and_co_occurrence(tmp_path):
     rng = np.random.default_rng(2)
-    vocab = [f"t{i}" for i in range(300)]
-    df = 1 / np.arange(1, 301) ** 0.8
-    real = []
-    for size in rng.integers(10, 60, size=300):
-        terms = rng.choice(vocab, size=size, replace=False, p=df / df.sum())
-        real.append({t: int(vocab.index(t) % 7 + 1 + 10 * (t == "t0")) for t in terms})
-    stats = VectorStats.from_collection(_collection(tmp_path, real))
-    assert len(list(tmp_path.joinpath("collection").glob("*.jsonl"))) == 43  # 300 docs in shards of 7
-    fake = [dict((tok.split(SEP)[0], int(tok.split(SEP)[1])) for tok in text.split(" ")) for text in synthetic_vectors(stats, 3000, seed=0)]
+    real = [{w: int(rng.integers(1, 100)) for w in text.split()} for text in _two_topics(rng, 300)]
+    stats = RealDocuments.from_collection(_collection(tmp_path, real + [{}]))
+    assert len(list(tmp_path.joinpath("collection").glob("*.jsonl"))) == 43 and len(stats.sizes) == 300  # 301 docs in shards of 7
+    fake = [[tuple(tok.split(SEP)) for tok in text.split(" ")] for text in synthetic_vectors(stats, 3000, seed=0)]
+    assert all(len({t for t, _ in v}) == len(v) for v in fake)  # a term at most once per document
     sizes = np.array([len(v) for v in fake])
-    assert abs(sizes.mean() - stats.sizes.mean()) < 0.05 * stats.sizes.mean()  # terms per document
-    real_df = {t: sum(t in v for v in real) / len(real) for t in vocab}
-    fake_df = {t: sum(t in v for v in fake) / len(fake) for t in vocab}
-    assert abs(fake_df["t0"] - real_df["t0"]) < 0.1 and fake_df["t0"] > fake_df["t200"]
-    real_weights = {(t, w) for v in real for t, w in v.items()}
-    assert all((t, w) in real_weights for v in fake[:200] for t, w in v.items())  # a term's weights are its own
+    assert 0.85 * stats.sizes.mean() < sizes.mean() < 1.05 * stats.sizes.mean()  # terms drawn twice are merged
+    real_weights = {(t, str(w)) for v in real for t, w in v.items()}
+    assert all(pair in real_weights for v in fake for pair in v)  # every (term, weight) is a real posting
+    real_df, fake_df = Counter(t for v in real for t in v), Counter(t for v in fake for t, _ in v)
+    assert abs(fake_df["a0"] / len(fake) - real_df["a0"] / len(real)) < 0.1 and fake_df["a0"] > fake_df["a40"]
+    assert _topic_purity([[t for t, _ in v] for v in fake]) > 0.7
+
+
+def test_texts_and_vectors_of_one_seed_mix_the_same_real_documents(tmp_path):
+    real = [f"u{i}x u{i}y u{i}z v{i}" for i in range(40)]  # words unique to each real document
+    texts = RealDocuments.from_texts(real)
+    vectors = RealDocuments.from_collection(_collection(tmp_path, [{w: 1 for w in t.split()} for t in real]))
+    with pytest.raises(LsrError, match="real vectors"):
+        next(synthetic_vectors(texts, 1))
+
+    def sources(words):
+        return {w[1:-1] if w.startswith("u") else w[1:] for w in words}
+
+    text_docs = list(synthetic_texts(texts, 500, seed=3))
+    vector_docs = [[tok.split(SEP)[0] for tok in v.split(" ")] for v in synthetic_vectors(vectors, 500, seed=3)]
+    # Background words may come from anywhere; the words drawn from the primary document agree.
+    agree = [bool(sources(t.split()) & sources(v)) for t, v in zip(text_docs, vector_docs)]
+    assert np.mean(agree) > 0.9
 
 
 def test_text_records_are_json_collection_lines():
@@ -136,21 +167,35 @@ def test_query_pruning_keeps_the_heaviest_query_terms(if_index):
         Searcher.open(if_index, query_min_ratio=2.0)
 
 
-def test_query_pruning_is_chosen_on_the_selection_split(if_index, tiny):
-    """The chosen min_ratio is the largest whose nDCG@10 is within `free` of no pruning, measured as Searcher.open sees it."""
-    from lsr.bench.pruning import _scores, choose_query_ratio
+def test_pruning_is_chosen_on_the_selection_split(if_index, tiny, tmp_path):
+    """Among the document/query ratio pairs within `free` of no pruning (nDCG@10 as Searcher.open sees it), the fewest postings."""
+    from lsr.bench.pruning import _scores, choose_pruning, pruned_index
+    from lsr.eval.efficiency import sparse_stats
 
-    ratios = (0.3, 0.6, 0.9)
-    loose = choose_query_ratio(if_index, tiny, "test", ratios=ratios, free=1.0, threads=1)
-    assert loose["chosen"] == 0.9 and [r["min_ratio"] for r in loose["rows"]] == [0.0, *ratios]
-    for row in loose["rows"]:
-        with Searcher.open(if_index, query_min_ratio=row["min_ratio"]) as searcher:
-            assert row["nDCG@10 (test)"] == round(_scores(searcher, tiny.queries("test"), tiny.qrels("test"), 1)["nDCG@10"], 4)
-    strict = choose_query_ratio(if_index, tiny, "test", ratios=ratios, free=0.0, threads=1)
-    best = strict["rows"][0]["nDCG@10 (test)"]
-    assert strict["chosen"] == max(r["min_ratio"] for r in strict["rows"] if r["nDCG@10 (test)"] >= best)
-    assert loose["rows"][-1]["nDCG@10 (test)"] < best  # 0.9 x max keeps too little on this corpus: the strict choice is not 0.9
-    assert strict["chosen"] < 0.9
+    recipe = IndexRecipe(name="inference-free", encoder="splade-tiny", query_encoder="idf")
+    docs, queries = (0.5,), (0.3, 0.9)
+
+    def measured(row):
+        index = pruned_index(recipe, tiny, if_index, tmp_path, None, row["doc_min_ratio"], 1) if row["doc_min_ratio"] else if_index
+        with Searcher.open(index, query_min_ratio=row["query_min_ratio"]) as searcher:
+            ndcg = round(_scores(searcher, tiny.queries("test"), tiny.qrels("test"), 1)["nDCG@10"], 4)
+            return ndcg, round(sparse_stats(searcher, list(tiny.queries("test").values()))["flops"] * read_manifest(index)["num_docs"])
+
+    loose = choose_pruning(recipe, tiny, if_index, tmp_path, "test", doc_ratios=docs, query_ratios=queries, free=1.0, threads=1)
+    rows = loose["rows"]
+    assert [(r["doc_min_ratio"], r["query_min_ratio"]) for r in rows] == [(d, q) for d in (0.0, 0.5) for q in (0.0, 0.3, 0.9)]
+    for row in rows:
+        assert (row["nDCG@10 (test)"], row["postings_per_query"]) == measured(row)
+    cheapest = min(r["postings_per_query"] for r in rows)
+    assert loose["chosen"] == {"doc_min_ratio": 0.5, "query_min_ratio": 0.9} and rows[-1]["postings_per_query"] == cheapest
+    assert cheapest < rows[0]["postings_per_query"]
+    strict = choose_pruning(recipe, tiny, if_index, tmp_path, "test", doc_ratios=docs, query_ratios=queries, free=0.0, threads=1)
+    best = rows[0]["nDCG@10 (test)"]
+    allowed = [r for r in rows if r["nDCG@10 (test)"] >= best]
+    assert strict["rows"] == rows and strict["chosen"] in [{k: r[k] for k in ("doc_min_ratio", "query_min_ratio")} for r in allowed]
+    assert min(r["postings_per_query"] for r in allowed) == next(r["postings_per_query"] for r in rows
+                                                                  if {k: r[k] for k in ("doc_min_ratio", "query_min_ratio")} == strict["chosen"])
+    assert rows[-1]["nDCG@10 (test)"] < best and strict["chosen"] != loose["chosen"]  # pruning this hard costs relevance here
 
 
 # --- the direct Lucene path against Anserini's own searchers --------------------------------------
@@ -242,3 +287,37 @@ def test_the_java_helper_jar_is_built_from_the_committed_sources():
     with zipfile.ZipFile(helper_jar()) as jar:
         recorded = dict(line.split()[::-1] for line in jar.read("lsr/lucene/sources.sha256").decode().splitlines())
     assert recorded == {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sources}
+
+
+def test_synthetic_indexes_are_built_merged_pruned_and_cached(tmp_path, tiny, if_index):
+    """The bench's synthetic indexes: one segment each, searchable, pruned like real documents, reused when up to date."""
+    from lsr.bench.scale import synthetic_index
+
+    built = {(kind, ratio): synthetic_index(kind, tiny, if_index, 300, tmp_path, threads=1, doc_min_ratio=ratio)
+             for kind, ratio in (("bm25", 0.0), ("impact", 0.0), ("impact", 0.5))}
+    for (kind, ratio), (index, manifest) in built.items():
+        assert manifest["num_docs"] == 300 and manifest["synthetic"]["doc_min_ratio"] == ratio and manifest["peak_rss_bytes"] > 0
+        assert len(list((index / LUCENE_DIR).glob("*.si"))) == 1
+        with Searcher.open(index) as searcher:
+            assert searcher.search("aspirin cancer risk", k=5)
+    full, pruned = (Searcher.open(built[("impact", r)][0]) for r in (0.0, 0.5))
+    with full, pruned:
+        from lsr.eval.efficiency import sparse_stats
+
+        assert sparse_stats(pruned, ["aspirin cancer risk"])["avg_doc_terms"] < sparse_stats(full, ["aspirin cancer risk"])["avg_doc_terms"]
+    again = synthetic_index("impact", tiny, if_index, 300, tmp_path, threads=1, doc_min_ratio=0.5)
+    assert again == built[("impact", 0.5)]  # cached: same folder, same manifest
+    with pytest.raises(LsrError, match="impact indexes only"):
+        synthetic_index("bm25", tiny, if_index, 300, tmp_path, doc_min_ratio=0.5)
+
+
+def test_hits_cross_jni_as_one_string_unless_an_id_holds_the_separator():
+    from lsr.search.lucene import SEP, LuceneIndex, _declared
+
+    java_hits = _declared().Hits
+
+    assert LuceneIndex._hits(java_hits(["d1", "d2", ""], [3.0, 2.0, 1.0])) == [("d1", 3.0), ("d2", 2.0), ("", 1.0)]
+    assert LuceneIndex._hits(java_hits([f"a{SEP}b", "c"], [2.0, 1.0])) == [(f"a{SEP}b", 2.0), ("c", 1.0)]
+    assert LuceneIndex._hits(java_hits([], [])) == []
+    hit = LuceneIndex._hits(java_hits(["d1"], [0.5]))[0]
+    assert isinstance(hit, Hit) and (hit.docid, hit.score) == ("d1", 0.5)

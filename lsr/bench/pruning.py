@@ -1,4 +1,5 @@
-"""Pruning table: relevance (nDCG@10 on a test split) against index size and latency.
+"""Pruning: the operating point chosen on training queries, and the table of relevance (nDCG@10 on a
+test split) against index size and latency.
 
 Document-side levels are impact indexes rebuilt from the kept vectors of the unpruned index
 (``vectors_from``: no re-encoding) with ``doc_top_k`` / ``doc_min_ratio``; query-side levels search
@@ -23,13 +24,14 @@ from lsr.search.searcher import Searcher
 DOC_LEVELS = [("top-128 terms", 128, 0.0), ("top-64 terms", 64, 0.0), ("top-32 terms", 32, 0.0),
               ("weight >= 0.1 x max", None, 0.1), ("weight >= 0.3 x max", None, 0.3)]
 QUERY_LEVELS = [("top-8 terms", 8, 0.0), ("top-4 terms", 4, 0.0), ("weight >= 0.5 x max", None, 0.5)]
-QUERY_RATIOS = (0.05, 0.1, 0.15, 0.2, 0.3)  # candidates for the query-side operating point
+DOC_RATIOS = (0.0, 0.1, 0.2, 0.3)  # candidates for the operating point, documents...
+QUERY_RATIOS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # ... and queries
 FREE = 0.002  # nDCG@10 a pruning level may lose on the selection split and still count as free
 
 
-def query_ratio_level(ratio: float) -> tuple[str, int | None, float]:
-    """The pruning-table level of a query-side ``min_ratio``."""
-    return (f"weight >= {ratio:g} x max", None, ratio)
+def ratio_level(ratio: float) -> tuple[str, int | None, float] | None:
+    """The pruning-table level of a ``min_ratio`` (None for no pruning)."""
+    return (f"weight >= {ratio:g} x max", None, ratio) if ratio else None
 
 
 def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int) -> dict:
@@ -38,20 +40,32 @@ def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int) -> dic
     return evaluate(run, qrels, ignore_identical_ids=True)
 
 
-def choose_query_ratio(index: Path, dataset: Dataset, split: str = "train", ratios=QUERY_RATIOS, free: float = FREE, threads: int = 2) -> dict:
-    """The largest query-side ``min_ratio`` whose nDCG@10 on ``split`` is within ``free`` of no pruning.
+def choose_pruning(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: Path, split: str = "train",
+                   doc_ratios=DOC_RATIOS, query_ratios=QUERY_RATIOS, free: float = FREE, threads: int = 2) -> dict:
+    """The document- and query-side ``min_ratio`` pair that touches the fewest postings per query while its
+    nDCG@10 on ``split`` stays within ``free`` of no pruning.
 
-    Chosen on training queries so that the test split only reports what it costs there.
+    Every pair of ``doc_ratios`` x ``query_ratios`` is scored on ``split`` (training queries, so that
+    the test split only reports what the choice costs there); postings per query are the sum of the
+    query terms' document frequencies, the work a search cannot avoid without skipping.
     """
+    from lsr.eval.efficiency import sparse_stats
+
     queries, qrels = dataset.queries(split), dataset.qrels(split)
-    with Searcher.open(index) as searcher:
-        full = _scores(searcher, queries, qrels, threads)["nDCG@10"]
-    rows = [{"min_ratio": 0.0, f"nDCG@10 ({split})": round(full, 4)}]
-    for ratio in ratios:
-        with Searcher.open(index, query_min_ratio=ratio) as searcher:
-            rows.append({"min_ratio": ratio, f"nDCG@10 ({split})": round(_scores(searcher, queries, qrels, threads)["nDCG@10"], 4)})
-    chosen = max((r["min_ratio"] for r in rows if r[f"nDCG@10 ({split})"] >= round(full, 4) - free), default=0.0)
-    return {"split": split, "free": free, "chosen": chosen, "rows": rows}
+    column = f"nDCG@10 ({split})"
+    rows = []
+    for doc_ratio in sorted({0.0, *doc_ratios}):
+        index = pruned_index(recipe, dataset, source, out_dir, None, doc_ratio, threads) if doc_ratio else source
+        num_docs = read_manifest(index)["num_docs"]
+        for query_ratio in sorted({0.0, *query_ratios}):
+            with Searcher.open(index, query_min_ratio=query_ratio) as searcher:
+                ndcg = _scores(searcher, queries, qrels, threads)["nDCG@10"]
+                postings = sparse_stats(searcher, list(queries.values()))["flops"] * num_docs
+            rows.append({"doc_min_ratio": doc_ratio, "query_min_ratio": query_ratio, column: round(ndcg, 4),
+                         "postings_per_query": round(postings)})
+    floor = rows[0][column] - free  # rows[0]: no pruning at all
+    chosen = min((r for r in rows if r[column] >= floor), key=lambda r: (r["postings_per_query"], -r[column]))
+    return {"split": split, "free": free, "chosen": {key: chosen[key] for key in ("doc_min_ratio", "query_min_ratio")}, "rows": rows}
 
 
 def pruned_index(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: Path, top_k: int | None, min_ratio: float, threads: int) -> Path:
@@ -71,24 +85,29 @@ def pruned_index(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: P
     return output
 
 
+def default_levels() -> list[tuple]:
+    """The pruning table's rows: no pruning, each document level alone, each query level alone."""
+    return [(None, None)] + [(level, None) for level in DOC_LEVELS] + [(None, level) for level in QUERY_LEVELS]
+
+
 def pruning_table(recipe: IndexRecipe, dataset: Dataset, source: Path, bm25: Path, split: str, out_dir: Path,
-                  repeats: int = 3, threads: int = 2, query_levels=QUERY_LEVELS) -> list[dict]:
-    """One row per pruning level (plus the unpruned index): nDCG@10, terms/doc, index MiB, p50 latency and its ratio to BM25."""
+                  repeats: int = 3, threads: int = 2, levels=None) -> list[dict]:
+    """One row per ``(document level, query level)`` pair (default :func:`default_levels`; a level is
+    ``(label, top_k, min_ratio)`` or None): nDCG@10, terms/doc, index MiB, p50 latency and its ratio to BM25."""
     queries = dataset.queries(split)
     qrels = dataset.qrels(split)
-    levels = [("none", "none", source, {})]
-    levels += [(label, "none", pruned_index(recipe, dataset, source, out_dir, k, r, threads), {}) for label, k, r in DOC_LEVELS]
-    levels += [("none", label, source, {"query_top_k": k, "query_min_ratio": r}) for label, k, r in query_levels]
     rows = []
     with Searcher.open(bm25) as bm25_searcher:
-        for doc_label, query_label, index, options in levels:
+        for doc, query in levels or default_levels():
+            index = pruned_index(recipe, dataset, source, out_dir, doc[1], doc[2], threads) if doc else source
+            options = {"query_top_k": query[1], "query_min_ratio": query[2]} if query else {}
             manifest = read_manifest(index)
             with Searcher.open(index, **options) as searcher:
                 scores = _scores(searcher, queries, qrels, threads)
                 timing = {k: latency({"BM25": bm25_searcher, "LSR": searcher}, list(queries.values()), k, repeats)["LSR"] for k in (10, 1000)}
                 query_terms = sum(len(searcher.quantised(q)) for q in queries.values()) / len(queries)
             rows.append({
-                "doc_pruning": doc_label, "query_pruning": query_label,
+                "doc_pruning": doc[0] if doc else "none", "query_pruning": query[0] if query else "none",
                 "nDCG@10": round(scores["nDCG@10"], 4), "R@100": round(scores["R@100"], 4),
                 "terms_per_doc": manifest.get("avg_doc_terms"), "terms_per_query": round(query_terms, 1),
                 "index_mib": round(manifest["lucene_bytes"] / 2**20, 2),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import lsr
 from lsr.bench import markdown
-from lsr.bench.pruning import QUERY_LEVELS, QUERY_RATIOS, choose_query_ratio, query_ratio_level
+from lsr.bench.pruning import choose_pruning, default_levels, pruned_index, ratio_level
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
@@ -77,12 +77,14 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
                     "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
     }
-    say(f"query-side pruning for inference-free, chosen on SciFact train ({', '.join(map(str, QUERY_RATIOS))} x max)")
-    result["query_pruning_choice"] = choose_query_ratio(indexes["inference-free"], dataset, "train", threads=settings.threads)
-    ratio = result["query_pruning_choice"]["chosen"]
+    say("document- and query-side pruning for inference-free, chosen on SciFact train")
+    result["pruning_choice"] = choose_pruning(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, "train", threads=settings.threads)
+    chosen = result["pruning_choice"]["chosen"]
     systems = {name: (index, {}) for name, index in indexes.items()}
-    if ratio:
-        systems = {**systems, pruned_name(ratio): (indexes["inference-free"], {"query_min_ratio": ratio})}
+    if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:
+        index = pruned_index(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, None, chosen["doc_min_ratio"], settings.threads) \
+            if chosen["doc_min_ratio"] else indexes["inference-free"]
+        systems[pruned_name(chosen)] = (index, {"query_min_ratio": chosen["query_min_ratio"]})
     if "scifact" not in settings.skip and not {"latency", "throughput"} <= settings.skip:
         say("SciFact latency and throughput")
         result["scifact"].update(_search_timings(systems, queries, settings))
@@ -100,16 +102,16 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     if "synthetic" not in settings.skip and settings.docs:
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
-        result["synthetic_at_scifact_size"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio, size)
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, chosen, size)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, ratio, settings.docs)
+        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, chosen, settings.docs)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
 
         result["pruning"] = pruning_table(recipes["inference-free"], dataset, indexes["inference-free"], indexes["BM25"], "test", out_dir,
                                           repeats=settings.repeats, threads=settings.threads,
-                                          query_levels=QUERY_LEVELS + ([query_ratio_level(ratio)] if ratio else []))
+                                          levels=default_levels() + [(ratio_level(chosen["doc_min_ratio"]), ratio_level(chosen["query_min_ratio"]))])
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     return _write(result, results_dir)
@@ -121,21 +123,21 @@ def _manifest(index_dir: Path) -> dict:
     return read_manifest(index_dir)
 
 
-def pruned_name(ratio: float) -> str:
-    """The bench's name for inference-free search with query weights below ``ratio`` x the heaviest dropped."""
-    return f"inference-free, query >= {ratio:g} x max"
+def pruned_name(chosen: dict) -> str:
+    """The bench's name for inference-free search at the pruning operating point ``chosen`` (see :func:`choose_pruning`)."""
+    return f"inference-free, docs >= {chosen['doc_min_ratio']:g} x max, queries >= {chosen['query_min_ratio']:g} x max"
 
 
 def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], settings: BenchSettings) -> dict:
     """Latency and throughput of each system: an index and the options ``Searcher.open`` gets."""
-    from lsr.bench.latency import latency, throughput
+    from lsr.bench.latency import throughput
     from lsr.search import Searcher
 
     searchers = {name: Searcher.open(index, **options) for name, (index, options) in systems.items()}
     try:
         out = {}
         if "latency" not in settings.skip:
-            out["latency"] = {f"k={k}": latency(searchers, queries, k, settings.repeats) for k in (10, 1000)}
+            out["latency"] = {f"k={k}": _latency_apart(searchers, systems, queries, k, settings.repeats) for k in (10, 1000)}
         if "throughput" not in settings.skip:
             out["throughput_k1000"] = throughput(searchers, queries, 1000, repeats=settings.repeats)
         return out
@@ -144,22 +146,38 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
             searcher.close()
 
 
-def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, query_min_ratio: float,
-               num_docs: int) -> dict:
+def _latency_apart(searchers: dict, systems: dict[str, tuple[Path, dict]], queries: list[str], k: int, repeats: int) -> dict:
+    """Latency of the Lucene-only systems interleaved together; each system that runs a model per query apart, with BM25.
+
+    A model's forward pass between two Lucene queries evicts Lucene's data from the CPU caches, so
+    interleaving it would slow the next system down (BM25 most, being the fastest) and flatter the ratios.
+    """
+    from lsr.bench.latency import latency
+
+    with_model = [name for name, (index, _) in systems.items() if _manifest(index)["query"]["type"] == "model"]
+    lucene_only = {name: s for name, s in searchers.items() if name not in with_model}
+    out = latency(lucene_only, queries, k, repeats)
+    for name in with_model:
+        out[name] = latency({"BM25": searchers["BM25"], name: searchers[name]}, queries, k, repeats)[name]
+    return out
+
+
+def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict, num_docs: int) -> dict:
     from lsr.bench.scale import synthetic_index
 
-    manifests = {}
-    for kind, name in (("bm25", "BM25"), ("impact", "inference-free")):
+    plans = {"BM25": ("bm25", 0.0), "inference-free": ("impact", 0.0)}
+    if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:
+        plans[pruned_name(chosen)] = ("impact", chosen["doc_min_ratio"])  # query pruning alone: the cached unpruned index
+    built = {}
+    for name, (kind, doc_ratio) in plans.items():
         say(f"synthetic {name} index")
-        manifests[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads)
-    indexes = {name: out_dir / "bench" / f"synthetic-{num_docs}" / ("bm25" if name == "BM25" else "inference-free") for name in manifests}
+        built[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads, doc_min_ratio=doc_ratio)
     out = {"num_docs": num_docs,
-           "indexing": {name: {key: m.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
-                                                           "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
-                        for name, m in manifests.items()}}
-    systems = {name: (index, {}) for name, index in indexes.items()}
-    if query_min_ratio:
-        systems[pruned_name(query_min_ratio)] = (indexes["inference-free"], {"query_min_ratio": query_min_ratio})
+           "indexing": {name: {key: manifest.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
+                                                                  "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
+                        for name, (_, manifest) in built.items()}}
+    systems = {name: (index, {"query_min_ratio": chosen["query_min_ratio"]} if name == pruned_name(chosen) else {})
+               for name, (index, _) in built.items()}
     say("synthetic latency and throughput")
     out.update(_search_timings(systems, queries, settings))
     return out

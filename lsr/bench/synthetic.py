@@ -1,13 +1,20 @@
 """A synthetic corpus with SciFact's term statistics, for benchmarking at scale (e.g. 1M documents).
 
-No model encodes the synthetic documents:
+No model encodes the synthetic documents. Each one is a **mixture of two real documents** plus
+background noise, so words that occur together in real documents still occur together (block-max
+skipping behaves as on real text) while the corpus grows to any size:
 
-- **BM25 text**: each document's length is drawn from the real corpus's length distribution
-  (whitespace tokens) and its words from the unigram distribution of the real corpus.
-- **Impact vectors**: each document's number of terms is drawn from the encoded real documents
-  (an index built with ``--keep-vectors``); its terms are drawn with weights calibrated so that
-  every term keeps its real document frequency (so posting-list lengths match), and each term's
-  weight is drawn from that term's own real weights.
+- every token of a *primary* real document is kept with probability ``PRIMARY``, every token of a
+  *secondary* one with probability ``SECONDARY``;
+- ``BACKGROUND`` x the primary's size more tokens are drawn uniformly from all real tokens (that is,
+  from the corpus's unigram distribution).
+
+The same mixture makes **BM25 text** (whitespace tokens of the real texts) and **impact vectors**
+(the real documents' encoded ``{term: weight}``, an index built with ``--keep-vectors``; a term keeps
+its weight from the document it came from, background terms the weight of the real posting drawn,
+and a term drawn twice keeps its first weight). With the same seed, synthetic document ``s<i>`` of
+the two corpora comes from the same two real documents. On average a synthetic document is as long
+as a real one and each word keeps its share of the corpus.
 
 Both generators stream: documents are produced chunk by chunk (BM25 text into JSONL shards for
 Anserini, impact vectors straight into Lucene), so memory stays bounded whatever the number of documents.
@@ -16,7 +23,6 @@ Anserini, impact vectors straight into Lucene), so memory stays bounded whatever
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,142 +33,117 @@ from lsr.errors import LsrError
 from lsr.index.impact_writer import SEP
 
 CHUNK = 10_000  # documents generated per numpy draw
+PRIMARY, SECONDARY, BACKGROUND = 0.5, 0.3, 0.2
 
 
 @dataclass
-class TextStats:
-    """Unigram distribution and document lengths (whitespace tokens) of a real corpus."""
+class RealDocuments:
+    """Real documents as one flat array of item ids (tokens or terms), document after document."""
 
-    words: np.ndarray  # object array of distinct tokens
-    probabilities: np.ndarray  # float64, sums to 1
-    lengths: np.ndarray  # int32, tokens per real document
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "TextStats":
-        """Count the whitespace tokens of ``texts``."""
-        counts: Counter = Counter()
-        lengths = []
-        for text in texts:
-            tokens = text.split()
-            if tokens:
-                counts.update(tokens)
-                lengths.append(len(tokens))
-        if not lengths:
-            raise LsrError("no non-empty text to take statistics from")
-        words, freqs = zip(*counts.most_common())
-        freqs = np.asarray(freqs, dtype=np.float64)
-        return cls(np.asarray(words, dtype=object), freqs / freqs.sum(), np.asarray(lengths, dtype=np.int32))
-
-
-@dataclass
-class VectorStats:
-    """The real postings of an impact collection grouped by term, the terms per document, and term sampling weights."""
-
-    fragments: np.ndarray  # object array: each real posting as ``term<SEP>weight`` (see lsr.index.impact_writer), grouped by term
-    offsets: np.ndarray  # int64, start of each term's postings in ``fragments`` (one more entry at the end)
-    sizes: np.ndarray  # int32, terms per real document
-    draw_weights: np.ndarray | None = None  # float64 per term, set by :meth:`calibrate`
+    items: np.ndarray  # int32 ids into ``names``
+    offsets: np.ndarray  # int64, start of each document in ``items`` (one more entry at the end)
+    names: np.ndarray  # object array: the string of each id
+    weights: np.ndarray | None = None  # int32 weight of each item (impact vectors), None for text
 
     @property
-    def df(self) -> np.ndarray:
-        """Document frequency of each term."""
+    def sizes(self) -> np.ndarray:
+        """Items per real document."""
         return np.diff(self.offsets)
 
     @classmethod
-    def from_collection(cls, collection: str | Path, calibrate: bool = True) -> "VectorStats":
-        """Read a JsonVectorCollection folder (``collection/*.jsonl`` of an index built with ``--keep-vectors``)."""
+    def from_texts(cls, texts: Iterable[str]) -> "RealDocuments":
+        """The whitespace tokens of each non-empty text."""
+        ids: dict[str, int] = {}
+        items, sizes = [], []
+        for text in texts:
+            tokens = text.split()
+            if tokens:
+                items.extend(ids.setdefault(token, len(ids)) for token in tokens)
+                sizes.append(len(tokens))
+        if not sizes:
+            raise LsrError("no non-empty text to take statistics from")
+        return cls(np.asarray(items, dtype=np.int32), _offsets(sizes), np.asarray(list(ids), dtype=object))
+
+    @classmethod
+    def from_collection(cls, collection: str | Path) -> "RealDocuments":
+        """The non-empty vectors of a JsonVectorCollection folder (``collection/*.jsonl`` of an index built with ``--keep-vectors``)."""
         shards = sorted(Path(collection).glob("*.jsonl"))
         if not shards:
             raise LsrError(f"{collection}: no JsonVectorCollection shards (build the impact index with --keep-vectors)")
-        term_ids: dict[str, int] = {}
-        fragments, terms, sizes = [], [], []
+        ids: dict[str, int] = {}
+        items, weights, sizes = [], [], []
         for shard in shards:
             with open(shard, encoding="utf-8") as handle:
                 for line in handle:
                     vector = json.loads(line)["vector"]
-                    if not vector:
-                        continue
-                    sizes.append(len(vector))
-                    for term, weight in vector.items():
-                        terms.append(term_ids.setdefault(term, len(term_ids)))
-                        fragments.append(f"{term}{SEP}{int(weight)}")
+                    if vector:
+                        items.extend(ids.setdefault(term, len(ids)) for term in vector)
+                        weights.extend(int(weight) for weight in vector.values())
+                        sizes.append(len(vector))
         if not sizes:
             raise LsrError(f"{collection}: the collection holds no non-empty vectors")
-        terms = np.asarray(terms, dtype=np.int64)
-        order = np.argsort(terms, kind="stable")
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(term_ids)))])
-        stats = cls(np.asarray(fragments, dtype=object)[order], offsets, np.asarray(sizes, dtype=np.int32))
-        if calibrate:
-            stats.calibrate()
-        return stats
-
-    def calibrate(self, rounds: int = 6, sample: int = 5000, seed: int = 12345) -> None:
-        """Set per-term draw weights so that generated documents reproduce each term's document frequency.
-
-        Drawing terms proportionally to their document frequency and keeping the first ``n``
-        distinct ones under-represents the most frequent terms (a term in 93% of the documents
-        would land in ~63%); each round multiplies a term's weight by real/generated frequency.
-        """
-        target = self.df / len(self.sizes)
-        self.draw_weights = self.df.astype(np.float64)
-        for _ in range(rounds):
-            counts = np.zeros(len(self.df))
-            for ids in _draw_term_ids(self, sample, np.random.default_rng(seed)):
-                counts[ids] += 1
-            produced = counts / sample
-            seen = produced > 0
-            self.draw_weights[seen] *= target[seen] / produced[seen]
+        return cls(np.asarray(items, dtype=np.int32), _offsets(sizes), np.asarray(list(ids), dtype=object),
+                   np.asarray(weights, dtype=np.int32))
 
 
-def _draw_term_ids(stats: VectorStats, count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """``count`` documents as arrays of distinct term ids, drawn in chunks (see :func:`synthetic_vectors`)."""
-    weights = stats.draw_weights if stats.draw_weights is not None else stats.df.astype(np.float64)
-    cumulative = np.cumsum(weights)
-    num_terms = len(weights)
+def _offsets(sizes: list[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start, start + size)`` for each pair."""
+    return np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+
+
+def _mixtures(real: RealDocuments, count: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per chunk: positions into ``real.items`` grouped by synthetic document (primary's first), and each document's bounds."""
+    sources, rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])  # sources alone: the same for texts and vectors
+    sizes = real.sizes
     for start in range(0, count, CHUNK):
-        sizes = rng.choice(stats.sizes, size=min(CHUNK, count - start)).astype(np.int64)
-        draws = 2 * sizes + 16
-        doc = np.repeat(np.arange(len(sizes)), draws)
-        term = np.minimum(np.searchsorted(cumulative, rng.random(len(doc)) * cumulative[-1], side="right"), num_terms - 1)
-        _, first = np.unique(doc * num_terms + term, return_index=True)  # first draw of each (doc, term)
-        first = np.sort(first)  # back in draw order, grouped by document
-        doc_of = doc[first]
-        per_doc = np.bincount(doc_of, minlength=len(sizes))
-        rank = np.arange(len(first)) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)  # position among the document's distinct terms
-        kept = first[rank < sizes[doc_of]]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(doc[kept], minlength=len(sizes)))])
-        ids = term[kept]
+        m = min(CHUNK, count - start)
+        docs, positions = [], []
+        primary, secondary = sources.integers(len(sizes), size=m), sources.integers(len(sizes), size=m)
+        for source, keep in ((primary, PRIMARY), (secondary, SECONDARY)):
+            where = _ranges(real.offsets[source], sizes[source])
+            kept = rng.random(len(where)) < keep
+            docs.append(np.repeat(np.arange(m), sizes[source])[kept])
+            positions.append(where[kept])
+        background = np.maximum(rng.binomial(sizes[primary], BACKGROUND), 1)  # never an empty document
+        docs.append(np.repeat(np.arange(m), background))
+        positions.append(rng.integers(len(real.items), size=int(background.sum())))
+        docs, positions = np.concatenate(docs), np.concatenate(positions)
+        order = np.argsort(docs, kind="stable")
+        yield positions[order], _offsets(np.bincount(docs, minlength=m))
+
+
+def synthetic_texts(real: RealDocuments, count: int, seed: int = 0) -> Iterator[str]:
+    """``count`` documents of whitespace tokens, each a mixture of two real texts (see the module docstring)."""
+    for positions, bounds in _mixtures(real, count, seed):
+        words = real.names[real.items[positions]]
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            yield ids[a:b]
+            yield " ".join(words[a:b])
 
 
-def synthetic_texts(stats: TextStats, count: int, seed: int = 0) -> Iterator[str]:
-    """``count`` documents of words drawn from ``stats`` (length and unigram distributions)."""
-    rng = np.random.default_rng(seed)
-    cumulative = np.cumsum(stats.probabilities)
-    for start in range(0, count, CHUNK):
-        lengths = rng.choice(stats.lengths, size=min(CHUNK, count - start))
-        ids = np.searchsorted(cumulative, rng.random(int(lengths.sum())) * cumulative[-1], side="right")
-        ids = np.minimum(ids, len(stats.words) - 1)
-        words = stats.words[ids]
-        offset = 0
-        for length in lengths.tolist():
-            yield " ".join(words[offset:offset + length])
-            offset += length
+def synthetic_vectors(real: RealDocuments, count: int, seed: int = 0, top_k: int | None = None, min_ratio: float = 0.0) -> Iterator[str]:
+    """``count`` documents as ``term<SEP>weight`` texts (:class:`ImpactIndexWriter` input), each a mixture of two real vectors,
+    pruned like indexed documents when ``top_k`` / ``min_ratio`` are given (:func:`lsr.index.pruning.prune_rows`)."""
+    import scipy.sparse as sp
 
+    from lsr.index.pruning import prune_rows
 
-def synthetic_vectors(stats: VectorStats, count: int, seed: int = 0) -> Iterator[str]:
-    """``count`` documents as ``term<SEP>weight`` texts (:class:`ImpactIndexWriter` input) drawn from the real postings.
-
-    A document's size is drawn from the real sizes; its terms by drawing ``2 n + 16`` term ids
-    (proportionally to the calibrated weights) and keeping the first ``n`` distinct ones; each
-    term's weight is that of one of its real postings, drawn uniformly.
-    """
-    rng = np.random.default_rng(seed)
-    df = stats.df
-    for ids in _draw_term_ids(stats, count, rng):
-        postings = stats.offsets[ids] + (rng.random(len(ids)) * df[ids]).astype(np.int64)
-        yield " ".join(stats.fragments[postings].tolist())
+    if real.weights is None:
+        raise LsrError("synthetic vectors need real vectors (RealDocuments.from_collection), not texts")
+    for positions, bounds in _mixtures(real, count, seed):
+        doc = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        terms = real.items[positions].astype(np.int64)
+        _, first = np.unique(doc * len(real.names) + terms, return_index=True)  # a term drawn twice keeps its first weight
+        first = np.sort(first)
+        rows = sp.csr_matrix((real.weights[positions[first]], terms[first], _offsets(np.bincount(doc[first], minlength=len(bounds) - 1))),
+                             shape=(len(bounds) - 1, len(real.names)))
+        rows = prune_rows(rows, top_k, min_ratio)
+        names, weights = real.names[rows.indices], rows.data.tolist()
+        for a, b in zip(rows.indptr[:-1].tolist(), rows.indptr[1:].tolist()):
+            yield " ".join(f"{names[i]}{SEP}{weights[i]}" for i in range(a, b))
 
 
 def write_shards(lines: Iterable[str], folder: Path, shard_docs: int = 100_000) -> int:

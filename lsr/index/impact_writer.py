@@ -63,6 +63,10 @@ class ImpactIndexWriter:
         """Add a document: its terms and their positive integer weights (impacts)."""
         self.add_text(docid, impact_text(terms, weights))
 
+    def force_merge(self, segments: int = 1) -> None:
+        """Merge the index down to ``segments`` segments (a static index searches fastest as one)."""
+        self._writer.forceMerge(int(segments))
+
     def close(self, commit: bool = True) -> None:
         """Commit (unless ``commit`` is false) and close the index."""
         if commit:
