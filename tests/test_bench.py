@@ -321,3 +321,26 @@ def test_hits_cross_jni_as_one_string_unless_an_id_holds_the_separator():
     assert LuceneIndex._hits(java_hits([], [])) == []
     hit = LuceneIndex._hits(java_hits(["d1"], [0.5]))[0]
     assert isinstance(hit, Hit) and (hit.docid, hit.score) == ("d1", 0.5)
+
+
+def test_latency_times_each_system_on_all_queries_in_turn():
+    """Each pass runs one system over every query before the next (rotating order); ratios are to BM25."""
+    from lsr.bench.latency import WARM_UP, latency
+
+    calls = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+        def search(self, query, k):
+            calls.append(self.name)
+            return []
+
+    queries = [f"q{i}" for i in range(30)]
+    result = latency({"BM25": Fake("BM25"), "other": Fake("other")}, queries, k=10, repeats=2)
+    assert set(result) == {"BM25", "other"} and result["BM25"]["p50_ratio_to_bm25"] == 1.0
+    assert all(result[n]["p50_ms"] <= result[n]["p95_ms"] for n in result) and result["other"]["p50_ratio_to_bm25"] > 0
+    timed = calls[2 * min(WARM_UP, len(queries)):]  # after the shared warm-up
+    block = WARM_UP // 10 + len(queries)  # a system's own warm-up, then every query
+    assert timed == ["BM25"] * block + ["other"] * block + ["other"] * block + ["BM25"] * block

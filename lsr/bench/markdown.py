@@ -21,8 +21,8 @@ def _search_section(title: str, part: dict) -> list[str]:
     lines = []
     if "latency" in part:
         lines += [f"### {title}: single-thread latency (median over repeats of each pass's percentiles)", "",
-                  "Lucene-only systems are timed interleaved query by query; a system that runs a model per query "
-                  "is timed apart, interleaved with BM25 alone (its forward pass would evict the others' data from the CPU caches).", ""]
+                  "Each pass times the systems one after the other on all the queries (rotating order), "
+                  "each after a short warm-up of its own.", ""]
         lines += _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows(part["latency"]))
     if "throughput_k1000" in part:
         lines += [f"### {title}: batch throughput, k=1000 (queries/s)", ""]

@@ -3,7 +3,7 @@ test split) against index size and latency.
 
 Document-side levels are impact indexes rebuilt from the kept vectors of the unpruned index
 (``vectors_from``: no re-encoding) with ``doc_top_k`` / ``doc_min_ratio``; query-side levels search
-the unpruned index with ``query_top_k`` / ``query_min_ratio``. Latency is measured interleaved with
+the unpruned index with ``query_top_k`` / ``query_min_ratio``. Latency is measured beside
 BM25 in the same run, so each row carries its ratio to BM25.
 """
 

@@ -130,36 +130,20 @@ def pruned_name(chosen: dict) -> str:
 
 def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], settings: BenchSettings) -> dict:
     """Latency and throughput of each system: an index and the options ``Searcher.open`` gets."""
-    from lsr.bench.latency import throughput
+    from lsr.bench.latency import latency, throughput
     from lsr.search import Searcher
 
     searchers = {name: Searcher.open(index, **options) for name, (index, options) in systems.items()}
     try:
         out = {}
         if "latency" not in settings.skip:
-            out["latency"] = {f"k={k}": _latency_apart(searchers, systems, queries, k, settings.repeats) for k in (10, 1000)}
+            out["latency"] = {f"k={k}": latency(searchers, queries, k, settings.repeats) for k in (10, 1000)}
         if "throughput" not in settings.skip:
             out["throughput_k1000"] = throughput(searchers, queries, 1000, repeats=settings.repeats)
         return out
     finally:
         for searcher in searchers.values():
             searcher.close()
-
-
-def _latency_apart(searchers: dict, systems: dict[str, tuple[Path, dict]], queries: list[str], k: int, repeats: int) -> dict:
-    """Latency of the Lucene-only systems interleaved together; each system that runs a model per query apart, with BM25.
-
-    A model's forward pass between two Lucene queries evicts Lucene's data from the CPU caches, so
-    interleaving it would slow the next system down (BM25 most, being the fastest) and flatter the ratios.
-    """
-    from lsr.bench.latency import latency
-
-    with_model = [name for name, (index, _) in systems.items() if _manifest(index)["query"]["type"] == "model"]
-    lucene_only = {name: s for name, s in searchers.items() if name not in with_model}
-    out = latency(lucene_only, queries, k, repeats)
-    for name in with_model:
-        out[name] = latency({"BM25": searchers["BM25"], name: searchers[name]}, queries, k, repeats)[name]
-    return out
 
 
 def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict, num_docs: int) -> dict:
