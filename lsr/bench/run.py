@@ -72,7 +72,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         "command": "lsr bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "lsr bench",
         "settings": {**asdict(settings), "skip": sorted(settings.skip)},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                    "jvm_cds_archive": str(archive)},
+                    "jvm_cds_archive": archive.name},
         "scifact": {"num_docs": {name: _manifest(ix)["num_docs"] for name, ix in indexes.items()},
                     "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
