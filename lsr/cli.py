@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
                             description="Benchmark on SciFact and on a synthetic corpus built from it (each synthetic document mixes two real "
-                            "ones: their words for BM25, their encoded vectors for inference-free). Systems are timed one after the other in each repeat and every "
+                            "ones: their words for BM25, their encoded vectors for inference-free). The `make train` inference-free model joins "
+                            "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each repeat and every "
                             "figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact train. "
                             "Results: bench/results/bench-<date>.{json,md}.")
     p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under out/bench")

@@ -3,6 +3,7 @@ the direct impact writer (same hits as Anserini's own searchers and indexer). No
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,6 +308,8 @@ def test_synthetic_indexes_are_built_merged_pruned_and_cached(tmp_path, tiny, if
         assert sparse_stats(pruned, ["aspirin cancer risk"])["avg_doc_terms"] < sparse_stats(full, ["aspirin cancer risk"])["avg_doc_terms"]
     again = synthetic_index("impact", tiny, if_index, 300, tmp_path, threads=1, doc_min_ratio=0.5)
     assert again == built[("impact", 0.5)]  # cached: same folder, same manifest
+    named, _ = synthetic_index("impact", tiny, if_index, 300, tmp_path, threads=1, name="inference-free-trained")
+    assert named == tmp_path / "synthetic-300" / "inference-free-trained" and named != built[("impact", 0.0)][0]
     with pytest.raises(LsrError, match="impact indexes only"):
         synthetic_index("bm25", tiny, if_index, 300, tmp_path, doc_min_ratio=0.5)
 
@@ -344,3 +347,27 @@ def test_latency_times_each_system_on_all_queries_in_turn():
     timed = calls[2 * min(WARM_UP, len(queries)):]  # after the shared warm-up
     block = WARM_UP // 10 + len(queries)  # a system's own warm-up, then every query
     assert timed == ["BM25"] * block + ["other"] * block + ["other"] * block + ["BM25"] * block
+
+
+def test_the_bench_skips_the_trained_system_where_its_model_is_missing(tmp_path, monkeypatch):
+    """`make bench` on a machine without `make train`'s model benches the rest and says what it skipped and why."""
+    import shutil
+
+    from lsr.bench import markdown
+    from lsr.bench.run import OPTIONAL_RECIPES, RECIPES, TRAINED, bench_recipes
+    from lsr.index.recipe import IndexRecipe
+
+    repo = Path(__file__).resolve().parents[1]
+    for file in [*RECIPES.values(), *OPTIONAL_RECIPES.values()]:
+        shutil.copy(repo / "indexing" / file, tmp_path / file)
+    monkeypatch.chdir(tmp_path)  # the trained recipe names its model relative to the working directory
+    encoder = IndexRecipe.load(tmp_path / OPTIONAL_RECIPES[TRAINED]).encoder
+    recipes, skipped = bench_recipes(tmp_path)
+    assert set(recipes) == set(RECIPES) and list(skipped) == [TRAINED] and encoder in skipped[TRAINED] and "make train" in skipped[TRAINED]
+    note = markdown.report({"date": "d", "command": "lsr bench", "seconds": 1, "settings": {}, "skipped": skipped,
+                            "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
+                            "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}})
+    assert f"Not benched here: **{TRAINED}**" in note
+    (tmp_path / encoder).mkdir(parents=True)
+    recipes, skipped = bench_recipes(tmp_path)
+    assert TRAINED in recipes and not skipped

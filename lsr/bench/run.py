@@ -1,8 +1,9 @@
 """``lsr bench`` / ``make bench``: run every measurement and write ``bench-<date>.json`` and ``.md``.
 
-SciFact (real): BM25, inference-free (zero-shot, corpus IDF) and SPLADE-tiny siamese (model time
-included) on the same Lucene engine and the same search path. Synthetic (``--docs``, default 1M):
-BM25 and inference-free over a corpus with SciFact's statistics (:mod:`lsr.bench.synthetic`),
+SciFact (real): BM25, inference-free (zero-shot, corpus IDF), inference-free as ``make train``
+trains it (where its model exists; the bench says when it skips it) and SPLADE-tiny siamese (model
+time included) on the same Lucene engine and the same search path. Synthetic (``--docs``, default 1M):
+BM25 and each inference-free model over a corpus with SciFact's statistics (:mod:`lsr.bench.synthetic`),
 queried with SciFact's test queries; a synthetic corpus of SciFact's own size checks the generator
 against the real corpus (same size, same queries). Plus cold start, encoding throughput, indexing memory and
 the pruning table. Every figure is a median over ``repeats``; ratios are taken within a repeat.
@@ -26,6 +27,9 @@ from lsr.errors import LsrError
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 RECIPES = {"BM25": "bm25.yaml", "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
+TRAINED = "inference-free (trained)"  # its recipe's encoder is `make train`'s model: benched where it exists
+OPTIONAL_RECIPES = {TRAINED: "inference-free-trained.yaml"}
+INFERENCE_FREE = ("inference-free", TRAINED)  # the systems whose vectors seed synthetic impact corpora
 COLD_QUERY = "aspirin lowers the risk of colorectal cancer"
 
 
@@ -53,17 +57,17 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     """Run the benchmark; returns the paths of the JSON and markdown results."""
     from lsr.eval.beir import load_dataset
     from lsr.eval.evaluate import ensure_index
-    from lsr.index.recipe import IndexRecipe
     from lsr.jvm_cache import build_archive
 
     started = time.time()
     say = (lambda message: print(f"[bench {time.time() - started:6.0f} s] {message}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
     dataset = load_dataset("scifact", data_dir)
     queries = list(dataset.queries("test").values())[: settings.queries]
-    recipes_dir = Path(lsr.__file__).resolve().parents[1] / "indexing"
-    recipes = {name: IndexRecipe.load(recipes_dir / file) for name, file in RECIPES.items()}
+    recipes, skipped = bench_recipes(Path(lsr.__file__).resolve().parents[1] / "indexing")
+    for name, why in skipped.items():
+        say(f"skipping {name}: {why}")
     say("SciFact indexes (built unless up to date)")
-    indexes = {name: ensure_index(recipe, dataset, out_dir, settings.threads, progress, keep_vectors=name == "inference-free")
+    indexes = {name: ensure_index(recipe, dataset, out_dir, settings.threads, progress, keep_vectors=name in INFERENCE_FREE)
                for name, recipe in recipes.items()}
     say("JVM class-data-sharing archive")
     archive = build_archive()
@@ -73,6 +77,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         "settings": {**asdict(settings), "skip": sorted(settings.skip)},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
                     "jvm_cds_archive": archive.name},
+        "skipped": skipped,
         "scifact": {"num_docs": {name: _manifest(ix)["num_docs"] for name, ix in indexes.items()},
                     "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
@@ -102,9 +107,10 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     if "synthetic" not in settings.skip and settings.docs:
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
-        result["synthetic_at_scifact_size"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, chosen, size)
+        sources = {name: indexes[name] for name in INFERENCE_FREE if name in indexes}
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, indexes["inference-free"], queries, settings, out_dir, say, chosen, settings.docs)
+        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
@@ -115,6 +121,21 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     return _write(result, results_dir)
+
+
+def bench_recipes(recipes_dir: Path) -> tuple[dict, dict[str, str]]:
+    """The index recipes of the benched systems, and why each optional one whose model is absent is skipped."""
+    from lsr.index.recipe import IndexRecipe
+
+    recipes = {name: IndexRecipe.load(recipes_dir / file) for name, file in RECIPES.items()}
+    skipped = {}
+    for name, file in OPTIONAL_RECIPES.items():
+        recipe = IndexRecipe.load(recipes_dir / file)
+        if Path(recipe.encoder).exists():
+            recipes[name] = recipe
+        else:
+            skipped[name] = f"its model {recipe.encoder} is missing (`make train` builds it)"
+    return recipes, skipped
 
 
 def _manifest(index_dir: Path) -> dict:
@@ -146,16 +167,22 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
             searcher.close()
 
 
-def _synthetic(dataset, source: Path, queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict, num_docs: int) -> dict:
+def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict,
+               num_docs: int) -> dict:
+    """Latency on synthetic corpora of ``num_docs``: BM25's, and one impact corpus per inference-free index in ``sources``."""
     from lsr.bench.scale import synthetic_index
 
-    plans = {"BM25": ("bm25", 0.0), "inference-free": ("impact", 0.0)}
-    if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:
-        plans[pruned_name(chosen)] = ("impact", chosen["doc_min_ratio"])  # query pruning alone: the cached unpruned index
+    zero_shot = sources["inference-free"]
+    plans = {"BM25": ("bm25", zero_shot, 0.0, None), "inference-free": ("impact", zero_shot, 0.0, None)}
+    if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:  # query pruning alone: the cached unpruned index
+        plans[pruned_name(chosen)] = ("impact", zero_shot, chosen["doc_min_ratio"], None)
+    if TRAINED in sources:
+        plans[TRAINED] = ("impact", sources[TRAINED], 0.0, "inference-free-trained")
     built = {}
-    for name, (kind, doc_ratio) in plans.items():
+    for name, (kind, source, doc_ratio, folder) in plans.items():
         say(f"synthetic {name} index")
-        built[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads, doc_min_ratio=doc_ratio)
+        built[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads, doc_min_ratio=doc_ratio,
+                                      name=folder)
     out = {"num_docs": num_docs,
            "indexing": {name: {key: manifest.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
                                                                   "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}

@@ -1,6 +1,7 @@
 """Build BM25 and impact indexes of a synthetic corpus (see :mod:`lsr.bench.synthetic`), measuring memory.
 
-The indexes land in ``<out>/synthetic-<N>/{bm25,inference-free[-ratio<r>]}`` with ordinary lsr manifests, so
+The indexes land in ``<out>/synthetic-<N>/<name>[-ratio<r>]`` (name: ``bm25``, ``inference-free`` or the
+caller's, one per source model) with ordinary lsr manifests, so
 ``Searcher.open`` searches them like any other; the impact index borrows the query side (tokenizer
 and IDF table) of the real index its vectors were drawn from. Both are merged into one segment, as
 SciFact's indexes are, so that the corpora differ in size only. A complete index is reused when its
@@ -34,14 +35,15 @@ NAMES = {"bm25": "bm25", "impact": "inference-free"}
 
 
 def synthetic_index(kind: str, dataset: Dataset, source_index: Path, num_docs: int, out_dir: Path,
-                    threads: int = 2, seed: int = 0, doc_min_ratio: float = 0.0) -> tuple[Path, dict]:
+                    threads: int = 2, seed: int = 0, doc_min_ratio: float = 0.0, name: str | None = None) -> tuple[Path, dict]:
     """The folder and manifest of a synthetic ``kind`` (``bm25`` or ``impact``) index of ``num_docs`` documents, built unless cached.
 
     ``doc_min_ratio`` prunes each synthetic impact vector as ``IndexRecipe.doc_min_ratio`` prunes real ones.
+    ``name`` (default ``bm25`` / ``inference-free``) names the folder, so impact corpora drawn from different models sit side by side.
     """
     if doc_min_ratio and kind != "impact":
         raise LsrError("document pruning applies to impact indexes only")
-    output = Path(out_dir) / f"synthetic-{num_docs}" / (NAMES[kind] + (f"-ratio{doc_min_ratio:g}" if doc_min_ratio else ""))
+    output = Path(out_dir) / f"synthetic-{num_docs}" / ((name or NAMES[kind]) + (f"-ratio{doc_min_ratio:g}" if doc_min_ratio else ""))
     settings = _settings(kind, dataset, source_index, num_docs, seed, doc_min_ratio)
     try:
         manifest = read_manifest(output)
