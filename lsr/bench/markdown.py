@@ -39,7 +39,8 @@ def report(result: dict) -> str:
              f"load average {machine['load_average_at_start']} at start and {machine.get('load_average_at_end')} at the end "
              "(a shared machine: compare ratios measured in the same run, not absolute times across runs).", "",
              f"Settings: {result['settings']}", ""]
-    lines += [f"Not benched here: **{name}**, {why}." for name, why in result.get("skipped", {}).items()] + ([""] if result.get("skipped") else [])
+    if result.get("skipped"):
+        lines += [f"Not benched here: **{name}**, {why}." for name, why in result["skipped"].items()] + [""]
     if "pruning_choice" in result:
         choice = result["pruning_choice"]
         chosen = choice["chosen"]
