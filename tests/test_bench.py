@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from lsr import Searcher
-from lsr.search.searcher import Hit
+from lsr.search.searcher import Hit, TwoPhase
 from lsr.bench.synthetic import RealDocuments, synthetic_texts, synthetic_vectors, text_records, write_shards
 from lsr.errors import LsrError
 from lsr.index.build import build_index
@@ -166,6 +166,28 @@ def test_query_pruning_keeps_the_heaviest_query_terms(if_index):
         assert [tuple(h) for h in pruned.search(query, k=5)] == full._lucene.search(full._lucene.weighted_query(kept), 5)
     with pytest.raises(LsrError, match="query pruning"):
         Searcher.open(if_index, query_min_ratio=2.0)
+
+
+def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
+    """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact."""
+    with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:
+        everything, with_light_terms = read_manifest(if_index)["num_docs"], 0
+        for query in tiny.queries("test").values():
+            weights = full.quantised(query)
+            heavy = {term: w for term, w in weights.items() if w >= 0.7 * max(weights.values())}
+            with_light_terms += len(heavy) < len(weights)
+            candidates = {h.docid for h in full._lucene.search(full._lucene.weighted_query(heavy), 3)}
+            exact = dict(full.search(query, k=everything))
+            expected = sorted(candidates & exact.keys(), key=lambda d: (-exact[d], d))[:2]
+            hits = two_phase.search(query, k=2)
+            assert [h.docid for h in hits] == expected
+            assert all(h.score == pytest.approx(exact[h.docid], abs=1e-4) for h in hits)
+            assert two_phase._lucene.two_phase(weights, 2, 0.7, 1.5) == hits  # the Python-encoded path (model queries)
+        assert with_light_terms >= 3  # the second phase ran
+    with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(1e-9, 1.0)) as all_heavy:
+        assert all_heavy.search(TINY_QUERIES["q1"], k=3) == full.search(TINY_QUERIES["q1"], k=3)  # no light terms: one plain search
+    with pytest.raises(LsrError, match="two-phase"):
+        Searcher.open(if_index, two_phase=TwoPhase(0.4, 0.5))
 
 
 def test_pruning_is_chosen_on_the_selection_split(if_index, tiny, tmp_path):

@@ -4,9 +4,9 @@
 when a query is encoded), so the inference-free path stays torch-free.
 """
 
-from lsr.search.searcher import BM25Searcher, Hit, ImpactSearcher, LuceneSearcher, Searcher
+from lsr.search.searcher import BM25Searcher, Hit, ImpactSearcher, LuceneSearcher, Searcher, TwoPhase
 
-__all__ = ["BM25Searcher", "DenseSearcher", "Hit", "HybridSearcher", "ImpactSearcher", "LuceneSearcher", "Searcher"]
+__all__ = ["BM25Searcher", "DenseSearcher", "Hit", "HybridSearcher", "ImpactSearcher", "LuceneSearcher", "Searcher", "TwoPhase"]
 
 
 def __getattr__(name: str):

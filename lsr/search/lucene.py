@@ -110,6 +110,9 @@ def _declared():
             (f"(L{lucene}/search/Query;I)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Llsr/lucene/TextQueries;Ljava/lang/String;Ljava/lang/String;I)Llsr/lucene/TopKSearcher$Hits;", False, False)])
         weightedQuery = JavaMethod(f"(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[F)L{lucene}/search/Query;")
+        twoPhase = JavaMultipleMethod([
+            ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
+            ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
 
     return SimpleNamespace(**{name: value for name, value in locals().items() if isinstance(value, type)})
 
@@ -147,6 +150,16 @@ class LuceneIndex:
     def search_text(self, queries, text: str, k: int) -> list[Hit]:
         """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
         return self._hits(self._search(queries, CONTENTS, text, k))
+
+    def two_phase(self, weights: dict[str, int | float], k: int, ratio: float, expansion: float) -> list[Hit]:
+        """Two-phase search (``TopKSearcher.twoPhase``): the terms weighing at least ``ratio`` x the heaviest
+        find ``expansion`` x ``k`` candidates, which the other terms then rescore."""
+        return self._hits(self._top_k.twoPhase(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()],
+                                               k, float(ratio), float(expansion)))
+
+    def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float) -> list[Hit]:
+        """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
+        return self._hits(self._top_k.twoPhase(queries, CONTENTS, text, k, float(ratio), float(expansion)))
 
     @staticmethod
     def _hits(hits) -> list[Hit]:

@@ -26,6 +26,19 @@ class Hit(NamedTuple):
     score: float
 
 
+class TwoPhase(NamedTuple):
+    """Two-phase impact search: the query terms weighing at least ``ratio`` x its heaviest find ``expansion`` x k
+    candidates, the other terms then rescore them (as OpenSearch's two-phase processor, whose defaults these are)."""
+
+    ratio: float = 0.4
+    expansion: float = 5.0
+
+    def check(self) -> None:
+        """Raise a clear error for a ratio outside (0, 1] or an expansion below 1."""
+        if not 0.0 < self.ratio <= 1.0 or self.expansion < 1.0:
+            raise LsrError(f"two-phase search: ratio must be in (0, 1] and expansion at least 1, got {self.ratio!r} and {self.expansion!r}")
+
+
 class QueryEncoder(Protocol):
     """Anything that turns a query into {term: weight}."""
 
@@ -36,16 +49,18 @@ class Searcher(ABC):
     """Search an lsr index: ``search(query, k)`` and ``batch_search(queries, k, threads)``."""
 
     @staticmethod
-    def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float = 0.0) -> "Searcher":
+    def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float = 0.0,
+             two_phase: TwoPhase | None = None) -> "Searcher":
         """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
 
-        ``query_top_k`` / ``query_min_ratio``: query-side pruning of impact searchers (see :class:`ImpactSearcher`).
+        ``query_top_k`` / ``query_min_ratio``: query-side pruning of impact searchers; ``two_phase``: their
+        two-phase search (see :class:`ImpactSearcher`).
         """
         manifest = read_manifest(index_dir)
         if manifest["kind"] == "bm25":
             return BM25Searcher(index_dir, manifest)
         if manifest["kind"] == "impact":
-            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio)
+            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio, two_phase)
         if manifest["kind"] == "dense":
             from lsr.search.dense import DenseSearcher
 
@@ -139,9 +154,12 @@ class ImpactSearcher(LuceneSearcher):
     ``query_top_k`` keeps only the query's heaviest terms and ``query_min_ratio`` only those weighing at
     least that fraction of its heaviest (query-side pruning: fewer posting lists, less relevance).
     A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`).
+    ``two_phase`` (:class:`TwoPhase`) searches with the heavy query terms first and rescores their
+    candidates with the others: faster, and it may miss documents that only the light terms would find.
     """
 
-    def __init__(self, index_dir, manifest, encoder: QueryEncoder, query_top_k: int | None = None, query_min_ratio: float = 0.0):
+    def __init__(self, index_dir, manifest, encoder: QueryEncoder, query_top_k: int | None = None, query_min_ratio: float = 0.0,
+                 two_phase: TwoPhase | None = None):
         from lsr.encoders.table import MAX_QUERY_TOKENS, TableQueryEncoder
         from lsr.search.lucene import impact_similarity, table_queries
 
@@ -151,12 +169,27 @@ class ImpactSearcher(LuceneSearcher):
         check_pruning(query_top_k, query_min_ratio, "query pruning")
         self.query_top_k = query_top_k
         self.query_min_ratio = query_min_ratio
+        if two_phase is not None:
+            two_phase.check()
+        self.two_phase = two_phase
         if isinstance(encoder, TableQueryEncoder):
             self._text_queries = table_queries(encoder.tokenizer.to_str(), encoder.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio)
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
         return prune_weights(quantise_query(self.encoder.encode(query), self.scale), self.query_top_k, self.query_min_ratio)
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        if self.two_phase is None:
+            return super().search(query, k)
+        _check_k(k)
+        if not query.strip():
+            return []
+        ratio, expansion = self.two_phase
+        if self._text_queries is not None:
+            return self._lucene.two_phase_text(self._text_queries, query, k, ratio, expansion)
+        weights = self.quantised(query)
+        return self._lucene.two_phase(weights, k, ratio, expansion) if weights else []
 
     def _prepare(self, query):
         weights = self.quantised(query)

@@ -1,6 +1,8 @@
 package lsr.lucene;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
@@ -17,9 +19,12 @@ import org.apache.lucene.search.Collector;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.LeafCollector;
 import org.apache.lucene.search.Query;
+import org.apache.lucene.search.QueryRescorer;
 import org.apache.lucene.search.Scorable;
+import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.util.BytesRef;
 import org.apache.lucene.util.PriorityQueue;
 
@@ -142,6 +147,64 @@ public final class TopKSearcher {
     return collector.hits();
   }
 
+  /**
+   * Two-phase search (as OpenSearch's {@code neural_sparse_two_phase_processor}): the query's heavy
+   * terms, those weighing at least {@code ratio} x its heaviest, find the top {@code expansion} x
+   * {@code k} candidates; Lucene's {@link QueryRescorer} then adds the light terms' scores to those
+   * candidates only, and the top {@code k} of them come back. Every returned score is the document's
+   * full score (integer impacts and weights sum exactly in floats); a document that the heavy terms
+   * leave out of the candidates is missed, which is the quality this trades for speed. The light
+   * terms are the long lists of frequent tokens that cost MaxScore the most.
+   */
+  public Hits twoPhase(String field, String[] terms, float[] weights, int k, double ratio, double expansion) throws IOException {
+    float heaviest = 0;
+    for (float weight : weights) {
+      heaviest = Math.max(heaviest, weight);
+    }
+    List<Integer> heavy = new ArrayList<>();
+    List<Integer> light = new ArrayList<>();
+    for (int i = 0; i < terms.length; i++) {
+      (weights[i] >= ratio * heaviest ? heavy : light).add(i);
+    }
+    if (light.isEmpty()) {
+      return search(weightedQuery(field, terms, weights), k);
+    }
+    int depth = (int) Math.min(ids.length, Math.max(k, Math.ceil(expansion * k)));
+    TopDocs candidates = searcher.search(subQuery(field, terms, weights, heavy), depth);
+    TopDocs rescored = new QueryRescorer(subQuery(field, terms, weights, light)) {
+      @Override
+      protected float combine(float firstPassScore, boolean secondPassMatches, float secondPassScore) {
+        return secondPassMatches ? firstPassScore + secondPassScore : firstPassScore;
+      }
+    }.rescore(searcher, candidates, depth);
+    TopK top = new TopK(Math.max(1, Math.min(k, ids.length)), ids);
+    for (ScoreDoc hit : rescored.scoreDocs) {
+      top.offer(hit.doc, hit.score);
+    }
+    return top.hits();
+  }
+
+  /** {@link #twoPhase(String, String[], float[], int, double, double)} for the query that {@code queries} weighs for {@code text}. */
+  public Hits twoPhase(TableQueries queries, String field, String text, int k, double ratio, double expansion) throws IOException {
+    TableQueries.Weighted weighted = queries.encode(text);
+    return weighted.terms.length == 0 ? new Hits(new String[0], new float[0]) : twoPhase(field, weighted.terms, weighted.weights, k, ratio, expansion);
+  }
+
+  /** {@link #twoPhase(String, String[], float[], int, double, double)} with the terms joined by {@code separator}. */
+  public Hits twoPhase(String field, String terms, String separator, float[] weights, int k, double ratio, double expansion) throws IOException {
+    return twoPhase(field, terms.split(Pattern.quote(separator), -1), weights, k, ratio, expansion);
+  }
+
+  private Query subQuery(String field, String[] terms, float[] weights, List<Integer> which) throws IOException {
+    String[] someTerms = new String[which.size()];
+    float[] someWeights = new float[which.size()];
+    for (int i = 0; i < someTerms.length; i++) {
+      someTerms[i] = terms[which.get(i)];
+      someWeights[i] = weights[which.get(i)];
+    }
+    return weightedQuery(field, someTerms, someWeights);
+  }
+
   private static final class Hit {
     int doc;
     float score;
@@ -152,6 +215,7 @@ public final class TopKSearcher {
     private final PriorityQueue<Hit> queue;
     private final BytesRef[] ids;
     private final int capacity;
+    private final Hit candidate = new Hit();
     private int size;
 
     TopK(int capacity, BytesRef[] ids) {
@@ -180,7 +244,6 @@ public final class TopKSearcher {
       final int base = context.docBase;
       return new LeafCollector() {
         private Scorable scorer;
-        private final Hit candidate = new Hit();
 
         @Override
         public void setScorer(Scorable scorer) throws IOException {
@@ -192,28 +255,32 @@ public final class TopKSearcher {
 
         @Override
         public void collect(int doc) throws IOException {
-          float score = scorer.score();
-          if (size < capacity) {
-            Hit hit = new Hit();
-            hit.doc = base + doc;
-            hit.score = score;
-            queue.add(hit);
-            if (++size == capacity) {
-              scorer.setMinCompetitiveScore(queue.top().score);
-            }
-            return;
-          }
-          candidate.doc = base + doc;
-          candidate.score = score;
-          Hit worst = queue.top();
-          if (worse(worst, candidate, ids)) {
-            worst.doc = candidate.doc;
-            worst.score = candidate.score;
-            queue.updateTop();
+          if (offer(base + doc, scorer.score())) {
             scorer.setMinCompetitiveScore(queue.top().score);
           }
         }
       };
+    }
+
+    /** Keeps the hit if it ranks among the best so far; true when the queue is full and its worst hit changed. */
+    boolean offer(int doc, float score) {
+      if (size < capacity) {
+        Hit hit = new Hit();
+        hit.doc = doc;
+        hit.score = score;
+        queue.add(hit);
+        return ++size == capacity;
+      }
+      candidate.doc = doc;
+      candidate.score = score;
+      Hit worst = queue.top();
+      if (!worse(worst, candidate, ids)) {
+        return false;
+      }
+      worst.doc = doc;
+      worst.score = score;
+      queue.updateTop();
+      return true;
     }
 
     Hits hits() {
