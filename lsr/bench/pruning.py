@@ -3,8 +3,9 @@ test split) against index size and latency.
 
 Document-side levels are impact indexes rebuilt from the kept vectors of the unpruned index
 (``vectors_from``: no re-encoding) with ``doc_top_k`` / ``doc_min_ratio``; query-side levels search
-the unpruned index with ``query_top_k`` / ``query_min_ratio``. Latency is measured beside
-BM25 in the same run, so each row carries its ratio to BM25.
+the unpruned index with ``query_top_k`` / ``query_min_ratio``, or two-phase (the heavy query terms
+find candidates, all the terms score them: :class:`lsr.search.searcher.TwoPhase`). Latency is
+measured beside BM25 in the same run, so each row carries its ratio to BM25.
 """
 
 from __future__ import annotations
@@ -18,26 +19,39 @@ from lsr.eval.beir import Dataset
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import IndexRecipe
-from lsr.search.searcher import Searcher
+from lsr.search.searcher import Searcher, TwoPhase
 
 # (label, top_k, min_ratio)
 DOC_LEVELS = [("top-128 terms", 128, 0.0), ("top-64 terms", 64, 0.0), ("top-32 terms", 32, 0.0),
               ("weight >= 0.1 x max", None, 0.1), ("weight >= 0.3 x max", None, 0.3)]
-QUERY_LEVELS = [("top-8 terms", 8, 0.0), ("top-4 terms", 4, 0.0), ("weight >= 0.5 x max", None, 0.5)]
+TWO_PHASE = TwoPhase()  # OpenSearch's defaults: heavy terms >= 0.4 x max find 5 x k candidates
+# (label, Searcher.open options)
+QUERY_LEVELS = [("top-8 terms", {"query_top_k": 8}), ("top-4 terms", {"query_top_k": 4}), ("weight >= 0.5 x max", {"query_min_ratio": 0.5}),
+                ("two-phase, >= 0.4 x max, 5k candidates", {"two_phase": TWO_PHASE}),
+                ("two-phase, >= 0.5 x max, 3k candidates", {"two_phase": TwoPhase(0.5, 3.0)})]
 DOC_RATIOS = (0.0, 0.1, 0.2, 0.3)  # candidates for the operating point, documents...
 QUERY_RATIOS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # ... and queries
 FREE = 0.002  # nDCG@10 a pruning level may lose on the selection split and still count as free
 
 
 def ratio_level(ratio: float) -> tuple[str, int | None, float] | None:
-    """The pruning-table level of a ``min_ratio`` (None for no pruning)."""
+    """The pruning-table document level of a ``min_ratio`` (None for no pruning)."""
     return (f"weight >= {ratio:g} x max", None, ratio) if ratio else None
 
 
+def query_ratio_level(ratio: float) -> tuple[str, dict] | None:
+    """The pruning-table query level of a ``query_min_ratio`` (None for no pruning)."""
+    return (f"weight >= {ratio:g} x max", {"query_min_ratio": ratio}) if ratio else None
+
+
 def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int) -> dict:
-    hits = searcher.batch_search(list(queries.values()), k=1000, threads=threads)
-    run = {qid: {h.docid: h.score for h in found} for qid, found in zip(queries, hits)}
-    return evaluate(run, qrels, ignore_identical_ids=True)
+    """nDCG@10 of a top-10 search and R@100 of a top-100 search: two-phase search finds other hits at other depths."""
+    scores = {}
+    for k, metric in ((10, "nDCG@10"), (100, "R@100")):
+        hits = searcher.batch_search(list(queries.values()), k=k, threads=threads)
+        run = {qid: {h.docid: h.score for h in found} for qid, found in zip(queries, hits)}
+        scores[metric] = evaluate(run, qrels, ignore_identical_ids=True)[metric]
+    return scores
 
 
 def choose_pruning(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir: Path, split: str = "train",
@@ -92,15 +106,16 @@ def default_levels() -> list[tuple]:
 
 def pruning_table(recipe: IndexRecipe, dataset: Dataset, source: Path, bm25: Path, split: str, out_dir: Path,
                   repeats: int = 3, threads: int = 2, levels=None) -> list[dict]:
-    """One row per ``(document level, query level)`` pair (default :func:`default_levels`; a level is
-    ``(label, top_k, min_ratio)`` or None): nDCG@10, terms/doc, index MiB, p50 latency and its ratio to BM25."""
+    """One row per ``(document level, query level)`` pair (default :func:`default_levels`; a document level is
+    ``(label, top_k, min_ratio)``, a query level ``(label, Searcher.open options)``, either may be None):
+    nDCG@10, terms/doc, index MiB, p50 latency and its ratio to BM25."""
     queries = dataset.queries(split)
     qrels = dataset.qrels(split)
     rows = []
     with Searcher.open(bm25) as bm25_searcher:
         for doc, query in levels or default_levels():
             index = pruned_index(recipe, dataset, source, out_dir, doc[1], doc[2], threads) if doc else source
-            options = {"query_top_k": query[1], "query_min_ratio": query[2]} if query else {}
+            options = query[1] if query else {}
             manifest = read_manifest(index)
             with Searcher.open(index, **options) as searcher:
                 scores = _scores(searcher, queries, qrels, threads)

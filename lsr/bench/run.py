@@ -21,12 +21,13 @@ from pathlib import Path
 
 import lsr
 from lsr.bench import markdown
-from lsr.bench.pruning import choose_pruning, default_levels, pruned_index, ratio_level
+from lsr.bench.pruning import TWO_PHASE, choose_pruning, default_levels, pruned_index, query_ratio_level, ratio_level
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 RECIPES = {"BM25": "bm25.yaml", "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
+TWO_PHASE_NAME = f"inference-free, two-phase (>= {TWO_PHASE.ratio:g} x max, {TWO_PHASE.expansion:g}k candidates)"
 TRAINED = "inference-free (trained)"  # its recipe's encoder is `make train`'s model: benched where it exists
 OPTIONAL_RECIPES = {TRAINED: "inference-free-trained.yaml"}
 INFERENCE_FREE = ("inference-free", TRAINED)  # the systems whose vectors seed synthetic impact corpora
@@ -90,6 +91,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         index = pruned_index(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, None, chosen["doc_min_ratio"], settings.threads) \
             if chosen["doc_min_ratio"] else indexes["inference-free"]
         systems[pruned_name(chosen)] = (index, {"query_min_ratio": chosen["query_min_ratio"]})
+    systems[TWO_PHASE_NAME] = (indexes["inference-free"], {"two_phase": TWO_PHASE})
     if "scifact" not in settings.skip and not {"latency", "throughput"} <= settings.skip:
         say("SciFact latency and throughput")
         result["scifact"].update(_search_timings(systems, queries, settings))
@@ -117,7 +119,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
 
         result["pruning"] = pruning_table(recipes["inference-free"], dataset, indexes["inference-free"], indexes["BM25"], "test", out_dir,
                                           repeats=settings.repeats, threads=settings.threads,
-                                          levels=default_levels() + [(ratio_level(chosen["doc_min_ratio"]), ratio_level(chosen["query_min_ratio"]))])
+                                          levels=default_levels() + [(ratio_level(chosen["doc_min_ratio"]), query_ratio_level(chosen["query_min_ratio"]))])
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     return _write(result, results_dir)
@@ -189,6 +191,7 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
                         for name, (_, manifest) in built.items()}}
     systems = {name: (index, {"query_min_ratio": chosen["query_min_ratio"]} if name == pruned_name(chosen) else {})
                for name, (index, _) in built.items()}
+    systems[TWO_PHASE_NAME] = (built["inference-free"][0], {"two_phase": TWO_PHASE})
     say("synthetic latency and throughput")
     out.update(_search_timings(systems, queries, settings))
     return out
