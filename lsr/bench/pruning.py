@@ -44,10 +44,10 @@ def query_ratio_level(ratio: float) -> tuple[str, dict] | None:
     return (f"weight >= {ratio:g} x max", {"query_min_ratio": ratio}) if ratio else None
 
 
-def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int) -> dict:
-    """nDCG@10 of a top-10 search and R@100 of a top-100 search: two-phase search finds other hits at other depths."""
+def _scores(searcher: Searcher, queries: dict, qrels: dict, threads: int, metrics=(("nDCG@10", 10), ("R@100", 100))) -> dict:
+    """Each metric from a search at its own depth (nDCG@10 of a top-10 search...): two-phase search finds other hits at other depths."""
     scores = {}
-    for k, metric in ((10, "nDCG@10"), (100, "R@100")):
+    for metric, k in metrics:
         hits = searcher.batch_search(list(queries.values()), k=k, threads=threads)
         run = {qid: {h.docid: h.score for h in found} for qid, found in zip(queries, hits)}
         scores[metric] = evaluate(run, qrels, ignore_identical_ids=True)[metric]
@@ -73,7 +73,7 @@ def choose_pruning(recipe: IndexRecipe, dataset: Dataset, source: Path, out_dir:
         num_docs = read_manifest(index)["num_docs"]
         for query_ratio in sorted({0.0, *query_ratios}):
             with Searcher.open(index, query_min_ratio=query_ratio) as searcher:
-                ndcg = _scores(searcher, queries, qrels, threads)["nDCG@10"]
+                ndcg = _scores(searcher, queries, qrels, threads, metrics=(("nDCG@10", 10),))["nDCG@10"]
                 postings = sparse_stats(searcher, list(queries.values()))["flops"] * num_docs
             rows.append({"doc_min_ratio": doc_ratio, "query_min_ratio": query_ratio, column: round(ndcg, 4),
                          "postings_per_query": round(postings)})

@@ -116,8 +116,10 @@ class LuceneSearcher(Searcher):
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         _check_k(k)
-        if not query.strip():
-            return []
+        return self._search(query, k) if query.strip() else []
+
+    def _search(self, query: str, k: int) -> list[Hit]:
+        """The hits of a non-empty query: one Java call when Java builds it from the text."""
         if self._text_queries is not None:
             return self._lucene.search_text(self._text_queries, query, k)
         prepared = self._prepare(query)
@@ -179,12 +181,9 @@ class ImpactSearcher(LuceneSearcher):
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
         return prune_weights(quantise_query(self.encoder.encode(query), self.scale), self.query_top_k, self.query_min_ratio)
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
+    def _search(self, query: str, k: int) -> list[Hit]:
         if self.two_phase is None:
-            return super().search(query, k)
-        _check_k(k)
-        if not query.strip():
-            return []
+            return super()._search(query, k)
         ratio, expansion = self.two_phase
         if self._text_queries is not None:
             return self._lucene.two_phase_text(self._text_queries, query, k, ratio, expansion)
