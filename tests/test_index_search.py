@@ -45,6 +45,33 @@ def test_lucene_impact_search_is_exact(index, request, tiny):
         assert evaluate(run_of(searcher), tiny.qrels("test")) == evaluate(run_of(exact), tiny.qrels("test"))
 
 
+def test_searchers_open_together_each_search_their_own_index(bm25_index, if_index, splade_index):
+    """Each searcher answers from its own index while others are open, also from two threads at once.
+
+    pyjnius shares a class's method objects between its instances; lsr once kept a bound method per
+    index, and the first index opened then searched the last one's postings.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = list(TINY_QUERIES.values())
+    indexes = [bm25_index, if_index, splade_index]
+    alone = []
+    for index in indexes:
+        with Searcher.open(index) as searcher:
+            alone.append(searcher.batch_search(queries, k=5))
+    assert alone[0] != alone[1] != alone[2]
+    searchers = [Searcher.open(index) for index in indexes]
+    try:
+        assert [s.batch_search(queries, k=5) for s in searchers] == alone
+        assert [s.batch_search(queries, k=5) for s in reversed(searchers)] == alone[::-1]
+        with ThreadPoolExecutor(2) as pool:  # two indexes searched at the same time, many times over
+            together = pool.map(lambda i: searchers[i % 2].batch_search(queries, k=5), range(40))
+            assert list(together) == [alone[i % 2] for i in range(40)]
+    finally:
+        for searcher in searchers:
+            searcher.close()
+
+
 def test_quantisation_keeps_the_float_ranking(if_index, tiny):
     """The integer impacts rank as the float SPLADE x IDF dot products do on this corpus."""
     from lsr.encoders import sparse

@@ -55,7 +55,7 @@ def _declared():
     from types import SimpleNamespace
 
     jclass("java.lang.Object")  # starts the JVM (importing jnius first would start it without lsr's classpath)
-    from jnius import JavaClass, JavaField, JavaMethod, JavaMultipleMethod, JavaStaticMethod, MetaJavaClass
+    from jnius import JavaClass, JavaField, JavaMethod, JavaStaticMethod, MetaJavaClass
 
     lucene = "org/apache/lucene"
 
@@ -103,6 +103,24 @@ def _declared():
         scores = JavaField("[F")
         joinedDocids = JavaMethod("(Ljava/lang/String;)Ljava/lang/String;")
 
+    return SimpleNamespace(**{name: value for name, value in locals().items() if isinstance(value, type)})
+
+
+def _top_k_searcher(searcher):
+    """lsr's Java ``TopKSearcher`` over ``searcher``, as an instance of a pyjnius class of its own.
+
+    pyjnius binds an instance method by writing the instance into the method object, which a class
+    shares between all its instances (``JavaMethod.__get__``, a known "XXX FIXME" in pyjnius 1.9). A
+    bound method kept for later, or a call whose arguments are still being evaluated when another
+    thread touches the same method, would run on whichever instance touched it last: with two indexes
+    open in one process, the first one's queries ran on the second (sessions 4-7 of ``docs/speed.md``).
+    A class per index gives each index method objects of its own.
+    """
+    _declared()
+    from jnius import JavaClass, JavaMethod, JavaMultipleMethod, MetaJavaClass
+
+    lucene = "org/apache/lucene"
+
     class TopKSearcher(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher"
         __javaconstructor__ = [(f"(L{lucene}/search/IndexSearcher;Ljava/lang/String;)V", False)]
@@ -114,7 +132,7 @@ def _declared():
             ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
 
-    return SimpleNamespace(**{name: value for name, value in locals().items() if isinstance(value, type)})
+    return TopKSearcher(searcher, ID)
 
 
 class LuceneIndex:
@@ -125,7 +143,7 @@ class LuceneIndex:
         self._reader = java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
         self._searcher = java.IndexSearcher(self._reader)
         self._searcher.setSimilarity(similarity)
-        self._top_k = java.TopKSearcher(self._searcher, ID)
+        self._top_k = _top_k_searcher(self._searcher)
         self._search = self._top_k.search
         self._weighted_query = self._top_k.weightedQuery
 
