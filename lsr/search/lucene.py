@@ -29,6 +29,7 @@ from lsr.search.searcher import Hit
 
 CONTENTS = "contents"
 ID = "id"
+LUCENE = "org/apache/lucene"  # Lucene's package path in JNI signatures
 SEP = "\u0001"  # between the terms of an impact query: never inside a term, not whitespace for Java
 
 
@@ -57,29 +58,27 @@ def _declared():
     jclass("java.lang.Object")  # starts the JVM (importing jnius first would start it without lsr's classpath)
     from jnius import JavaClass, JavaField, JavaMethod, JavaStaticMethod, MetaJavaClass
 
-    lucene = "org/apache/lucene"
-
     class FSDirectory(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{lucene}/store/FSDirectory"
-        open = JavaStaticMethod(f"(Ljava/nio/file/Path;)L{lucene}/store/FSDirectory;")
+        __javaclass__ = f"{LUCENE}/store/FSDirectory"
+        open = JavaStaticMethod(f"(Ljava/nio/file/Path;)L{LUCENE}/store/FSDirectory;")
 
     class DirectoryReader(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{lucene}/index/DirectoryReader"
-        open = JavaStaticMethod(f"(L{lucene}/store/Directory;)L{lucene}/index/DirectoryReader;")
+        __javaclass__ = f"{LUCENE}/index/DirectoryReader"
+        open = JavaStaticMethod(f"(L{LUCENE}/store/Directory;)L{LUCENE}/index/DirectoryReader;")
         numDocs = JavaMethod("()I")
         close = JavaMethod("()V")
 
     class Query(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{lucene}/search/Query"
+        __javaclass__ = f"{LUCENE}/search/Query"
 
     class IndexSearcher(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{lucene}/search/IndexSearcher"
-        __javaconstructor__ = [(f"(L{lucene}/index/IndexReader;)V", False)]
-        setSimilarity = JavaMethod(f"(L{lucene}/search/similarities/Similarity;)V")
+        __javaclass__ = f"{LUCENE}/search/IndexSearcher"
+        __javaconstructor__ = [(f"(L{LUCENE}/index/IndexReader;)V", False)]
+        setSimilarity = JavaMethod(f"(L{LUCENE}/search/similarities/Similarity;)V")
 
     class BagOfWords(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/BagOfWords"
-        __javaconstructor__ = [(f"(L{lucene}/analysis/Analyzer;)V", False)]
+        __javaconstructor__ = [(f"(L{LUCENE}/analysis/Analyzer;)V", False)]
 
     class WordPiece(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/WordPiece"
@@ -113,21 +112,19 @@ def _top_k_searcher(searcher):
     shares between all its instances (``JavaMethod.__get__``, a known "XXX FIXME" in pyjnius 1.9). A
     bound method kept for later, or a call whose arguments are still being evaluated when another
     thread touches the same method, would run on whichever instance touched it last: with two indexes
-    open in one process, the first one's queries ran on the second (sessions 4-7 of ``docs/speed.md``).
+    open in one process, the first one's queries ran on the second (sessions 3-7 of ``docs/speed.md``).
     A class per index gives each index method objects of its own.
     """
-    _declared()
+    _declared()  # starts the JVM with lsr's classpath
     from jnius import JavaClass, JavaMethod, JavaMultipleMethod, MetaJavaClass
-
-    lucene = "org/apache/lucene"
 
     class TopKSearcher(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher"
-        __javaconstructor__ = [(f"(L{lucene}/search/IndexSearcher;Ljava/lang/String;)V", False)]
+        __javaconstructor__ = [(f"(L{LUCENE}/search/IndexSearcher;Ljava/lang/String;)V", False)]
         search = JavaMultipleMethod([
-            (f"(L{lucene}/search/Query;I)Llsr/lucene/TopKSearcher$Hits;", False, False),
+            (f"(L{LUCENE}/search/Query;I)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Llsr/lucene/TextQueries;Ljava/lang/String;Ljava/lang/String;I)Llsr/lucene/TopKSearcher$Hits;", False, False)])
-        weightedQuery = JavaMethod(f"(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[F)L{lucene}/search/Query;")
+        weightedQuery = JavaMethod(f"(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[F)L{LUCENE}/search/Query;")
         twoPhase = JavaMultipleMethod([
             ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
