@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
     p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
     p.add_argument("--query-min-ratio", type=float, default=0.0, help="impact indexes: drop query terms under this fraction of the heaviest (default: 0)")
+    p.add_argument("--query-max-df", type=float, default=1.0,
+                   help="impact indexes: drop query terms found in more than this fraction of the index's documents (default: 1, keep all)")
     p.add_argument("--two-phase", nargs=2, type=float, metavar=("RATIO", "EXPANSION"),
                    help="impact indexes: two-phase search; the terms weighing at least RATIO x the heaviest find EXPANSION x k "
                         "candidates, which all the terms then score (OpenSearch's defaults: 0.4 5). Faster top-k; may miss hits")
@@ -216,7 +218,8 @@ def _search(args) -> None:
     from lsr.search import Searcher, TwoPhase
 
     two_phase = TwoPhase(*args.two_phase) if args.two_phase else None
-    with Searcher.open(args.index, query_top_k=args.query_top_k, query_min_ratio=args.query_min_ratio, two_phase=two_phase) as searcher:
+    with Searcher.open(args.index, query_top_k=args.query_top_k, query_min_ratio=args.query_min_ratio, two_phase=two_phase,
+                       query_max_df=args.query_max_df) as searcher:
         for rank, hit in enumerate(searcher.search(" ".join(args.query), k=args.k), start=1):
             print(f"{rank:>3}  {hit.score:>10.4f}  {hit.docid}")
 

@@ -168,6 +168,26 @@ def test_query_pruning_keeps_the_heaviest_query_terms(if_index):
         Searcher.open(if_index, query_min_ratio=2.0)
 
 
+def test_query_max_df_drops_the_query_terms_most_of_the_index_holds(if_index):
+    """Terms in more than `query_max_df` of the documents (counted from the kept vectors) leave the query, in Java as in Python."""
+    vectors = [json.loads(line)["vector"] for shard in (if_index / "collection").glob("*.jsonl") for line in shard.read_text().splitlines()]
+    df = Counter(term for vector in vectors for term in vector)
+    with Searcher.open(if_index) as full:
+        commonest = max((term for query in QUERIES for term in full.quantised(query)), key=df.__getitem__)
+        max_df = (df[commonest] - 0.5) / len(vectors)  # just below the commonest query term's share
+        frequent = {term for term, count in df.items() if count > max_df * len(vectors)}
+        with Searcher.open(if_index, query_max_df=max_df) as capped:
+            for query in QUERIES:
+                kept = {term: w for term, w in full.quantised(query).items() if term not in frequent}
+                assert capped.quantised(query) == kept
+                expected = full._lucene.search(full._lucene.weighted_query(kept), 5) if kept else []
+                assert [tuple(h) for h in capped.search(query, k=5)] == expected  # the Java-built query drops the same terms
+            assert commonest not in capped.quantised(" ".join(QUERIES))
+    for bad in (0.0, 1.5):
+        with pytest.raises(LsrError, match="query_max_df"):
+            Searcher.open(if_index, query_max_df=bad)
+
+
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
     """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact."""
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:

@@ -128,6 +128,7 @@ def _top_k_searcher(searcher):
         twoPhase = JavaMultipleMethod([
             ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
+        frequentTerms = JavaMethod("(Ljava/lang/String;DLjava/lang/String;)Ljava/lang/String;")
 
     return TopKSearcher(searcher, ID)
 
@@ -153,6 +154,11 @@ class LuceneIndex:
     def bag_of_words():
         """BM25's query builder: Anserini's bag of words through its default (English, Porter) analyzer."""
         return _declared().BagOfWords(jclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER)
+
+    def frequent_terms(self, max_fraction: float) -> frozenset[str]:
+        """The terms found in more than ``max_fraction`` of the index's documents."""
+        joined = self._top_k.frequentTerms(CONTENTS, float(max_fraction), SEP)
+        return frozenset(joined.split(SEP)) if joined else frozenset()
 
     def weighted_query(self, weights: dict[str, int | float]):
         """A query of boosted terms ``{term: weight}`` (one JNI call for the whole query)."""

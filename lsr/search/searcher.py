@@ -50,17 +50,18 @@ class Searcher(ABC):
 
     @staticmethod
     def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float = 0.0,
-             two_phase: TwoPhase | None = None) -> "Searcher":
+             two_phase: TwoPhase | None = None, query_max_df: float = 1.0) -> "Searcher":
         """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
 
-        ``query_top_k`` / ``query_min_ratio``: query-side pruning of impact searchers; ``two_phase``: their
-        two-phase search (see :class:`ImpactSearcher`).
+        ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers;
+        ``two_phase``: their two-phase search (see :class:`ImpactSearcher`).
         """
         manifest = read_manifest(index_dir)
         if manifest["kind"] == "bm25":
             return BM25Searcher(index_dir, manifest)
         if manifest["kind"] == "impact":
-            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio, two_phase)
+            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio, two_phase,
+                                 query_max_df)
         if manifest["kind"] == "dense":
             from lsr.search.dense import DenseSearcher
 
@@ -155,17 +156,26 @@ class ImpactSearcher(LuceneSearcher):
 
     ``query_top_k`` keeps only the query's heaviest terms and ``query_min_ratio`` only those weighing at
     least that fraction of its heaviest (query-side pruning: fewer posting lists, less relevance).
+    ``query_max_df`` drops the query terms found in more than that fraction of the index's documents:
+    the near-stopwords of this index, such as terms a document model spread over most of the corpus,
+    whose long lists cost the most and tell documents apart the least.
     A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`).
     ``two_phase`` (:class:`TwoPhase`) searches with the heavy query terms first and rescores their
     candidates with the others: faster, and it may miss documents that only the light terms would find.
     """
 
     def __init__(self, index_dir, manifest, encoder: QueryEncoder, query_top_k: int | None = None, query_min_ratio: float = 0.0,
-                 two_phase: TwoPhase | None = None):
+                 two_phase: TwoPhase | None = None, query_max_df: float = 1.0):
         from lsr.encoders.table import MAX_QUERY_TOKENS, TableQueryEncoder
         from lsr.search.lucene import impact_similarity, table_queries
 
+        if not 0.0 < query_max_df <= 1.0:
+            raise LsrError(f"query_max_df must be in (0, 1], got {query_max_df!r}")
         super().__init__(index_dir, manifest, impact_similarity())
+        self.query_max_df = query_max_df
+        self._frequent = self._lucene.frequent_terms(query_max_df) if query_max_df < 1.0 else frozenset()
+        if self._frequent and isinstance(encoder, TableQueryEncoder):
+            encoder = TableQueryEncoder(encoder.tokenizer, {t: w for t, w in encoder.weights.items() if t not in self._frequent})
         self.encoder = encoder
         self.scale = float(manifest["query"]["scale"])
         check_pruning(query_top_k, query_min_ratio, "query pruning")
@@ -179,7 +189,10 @@ class ImpactSearcher(LuceneSearcher):
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
-        return prune_weights(quantise_query(self.encoder.encode(query), self.scale), self.query_top_k, self.query_min_ratio)
+        weights = quantise_query(self.encoder.encode(query), self.scale)
+        if self._frequent:
+            weights = {term: weight for term, weight in weights.items() if term not in self._frequent}
+        return prune_weights(weights, self.query_top_k, self.query_min_ratio)
 
     def _search(self, query: str, k: int) -> list[Hit]:
         if self.two_phase is None:

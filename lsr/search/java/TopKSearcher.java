@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import org.apache.lucene.index.BinaryDocValues;
@@ -12,6 +13,8 @@ import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.TermStates;
+import org.apache.lucene.index.Terms;
+import org.apache.lucene.index.TermsEnum;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.BoostQuery;
@@ -121,6 +124,34 @@ public final class TopKSearcher {
       builder.add(new BoostQuery(new TermQuery(term, termStates(term)), weights[i]), BooleanClause.Occur.SHOULD);
     }
     return builder.build();
+  }
+
+  /**
+   * The terms of {@code field} found in more than {@code maxFraction} of the index's documents, joined by
+   * {@code separator}: one walk over the term dictionary, for query-side pruning of the index's own
+   * near-stopwords (the terms a document model spread over most of the corpus).
+   */
+  public String frequentTerms(String field, double maxFraction, String separator) throws IOException {
+    IndexReader reader = searcher.getIndexReader();
+    double limit = maxFraction * reader.numDocs();
+    Map<String, Integer> counts = new TreeMap<>();
+    for (LeafReaderContext leaf : reader.leaves()) {
+      Terms terms = leaf.reader().terms(field);
+      if (terms == null) {
+        continue;
+      }
+      TermsEnum iterator = terms.iterator();
+      for (BytesRef term = iterator.next(); term != null; term = iterator.next()) {
+        counts.merge(term.utf8ToString(), iterator.docFreq(), Integer::sum);
+      }
+    }
+    List<String> frequent = new ArrayList<>();
+    counts.forEach((term, count) -> {
+      if (count > limit) {
+        frequent.add(term);
+      }
+    });
+    return String.join(separator, frequent);
   }
 
   private TermStates termStates(Term term) throws IOException {
