@@ -241,6 +241,35 @@ def test_pruning_is_chosen_on_the_selection_split(if_index, tiny, tmp_path):
     assert rows[-1]["nDCG@10 (test)"] < best and strict["chosen"] != loose["chosen"]  # pruning this hard costs relevance here
 
 
+def test_fast_setting_is_the_best_within_bm25_latency_else_the_fastest(if_index, bm25_index, tiny):
+    """choose_fast scores every candidate (relevance on the small index, latency beside BM25 on the large) and picks by pick_fast."""
+    from lsr.bench.pruning import _scores, choose_fast, fast_candidates, pick_fast, searcher_options
+
+    candidates = fast_candidates(0.1, max_dfs=(1.0, 0.5), two_phases=(None, (0.5, 2.0)))
+    assert len(candidates) == 4 and searcher_options(candidates[1])["two_phase"] == TwoPhase(0.5, 2.0)
+    choice = choose_fast(if_index, if_index, bm25_index, tiny, candidates, "test", "test", queries=5, repeats=1, threads=1)
+    rows = choice["rows"]
+    assert [row["settings"] for row in rows] == candidates and len({row["setting"] for row in rows}) == 4
+    for row in rows:
+        with Searcher.open(if_index, **searcher_options(row["settings"])) as searcher:
+            assert row["nDCG@10 (test)"] == round(_scores(searcher, tiny.queries("test"), tiny.qrels("test"), 1, (("nDCG@10", 10),))["nDCG@10"], 4)
+        assert row["ratio_to_bm25_k10"] > 0 and row["ratio_to_bm25_k1000"] > 0
+    picked, meets = pick_fast(rows, "nDCG@10 (test)")
+    assert (choice["chosen"], choice["meets_bm25_latency"]) == (picked["settings"], meets)
+    json.dumps(choice)  # the bench writes it as JSON
+    from lsr.bench import markdown
+
+    note = markdown.report({"date": "d", "command": "lsr bench", "seconds": 1, "settings": {}, "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
+                            "fast_choice": {**choice, "pruning": {"chosen": {"doc_min_ratio": 0.1, "query_min_ratio": 0.1}}, "doc_min_ratio": 0.1},
+                            "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}})
+    assert f"**{choice['label']}**" in note and all(f"| {row['setting']} |" in note for row in rows)
+    ratios = [(1.2, 0.9, 0.7), (0.9, 1.0, 0.6), (0.5, 0.8, 0.6), (0.3, 0.3, 0.5)]
+    known = [{"n": n, "ratio_to_bm25_k10": k10, "ratio_to_bm25_k1000": k1000} for k10, k1000, n in ratios]
+    assert pick_fast(known, "n") == (known[2], True)  # best nDCG within BM25's latency; the faster of a tie
+    slow = [known[0], {"n": 0.65, "ratio_to_bm25_k10": 1.1, "ratio_to_bm25_k1000": 1.5}]
+    assert pick_fast(slow, "n") == (known[0], False)  # none within: the fastest at its slower k
+
+
 # --- the direct Lucene path against Anserini's own searchers --------------------------------------
 
 def _anserini_hits(index_dir, searcher, query, k):

@@ -32,6 +32,8 @@ QUERY_LEVELS = [("top-8 terms", {"query_top_k": 8}), ("top-4 terms", {"query_top
 DOC_RATIOS = (0.0, 0.1, 0.2, 0.3)  # candidates for the operating point, documents...
 QUERY_RATIOS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # ... and queries
 FREE = 0.002  # nDCG@10 a pruning level may lose on the selection split and still count as free
+FAST_MAX_DF = (1.0, 0.5, 0.3)  # query_max_df candidates for the fast operating point...
+FAST_TWO_PHASE = (None, (0.4, 5.0), (0.5, 5.0), (0.5, 3.0))  # ... and two-phase (ratio, expansion) candidates
 
 
 def ratio_level(ratio: float) -> tuple[str, int | None, float] | None:
@@ -130,3 +132,66 @@ def pruning_table(recipe: IndexRecipe, dataset: Dataset, source: Path, bm25: Pat
                 "p50_ms_k1000": timing[1000]["p50_ms"], "ratio_to_bm25_k1000": timing[1000]["p50_ratio_to_bm25"],
             })
     return rows
+
+
+def fast_candidates(query_min_ratio: float, max_dfs=FAST_MAX_DF, two_phases=FAST_TWO_PHASE) -> list[dict]:
+    """Query-side settings for :func:`choose_fast` (JSON-ready; :func:`searcher_options` turns one into ``Searcher.open`` options)."""
+    return [{"query_min_ratio": query_min_ratio, "query_max_df": max_df, "two_phase": list(two_phase) if two_phase else None}
+            for max_df in max_dfs for two_phase in two_phases]
+
+
+def searcher_options(settings: dict) -> dict:
+    """The ``Searcher.open`` keyword arguments of a :func:`fast_candidates` setting."""
+    return {"query_min_ratio": settings["query_min_ratio"], "query_max_df": settings["query_max_df"],
+            "two_phase": TwoPhase(*settings["two_phase"]) if settings["two_phase"] else None}
+
+
+def settings_label(settings: dict) -> str:
+    """A short human name for a :func:`fast_candidates` setting."""
+    parts = [f"queries >= {settings['query_min_ratio']:g} x max"]
+    if settings["query_max_df"] < 1:
+        parts.append(f"terms in <= {settings['query_max_df']:g} of docs")
+    if settings["two_phase"]:
+        parts.append("two-phase >= {:g} x max, {:g}k candidates".format(*settings["two_phase"]))
+    return ", ".join(parts)
+
+
+def choose_fast(small_index: Path, large_index: Path, large_bm25: Path, dataset: Dataset, candidates: list[dict],
+                split: str = "train", report_split: str = "test", queries: int = 300, repeats: int = 3, threads: int = 2) -> dict:
+    """The query-side setting with the best nDCG@10 on ``split`` among those whose p50 latency on the large
+    (synthetic) corpus is at most BM25's at k=10 and k=1000, measured with ``split``'s queries.
+
+    ``small_index`` (SciFact) gives relevance, ``large_index`` beside ``large_bm25`` the latency; each row also
+    carries nDCG@10 on ``report_split``, which only reports what a setting costs. See :func:`pick_fast`.
+    """
+    texts = list(dataset.queries(split).values())[:queries]
+    rows = []
+    for settings in candidates:
+        row = {"setting": settings_label(settings), "settings": settings}
+        with Searcher.open(small_index, **searcher_options(settings)) as searcher:
+            for name in (split, report_split):
+                row[f"nDCG@10 ({name})"] = round(_scores(searcher, dataset.queries(name), dataset.qrels(name), threads, (("nDCG@10", 10),))["nDCG@10"], 4)
+        rows.append(row)
+    searchers = {"BM25": Searcher.open(large_bm25)}
+    searchers.update({row["setting"]: Searcher.open(large_index, **searcher_options(row["settings"])) for row in rows})
+    try:
+        for k in (10, 1000):
+            timing = latency(searchers, texts, k, repeats)
+            for row in rows:
+                row[f"ratio_to_bm25_k{k}"] = timing[row["setting"]]["p50_ratio_to_bm25"]
+    finally:
+        for searcher in searchers.values():
+            searcher.close()
+    chosen, meets = pick_fast(rows, f"nDCG@10 ({split})")
+    return {"split": split, "queries": len(texts), "large_index": str(large_index), "chosen": chosen["settings"], "label": chosen["setting"],
+            "meets_bm25_latency": meets, "rows": rows}
+
+
+def pick_fast(rows: list[dict], column: str) -> tuple[dict, bool]:
+    """The row with the best ``column`` among those at most BM25's latency at both k (ties: the faster), and True;
+    when none is, the row fastest at its slower k, and False."""
+    slower = lambda row: max(row["ratio_to_bm25_k10"], row["ratio_to_bm25_k1000"])  # noqa: E731
+    within = [row for row in rows if slower(row) <= 1.0]
+    if within:
+        return max(within, key=lambda row: (row[column], -slower(row))), True
+    return min(rows, key=slower), False

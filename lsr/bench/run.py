@@ -21,7 +21,8 @@ from pathlib import Path
 
 import lsr
 from lsr.bench import markdown
-from lsr.bench.pruning import TWO_PHASE, choose_pruning, default_levels, pruned_index, query_ratio_level, ratio_level
+from lsr.bench.pruning import (TWO_PHASE, choose_fast, choose_pruning, default_levels, fast_candidates, pruned_index, query_ratio_level,
+                               ratio_level, searcher_options)
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
@@ -92,6 +93,12 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
             if chosen["doc_min_ratio"] else indexes["inference-free"]
         systems[pruned_name(chosen)] = (index, {"query_min_ratio": chosen["query_min_ratio"]})
     systems[TWO_PHASE_NAME] = (indexes["inference-free"], {"two_phase": TWO_PHASE})
+    fast = None
+    if TRAINED in recipes and "synthetic" not in settings.skip and settings.docs:
+        say(f"{TRAINED}: pruning chosen on SciFact train, then its fast setting (latency on {settings.docs} synthetic documents)")
+        result["fast_choice"] = _fast_choice(recipes[TRAINED], dataset, indexes, settings, out_dir)
+        fast = (fast_name(result["fast_choice"]), result["fast_choice"]["doc_min_ratio"], searcher_options(result["fast_choice"]["chosen"]))
+        systems[fast[0]] = (result["fast_choice"]["small_index"], fast[2])
     if "scifact" not in settings.skip and not {"latency", "throughput"} <= settings.skip:
         say("SciFact latency and throughput")
         result["scifact"].update(_search_timings(systems, queries, settings))
@@ -110,9 +117,9 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
         sources = {name: indexes[name] for name in INFERENCE_FREE if name in indexes}
-        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size)
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs)
+        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
@@ -151,6 +158,28 @@ def pruned_name(chosen: dict) -> str:
     return f"inference-free, docs >= {chosen['doc_min_ratio']:g} x max, queries >= {chosen['query_min_ratio']:g} x max"
 
 
+def fast_name(choice: dict) -> str:
+    """The bench's name for the trained model at its fast setting (see :func:`_fast_choice`)."""
+    return f"{TRAINED}, fast: docs >= {choice['doc_min_ratio']:g} x max, {choice['label']}"
+
+
+def _fast_choice(recipe, dataset, indexes: dict, settings: BenchSettings, out_dir: Path) -> dict:
+    """The trained model's fast setting, all chosen on SciFact train: document and query ``min_ratio`` as for
+    zero-shot (:func:`choose_pruning`), then the query-side setting with the best nDCG@10 whose latency on the
+    synthetic corpus is at most BM25's (:func:`choose_fast`, train queries)."""
+    from lsr.bench.scale import synthetic_index
+
+    pruning = choose_pruning(recipe, dataset, indexes[TRAINED], out_dir, "train", threads=settings.threads)
+    doc_ratio, query_ratio = pruning["chosen"]["doc_min_ratio"], pruning["chosen"]["query_min_ratio"]
+    small = pruned_index(recipe, dataset, indexes[TRAINED], out_dir, None, doc_ratio, settings.threads) if doc_ratio else indexes[TRAINED]
+    large_bm25, _ = synthetic_index("bm25", dataset, indexes["inference-free"], settings.docs, out_dir / "bench", threads=settings.threads)
+    large, _ = synthetic_index("impact", dataset, indexes[TRAINED], settings.docs, out_dir / "bench", threads=settings.threads,
+                               doc_min_ratio=doc_ratio, name="inference-free-trained")
+    fast = choose_fast(small, large, large_bm25, dataset, fast_candidates(query_ratio), "train", "test", settings.queries, settings.repeats,
+                       settings.threads)
+    return {"pruning": pruning, "doc_min_ratio": doc_ratio, "small_index": str(small), **fast}
+
+
 def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], settings: BenchSettings) -> dict:
     """Latency and throughput of each system: an index and the options ``Searcher.open`` gets."""
     from lsr.bench.latency import latency, throughput
@@ -170,8 +199,9 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
 
 
 def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict,
-               num_docs: int) -> dict:
-    """Latency on synthetic corpora of ``num_docs``: BM25's, and one impact corpus per inference-free index in ``sources``."""
+               num_docs: int, fast: tuple[str, float, dict] | None = None) -> dict:
+    """Latency on synthetic corpora of ``num_docs``: BM25's, and one impact corpus per inference-free index in ``sources``
+    (``fast``: the trained model's fast setting as (name, doc_min_ratio, Searcher.open options))."""
     from lsr.bench.scale import synthetic_index
 
     zero_shot = sources["inference-free"]
@@ -180,6 +210,8 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
         plans[pruned_name(chosen)] = ("impact", zero_shot, chosen["doc_min_ratio"], None)
     if TRAINED in sources:
         plans[TRAINED] = ("impact", sources[TRAINED], 0.0, "inference-free-trained")
+        if fast:
+            plans[fast[0]] = ("impact", sources[TRAINED], fast[1], "inference-free-trained")
     built = {}
     for name, (kind, source, doc_ratio, folder) in plans.items():
         say(f"synthetic {name} index")
@@ -189,8 +221,8 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
            "indexing": {name: {key: manifest.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
                                                                   "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
                         for name, (_, manifest) in built.items()}}
-    systems = {name: (index, {"query_min_ratio": chosen["query_min_ratio"]} if name == pruned_name(chosen) else {})
-               for name, (index, _) in built.items()}
+    options = {pruned_name(chosen): {"query_min_ratio": chosen["query_min_ratio"]}, **({fast[0]: fast[2]} if fast else {})}
+    systems = {name: (index, options.get(name, {})) for name, (index, _) in built.items()}
     systems[TWO_PHASE_NAME] = (built["inference-free"][0], {"two_phase": TWO_PHASE})
     say("synthetic latency and throughput")
     out.update(_search_timings(systems, queries, settings))
