@@ -173,9 +173,10 @@ class ImpactSearcher(LuceneSearcher):
             raise LsrError(f"query_max_df must be in (0, 1], got {query_max_df!r}")
         super().__init__(index_dir, manifest, impact_similarity())
         self.query_max_df = query_max_df
-        self._frequent = self._lucene.frequent_terms(query_max_df) if query_max_df < 1.0 else frozenset()
-        if self._frequent and isinstance(encoder, TableQueryEncoder):
-            encoder = TableQueryEncoder(encoder.tokenizer, {t: w for t, w in encoder.weights.items() if t not in self._frequent})
+        frequent = self._lucene.frequent_terms(query_max_df) if query_max_df < 1.0 else frozenset()
+        if frequent and isinstance(encoder, TableQueryEncoder):  # out of the table: neither query path weighs them
+            encoder, frequent = TableQueryEncoder(encoder.tokenizer, {t: w for t, w in encoder.weights.items() if t not in frequent}), frozenset()
+        self._frequent = frequent  # dropped after encoding, for encoders without a table (a model's)
         self.encoder = encoder
         self.scale = float(manifest["query"]["scale"])
         check_pruning(query_top_k, query_min_ratio, "query pruning")
