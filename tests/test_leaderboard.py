@@ -111,3 +111,19 @@ def test_scifact_bm25_matches_its_pin(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "scifact/bm25: nDCG@10 0.6789, expected 0.6789 ± 0.002 (pass)" in out
+
+
+@pytest.mark.scifact
+def test_bm25_channel_beats_bm25_on_every_dataset_at_its_pins(tmp_path, capsys):
+    """The pinned cells of BM25 and of inference-free + BM25 channel on every dataset of the data root,
+    and the channel above BM25 on each (the leaderboard's own numbers, not restated here)."""
+    import csv
+
+    datasets = ("scifact", "cranfield", "cisi", "cacm")
+    code = main(["leaderboard", str(REPO / "eval" / "leaderboard.yaml"), "--check", "--datasets", ",".join(datasets),
+                 "--systems", "bm25,inference-free-bm25", "--out-dir", str(tmp_path / "out"), "--output", str(tmp_path / "board"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    with open(tmp_path / "board.csv", encoding="utf-8") as handle:
+        rows = {(r["dataset"], r["system"]): float(r["nDCG@10"]) for r in csv.DictReader(handle)}
+    assert all(rows[d, "inference-free-bm25"] > rows[d, "bm25"] for d in datasets), rows

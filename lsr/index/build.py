@@ -24,7 +24,7 @@ from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.eval.beir import Dataset, Document
 from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
-from lsr.index.pruning import prune_rows, prune_weights
+from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.java import run_java
 
@@ -155,6 +155,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
 
     model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
     terms = np.array(sparse.vocabulary(model), dtype=object)
+    lexical = _lexical_channel(recipe, dataset, progress)
     nnz = 0
     encode_seconds = 0.0
     bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
@@ -165,8 +166,11 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
         encode_seconds += time.perf_counter() - tick
         for row, doc in enumerate(chunk):
             a, b = weights.indptr[row], weights.indptr[row + 1]
-            writer.write({"id": doc.id, "vector": dict(zip(terms[weights.indices[a:b]].tolist(), weights.data[a:b].tolist()))})
-        nnz += weights.nnz
+            vector = dict(zip(terms[weights.indices[a:b]].tolist(), weights.data[a:b].tolist()))
+            if lexical is not None:
+                vector.update(quantise_weights(lexical.document(writer.count), recipe.doc_scale))
+            writer.write({"id": doc.id, "vector": vector})
+            nnz += len(vector)
         bar.update(len(chunk))
     bar.close()
     writer.close()
@@ -178,11 +182,13 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
         "encode_docs_per_s": round(writer.count / max(encode_seconds, 1e-9), 1),
     }
     query_side = {"type": recipe.query_encoder, "scale": recipe.query_scale}
+    if lexical is not None:
+        query_side["lexical"] = _write_lexical_table(recipe, lexical, tmp)
     if recipe.query_encoder == "model":
         query_side["model"] = resolve_model(recipe.encoder)
         query_side["max_length"] = recipe.query_max_length
         return stats, query_side
-    (tmp / QUERY_DIR).mkdir()
+    (tmp / QUERY_DIR).mkdir(exist_ok=True)
     transformer = next(m for m in model.modules() if type(m).__name__ == "Transformer")
     transformer.tokenizer.backend_tokenizer.save(str(tmp / QUERY_DIR / "tokenizer.json"))
     from lsr.encoders.table import load_tokenizer, write_weights
@@ -200,6 +206,25 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     return stats, query_side
 
 
+def _write_lexical_table(recipe: IndexRecipe, lexical, tmp: Path) -> dict:
+    """Write the BM25 channel's query idf table; returns the manifest's ``query.lexical`` section."""
+    from lsr.encoders.table import write_weights
+
+    (tmp / QUERY_DIR).mkdir(exist_ok=True)
+    write_weights(lexical.idf_table(), tmp / QUERY_DIR / "lexical-idf.json")
+    return {"weights": f"{QUERY_DIR}/lexical-idf.json", "weight": recipe.lexical_weight, "k1": recipe.k1, "b": recipe.b}
+
+
+def _lexical_channel(recipe: IndexRecipe, dataset: Dataset, progress: bool):
+    """The recipe's BM25 channel over the non-empty documents (in indexing order), or None without one."""
+    if not recipe.lexical_weight:
+        return None
+    from lsr.encoders.lexical import LexicalChannel
+
+    return LexicalChannel((d.contents for d in non_empty(dataset.corpus(), [])), recipe.k1, recipe.b, recipe.lexical_weight,
+                          total=dataset.corpus_size, progress=progress)
+
+
 REUSE_KEYS = ("encoder", "doc_max_length", "doc_scale", "query_encoder", "query_max_length", "query_scale")
 
 
@@ -213,22 +238,30 @@ def _reuse_impacts(recipe: IndexRecipe, dataset: Dataset, source: Path, writer: 
                        + (f"different {', '.join(different)}" if different else f"a {manifest['kind']} index"))
     if kept.get("doc_top_k") is not None or kept.get("doc_min_ratio", 0) > 0:
         raise LsrError(f"{source}: its vectors are already pruned; reuse an unpruned index")
+    if kept.get("lexical_weight"):
+        raise LsrError(f"{source}: its vectors hold a BM25 channel; reuse an index without one")
     if manifest["corpus"]["sha256"] != dataset.corpus_sha256:
         raise LsrError(f"{source}: built from another corpus than {dataset.corpus_path}")
     shards = sorted((source / "collection").glob("*.jsonl"))
     if not shards:
         raise LsrError(f"{source}: no kept vectors (build it with --keep-vectors)")
+    lexical = _lexical_channel(recipe, dataset, progress=False)
     nnz = 0
     for shard in shards:
         with open(shard, encoding="utf-8") as handle:
             for line in handle:
                 record = json.loads(line)
                 vector = prune_weights(record["vector"], recipe.doc_top_k, recipe.doc_min_ratio)
+                if lexical is not None:
+                    vector.update(quantise_weights(lexical.document(writer.count), recipe.doc_scale))
                 writer.write({"id": record["id"], "vector": vector})
                 nnz += len(vector)
     writer.close()
     if source.joinpath(QUERY_DIR).is_dir():
         shutil.copytree(source / QUERY_DIR, tmp / QUERY_DIR)
+    query_side = dict(manifest["query"])
+    if lexical is not None:
+        query_side["lexical"] = _write_lexical_table(recipe, lexical, tmp)
     stats = {"avg_doc_terms": round(nnz / max(writer.count, 1), 2), "vectors_from": str(source), "skipped_empty": manifest["skipped_empty"],
              "encode_docs_per_s": manifest.get("encode_docs_per_s")}
-    return stats, manifest["query"]
+    return stats, query_side

@@ -17,6 +17,12 @@ if TYPE_CHECKING:  # numpy/scipy load only for document pruning: the query path 
     import scipy.sparse as sp
 
 
+def quantise_weights(weights: dict[str, float], scale: float) -> dict[str, int]:
+    """``round(w * scale)`` per term (ties to even), non-positive results dropped: Lucene's impacts are integers."""
+    rounded = {term: round(weight * scale) for term, weight in weights.items()}
+    return {term: weight for term, weight in rounded.items() if weight > 0}
+
+
 def check_pruning(top_k: int | None, min_ratio: float, what: str) -> None:
     """Raise a clear error for a non-positive ``top_k`` or a ``min_ratio`` outside [0, 1]."""
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):

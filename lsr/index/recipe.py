@@ -71,6 +71,8 @@ class IndexRecipe:
     ``table`` uses the inference-free model's own query weight table. Weights become Lucene
     impacts as ``round(w * scale)``. Document-side pruning (impact indexes): ``doc_top_k`` keeps each
     document's k heaviest terms, ``doc_min_ratio`` those weighing at least that fraction of its heaviest.
+    ``lexical_weight`` > 0 adds a BM25 channel (:mod:`lsr.encoders.lexical`, with ``k1`` and ``b``) to an
+    impact index: the score becomes ``lexical_weight * BM25 + learned``, in one search.
     """
 
     name: str
@@ -85,6 +87,7 @@ class IndexRecipe:
     b: float = 0.4
     doc_top_k: int | None = None
     doc_min_ratio: float = 0.0
+    lexical_weight: float = 0.0
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -94,6 +97,10 @@ class IndexRecipe:
         check_pruning(self.doc_top_k, self.doc_min_ratio, f"recipe {self.name!r}: doc pruning (doc_top_k, doc_min_ratio)")
         if self.encoder == "bm25" and (self.doc_top_k is not None or self.doc_min_ratio > 0):
             raise LsrError(f"recipe {self.name!r}: doc_top_k / doc_min_ratio prune impact vectors; a BM25 index has none")
+        if not (isinstance(self.lexical_weight, (int, float)) and 0 <= self.lexical_weight < float("inf")):
+            raise LsrError(f"recipe {self.name!r}: lexical_weight must be a finite number >= 0, got {self.lexical_weight!r}")
+        if self.encoder == "bm25" and self.lexical_weight:
+            raise LsrError(f"recipe {self.name!r}: lexical_weight adds a BM25 channel to an impact index; a BM25 index is one already")
 
     @property
     def kind(self) -> str:
@@ -110,6 +117,8 @@ class IndexRecipe:
         settings = {k: v for k, v in asdict(self).items() if k != "name"}
         if not self.pruned:  # recipes without pruning keep the fingerprints of indexes built before it existed
             del settings["doc_top_k"], settings["doc_min_ratio"]
+        if not self.lexical_weight:  # nor do recipes without a BM25 channel
+            del settings["lexical_weight"]
         return _fingerprint(settings)
 
     @classmethod

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 
 from lsr.errors import LsrError
 from lsr.index.manifest import read_manifest
-from lsr.search.searcher import Hit, QueryEncoder, Searcher, query_encoder, quantise_query
+from lsr.index.pruning import quantise_weights
+from lsr.search.searcher import Hit, QueryEncoder, Searcher, query_encoder
 
 
 class ExactSearcher(Searcher):
@@ -47,7 +48,7 @@ class ExactSearcher(Searcher):
 
     def sparsity(self, queries: list[str]) -> dict[str, float]:
         """Average active terms per document and per query, and FLOPS: ``sum_j P(d_j != 0) * P(q_j != 0)``."""
-        encoded = [quantise_query(self.encoder.encode(text), self.scale) for text in queries]
+        encoded = [quantise_weights(self.encoder.encode(text), self.scale) for text in queries]
         query_active = np.zeros(self.matrix.shape[1])
         for weights in encoded:
             query_active[[self.columns[t] for t in weights if t in self.columns]] += 1 / max(1, len(encoded))
@@ -60,7 +61,7 @@ class ExactSearcher(Searcher):
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Top ``k`` documents by exact dot product, ties broken by doc id; zero scores are not hits."""
-        weights = quantise_query(self.encoder.encode(query), self.scale) if query.strip() else {}
+        weights = quantise_weights(self.encoder.encode(query), self.scale) if query.strip() else {}
         known = {self.columns[t]: w for t, w in weights.items() if t in self.columns}
         if not known:
             return []

@@ -79,6 +79,7 @@ def _declared():
     class BagOfWords(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/BagOfWords"
         __javaconstructor__ = [(f"(L{LUCENE}/analysis/Analyzer;)V", False)]
+        terms = JavaStaticMethod(f"(L{LUCENE}/analysis/Analyzer;Ljava/lang/String;)Ljava/lang/String;")
 
     class WordPiece(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/WordPiece"
@@ -204,6 +205,13 @@ def _joined(tokens, what: str = "token") -> str:
     if any(SEP in token for token in tokens):
         raise LsrError(f"{what} contains the separator U+0001: {next(t for t in tokens if SEP in t)!r}")
     return SEP.join(tokens)
+
+
+def english_terms():
+    """A function text -> the terms of Anserini's default English analyzer (its BM25 indexes' analysis), in order."""
+    declared = _declared()
+    analyzer = jclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+    return lambda text: declared.BagOfWords.terms(analyzer, text).split()
 
 
 def wordpiece(tokenizer_json: str):

@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, read_manifest
-from lsr.index.pruning import check_pruning, prune_weights
+from lsr.index.pruning import check_pruning, prune_weights, quantise_weights
 
 
 class Hit(NamedTuple):
@@ -190,7 +190,7 @@ class ImpactSearcher(LuceneSearcher):
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
-        weights = quantise_query(self.encoder.encode(query), self.scale)
+        weights = quantise_weights(self.encoder.encode(query), self.scale)
         if self._frequent:
             weights = {term: weight for term, weight in weights.items() if term not in self._frequent}
         return prune_weights(weights, self.query_top_k, self.query_min_ratio)
@@ -209,20 +209,21 @@ class ImpactSearcher(LuceneSearcher):
         return self._lucene.weighted_query(weights) if weights else None
 
 
-def quantise_query(weights: dict[str, float], scale: float) -> dict[str, int]:
-    """``round(w * scale)`` per term, non-positive results dropped."""
-    rounded = {term: round(weight * scale) for term, weight in weights.items()}
-    return {term: weight for term, weight in rounded.items() if weight > 0}
-
-
 def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
-    """The query encoder that a manifest's ``query`` section describes."""
+    """The query encoder that a manifest's ``query`` section describes (with its BM25 channel, if any)."""
     if query["type"] in ("idf", "table"):
         from lsr.encoders.table import TableQueryEncoder
 
-        return TableQueryEncoder.from_files(index_dir / query["tokenizer"], index_dir / query["weights"])
-    if query["type"] == "model":
+        encoder = TableQueryEncoder.from_files(index_dir / query["tokenizer"], index_dir / query["weights"])
+    elif query["type"] == "model":
         from lsr.encoders.sparse import ModelQueryEncoder, load_sparse_encoder
 
-        return ModelQueryEncoder(load_sparse_encoder(query["model"], query_length=query.get("max_length")))
-    raise LsrError(f"{index_dir}: unknown query encoder type {query['type']!r} in the manifest")
+        encoder = ModelQueryEncoder(load_sparse_encoder(query["model"], query_length=query.get("max_length")))
+    else:
+        raise LsrError(f"{index_dir}: unknown query encoder type {query['type']!r} in the manifest")
+    if "lexical" in query:
+        from lsr.encoders.lexical import LexicalQueryEncoder
+        from lsr.encoders.table import read_weights
+
+        encoder = LexicalQueryEncoder(encoder, read_weights(index_dir / query["lexical"]["weights"]))
+    return encoder

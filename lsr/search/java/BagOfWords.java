@@ -1,5 +1,6 @@
 package lsr.lucene;
 
+import io.anserini.analysis.AnalyzerUtils;
 import io.anserini.search.query.BagOfWordsQueryGenerator;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.search.Query;
@@ -12,6 +13,11 @@ public final class BagOfWords implements TextQueries {
   /** Queries analysed by {@code analyzer} (Anserini's default English analyzer for its BM25 indexes). */
   public BagOfWords(Analyzer analyzer) {
     this.analyzer = analyzer;
+  }
+
+  /** The terms {@code analyzer} makes of {@code text}, in order, joined by single spaces (no term holds whitespace). */
+  public static String terms(Analyzer analyzer, String text) {
+    return String.join(" ", AnalyzerUtils.analyze(analyzer, text));
   }
 
   @Override
