@@ -159,7 +159,8 @@ class ImpactSearcher(LuceneSearcher):
     ``query_max_df`` drops the query terms found in more than that fraction of the index's documents:
     the near-stopwords of this index, such as terms a document model spread over most of the corpus,
     whose long lists cost the most and tell documents apart the least.
-    A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`).
+    A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`); an index
+    with a BM25 channel (:mod:`lsr.encoders.lexical`) encodes its queries in Python.
     ``two_phase`` (:class:`TwoPhase`) searches with the heavy query terms first and rescores their
     candidates with the others: faster, and it may miss documents that only the light terms would find.
     """
