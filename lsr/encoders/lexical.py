@@ -66,9 +66,6 @@ class LexicalChannel:
         self.idf = bm25_idf(df, len(self._rows))
         self._names = np.array([PREFIX + t for t in self.terms], dtype=object)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def document(self, row: int) -> dict[str, float]:
         """The BM25 channel's ``{|term: impact}`` of the ``row``-th document."""
         ids, tf = self._rows[row]
