@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="scifact", help="dataset name under the data root, or a BEIR-layout directory (default: scifact)")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
     p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
+    p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight, as an index recipe's "
+                   "lexical_weight does (default: 0, none)")
     p.add_argument("--held-out", action="store_true", help="only the train queries the model held out for validation "
                    "(listed in its training_log.json; the split becomes the one it trained on): choose recipes on this, not on test")
     _add_common(p)
@@ -275,7 +277,7 @@ def _evaluate_model(args) -> None:
             raise LsrError(f"{log}: no validation_query_ids (not a model trained by this version of lsr train)")
         split, query_ids = summary["recipe"]["split"], summary["validation_query_ids"]
     result = evaluate_model(args.model, load_dataset(args.dataset, args.data_dir), split, doc_max_length=args.doc_max_length,
-                            query_ids=query_ids, progress=not args.quiet)
+                            query_ids=query_ids, lexical_weight=args.lexical_weight, progress=not args.quiet)
     print(json.dumps({"model": args.model, "dataset": args.dataset, "split": split, "held_out": args.held_out, **result}))
 
 

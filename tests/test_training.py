@@ -252,3 +252,49 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
     assert summary["validation"] == first["validation"] and [v["step"] for v in first["validation"]] == [0, 2, 4]
     c = _weights(tmp_path / "c")
     assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a), [k for k in a if not torch.allclose(a[k], c[k], atol=1e-6)]
+
+
+def test_lexical_prior_loss_hand_computed():
+    """KL to the teacher of softmax(q . d + weight x prior); weight 0 is sentence-transformers' KL loss."""
+    import torch
+    from sentence_transformers.sparse_encoder.losses import SparseDistillKLDivLoss
+
+    from lsr.training.losses import LexicalPriorKLDivLoss
+
+    query = torch.tensor([[1.0, 0.0, 2.0]])
+    docs = [torch.tensor([[0.5, 1.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[1.0, 1.0, 1.0]])]
+    targets, prior = torch.tensor([[3.0, 1.0, 0.0]]), torch.tensor([[0.0, 2.0, 1.0]])
+    labels = torch.cat([targets, prior], dim=1)
+    student = torch.tensor([[0.5, 2.0, 3.0]]) + 0.5 * prior
+    teacher = torch.softmax(targets, dim=1)
+    expected = (teacher * (teacher.log() - torch.log_softmax(student, dim=1))).sum()
+    loss = LexicalPriorKLDivLoss(None, weight=0.5).compute_loss_from_embeddings([query, *docs], labels)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    plain = SparseDistillKLDivLoss(None, temperature=1.0).compute_loss_from_embeddings([query, *docs], targets)
+    assert float(LexicalPriorKLDivLoss(None, weight=0.0).compute_loss_from_embeddings([query, *docs], labels)) == pytest.approx(float(plain), rel=1e-6)
+
+
+@pytest.mark.parametrize("settings", [{"lexical_weight": -1}, {"lexical_weight": 2, "teachers": ["sparse:splade-tiny"]},
+                                      {"lexical_weight": 2, "loss": "infonce"}, {"lexical_weight": 2, "student": "splade"}])
+def test_lexical_weight_needs_what_it_uses(settings):
+    with pytest.raises(LsrError, match="lexical_weight"):
+        TrainRecipe(name="x", **settings)
+
+
+def test_training_with_a_bm25_channel_on_the_tiny_corpus(tmp_path):
+    """A student trained with BM25 in its score: the loss falls, validation adds the channel, the model reloads."""
+    from sentence_transformers import SparseEncoder
+
+    from lsr.training.train import train
+    from tests.conftest import write_beir
+
+    root = write_beir(tmp_path / "tinytrain", split="train")
+    recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["sparse:splade-tiny", "bm25"], candidates_k=10, negatives=2,
+                         rows_per_query=24, batch_size=2, learning_rate=5e-4, warmup_ratio=0.1,
+                         eval_every=3, validation_fraction=0.2, doc_max_length=48, lexical_weight=0.5, doc_reg_weight=0.001)
+    summary = train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
+    base = [e["base_loss"] for e in summary["log"] if "base_loss" in e]
+    third = len(base) // 3
+    assert third >= 3 and np.mean(base[-third:]) < np.mean(base[:third]), base
+    assert summary["validation_retrieval"]["avg_query_terms"] > 0
+    SparseEncoder(str(tmp_path / "model"), device="cpu")

@@ -18,10 +18,12 @@ from lsr.eval.metrics import METRICS, evaluate
 
 def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_max_length: int = 256, query_max_length: int = 64,
                    doc_scale: float = 100.0, query_scale: float = 100.0, batch_size: int = 64, k: int = 1000,
-                   ignore_identical_ids: bool = True, query_ids: list[str] | None = None, progress: bool = True) -> dict:
+                   ignore_identical_ids: bool = True, query_ids: list[str] | None = None, lexical_weight: float = 0.0,
+                   progress: bool = True) -> dict:
     """nDCG@10 / R@100 / MRR@10, active terms per document and query, and FLOPS of ``model_name`` on ``split``.
 
     ``query_ids``: only these queries of the split (e.g. the train queries a model held out for validation).
+    ``lexical_weight`` > 0: with a BM25 channel of that weight, as an index recipe's ``lexical_weight`` adds.
     """
     from lsr.encoders.sparse import ModelQueryEncoder, encode, load_sparse_encoder, query_table, vocabulary
     from lsr.encoders.table import TableQueryEncoder
@@ -45,6 +47,8 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
         tokenizer.no_padding()
         tokenizer.no_truncation()
         encoder = TableQueryEncoder(tokenizer, table)
+    if lexical_weight:
+        matrix, terms, encoder = _with_lexical_channel(matrix, terms, encoder, [d.contents for d in docs], lexical_weight, doc_scale, progress)
     searcher = ExactSearcher([d.id for d in docs], matrix, {t: i for i, t in enumerate(terms)}, encoder, query_scale)
     queries = dataset.queries(split)
     if query_ids is not None:
@@ -56,3 +60,21 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     qrels = dataset.qrels(split)
     scores = evaluate(run, {q: qrels[q] for q in queries if q in qrels}, ignore_identical_ids=ignore_identical_ids)
     return {**{m: round(scores[m], 4) for m in METRICS}, **searcher.sparsity(list(queries.values()))}
+
+
+def _with_lexical_channel(matrix: sp.csr_matrix, terms: list[str], encoder, texts: list[str], weight: float, doc_scale: float,
+                          progress: bool):
+    """The document matrix, its terms and the query encoder with a BM25 channel of ``weight`` added."""
+    from lsr.encoders.lexical import LexicalChannel, LexicalQueryEncoder
+    from lsr.index.pruning import quantise_weights
+
+    channel = LexicalChannel(texts, weight=weight, progress=progress)
+    extra: dict[str, int] = {}
+    rows, cols, values = [], [], []
+    for row in range(len(texts)):
+        for term, impact in quantise_weights(channel.document(row), doc_scale).items():
+            rows.append(row)
+            cols.append(extra.setdefault(term, len(extra)))
+            values.append(impact)
+    lexical = sp.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), shape=(len(texts), len(extra)))
+    return sp.hstack([matrix, lexical]).tocsr(), [*terms, *extra], LexicalQueryEncoder(encoder, channel.idf_table())

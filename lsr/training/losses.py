@@ -6,7 +6,8 @@ plus document/query regularisers), ``FlopsLoss(threshold)`` (FLOPS with the l0 m
 ``SparseMultipleNegativesRankingLoss`` (InfoNCE with in-batch and hard negatives), the
 ``log1p_relu`` SPLADE activation (the l0 activation ``log(1 + log(1 + ReLU))``) and a quadratic
 warm-up of regulariser weights (``SpladeRegularizerWeightSchedulerCallback``). What it lacks is a
-FLOPS that knows how the query side weights terms; :class:`TermWeightedFlopsLoss` adds it.
+FLOPS that knows how the query side weights terms (:class:`TermWeightedFlopsLoss`) and distillation
+of a student that is searched together with BM25 (:class:`LexicalPriorKLDivLoss`).
 For dense query-encoder tuning, :class:`CorpusSoftmaxLoss` scores queries against a whole corpus
 of fixed document vectors.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sentence_transformers.sparse_encoder.losses import FlopsLoss
+from sentence_transformers.sparse_encoder.losses import FlopsLoss, SparseDistillKLDivLoss
 
 
 class TermWeightedFlopsLoss(FlopsLoss):
@@ -45,6 +46,32 @@ class TermWeightedFlopsLoss(FlopsLoss):
 
     def get_config_dict(self) -> dict:
         return {"threshold": self.threshold, "term_weighted": self.term_weights is not None}
+
+
+class LexicalPriorKLDivLoss(SparseDistillKLDivLoss):
+    """KL distillation (Hinton et al. 2015; ensemble targets as in OpenSearch's inference-free
+    models) of a student whose ranking score adds a fixed lexical prior: ``s(q, d) = q . d + weight * bm25(q, d)``.
+
+    An index with a BM25 channel (:mod:`lsr.encoders.lexical`) scores exactly that, so the student
+    learns the residual that BM25 misses instead of relearning BM25. ``labels`` hold, per row, the
+    N teacher targets and then the N BM25 scores of the same candidates (shape ``(batch, 2N)``).
+    """
+
+    def __init__(self, model, weight: float, temperature: float = 1.0):
+        super().__init__(model, temperature=temperature)
+        self.weight = weight
+
+    def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """KL(softmax(teacher / T) || log_softmax(student + weight x prior) / T), times T^2."""
+        n = len(embeddings) - 1
+        targets, prior = labels[:, :n], labels[:, n:]
+        student = torch.stack([self.similarity_fct(embeddings[0], other) for other in embeddings[1:]], dim=1) + self.weight * prior
+        log_probs = torch.log_softmax(student / self.student_temperature, dim=1)
+        teacher = torch.softmax(targets.detach() / self.teacher_temperature, dim=1)
+        return self.loss_fct(log_probs, teacher) * self.student_temperature ** 2
+
+    def get_config_dict(self) -> dict:
+        return {**super().get_config_dict(), "lexical_weight": self.weight}
 
 
 class CorpusSoftmaxLoss(torch.nn.Module):

@@ -66,6 +66,7 @@ class TrainRecipe:
     batch_size: int = 12
     learning_rate: float = 2e-5
     eval_every: int = 100                 # steps between validation runs and checkpoints
+    lexical_weight: float = 0.0           # the BM25 channel the model is indexed with: the student's score adds this x BM25
 
     def __post_init__(self):
         coerce_numbers(self)
@@ -76,6 +77,8 @@ class TrainRecipe:
             raise LsrError(f"recipe {self.name!r}: at least one teacher is needed")
         if not 0 < self.validation_fraction < 1:
             raise LsrError(f"recipe {self.name!r}: validation_fraction must be between 0 and 1")
+        if self.lexical_weight < 0 or (self.lexical_weight and ("bm25" not in self.teachers or self.student != "inference-free" or self.loss != "kl")):
+            raise LsrError(f"recipe {self.name!r}: lexical_weight must be >= 0, and > 0 needs the bm25 teacher, an inference-free student and the kl loss")
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides) -> "TrainRecipe":

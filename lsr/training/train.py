@@ -121,8 +121,13 @@ def build_student(recipe: TrainRecipe, idf: dict[str, float]):
     return model
 
 
-def training_rows(recipe: TrainRecipe, candidates: Candidates, targets: dict[str, np.ndarray], qrels: dict, query_ids: list[str]):
-    """A datasets.Dataset of (query, doc_0 = a positive, doc_1..n = sampled negatives[, label]) rows."""
+def training_rows(recipe: TrainRecipe, candidates: Candidates, targets: dict[str, np.ndarray], qrels: dict, query_ids: list[str],
+                  priors: dict[str, np.ndarray] | None = None):
+    """A datasets.Dataset of (query, doc_0 = a positive, doc_1..n = sampled negatives[, label]) rows.
+
+    ``priors`` (the BM25 scores of each query's candidates): appended to each row's label, for
+    :class:`~lsr.training.losses.LexicalPriorKLDivLoss`.
+    """
     from datasets import Dataset as HFDataset
 
     rng = np.random.default_rng(recipe.seed)
@@ -139,6 +144,8 @@ def training_rows(recipe: TrainRecipe, candidates: Candidates, targets: dict[str
             for column, index in enumerate(chosen):
                 columns[f"doc_{column}"].append(candidates.documents[docs[index]])
             row = targets[q][chosen]
+            if priors is not None:
+                row = np.concatenate([row, priors[q][chosen]])
             columns["label"].append((row[0] - row[1:]).tolist() if recipe.loss == "margin_mse" else row.tolist())
     if recipe.loss == "infonce":
         del columns["label"]
@@ -147,8 +154,10 @@ def training_rows(recipe: TrainRecipe, candidates: Candidates, targets: dict[str
     return HFDataset.from_dict(columns)
 
 
-def rerank_scores(model, candidates: Candidates, query_ids: list[str]) -> tuple[dict, dict]:
-    """The student's run over the candidates of ``query_ids`` and its document sparsity stats."""
+def rerank_scores(model, candidates: Candidates, query_ids: list[str], priors: dict[str, np.ndarray] | None = None,
+                  lexical_weight: float = 0.0) -> tuple[dict, dict]:
+    """The student's run over the candidates of ``query_ids`` (plus ``lexical_weight`` x ``priors``, its BM25
+    channel) and its document sparsity stats."""
     from lsr.encoders.sparse import encode
 
     doc_ids = sorted({d for q in query_ids for d in candidates.lists[q]})
@@ -159,6 +168,8 @@ def rerank_scores(model, candidates: Candidates, query_ids: list[str]) -> tuple[
     for i, q in enumerate(query_ids):
         chosen = [row[d] for d in candidates.lists[q]]
         scores = (docs[chosen] @ queries[i].T).toarray().ravel()
+        if priors is not None:
+            scores = scores + lexical_weight * priors[q]
         run[q] = dict(zip(candidates.lists[q], scores.tolist()))
     nnz = np.diff(docs.indptr)
     flops = float(np.sum(np.asarray((docs != 0).mean(axis=0)).ravel() * np.asarray((queries != 0).mean(axis=0)).ravel()))
@@ -186,7 +197,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
 
     idf = corpus_idf_for(recipe, dataset, progress)
     model = build_student(recipe, idf)
-    rows = training_rows(recipe, candidates, targets, qrels, train_ids)
+    priors = teacher_scores["bm25"] if recipe.lexical_weight else None
+    rows = training_rows(recipe, candidates, targets, qrels, train_ids, priors)
     loss = _loss(recipe, model, idf)
 
     checkpoints = output.with_name(output.name + ".checkpoints")
@@ -203,7 +215,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     def validate(step: int) -> None:
         with fast.paused() if fast else nullcontext(), document_length(model, recipe.doc_max_length):
             model.eval()
-            run, sparsity = rerank_scores(model, candidates, val_ids)
+            run, sparsity = rerank_scores(model, candidates, val_ids, priors, recipe.lexical_weight)
             history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
             model.train()
         with atomic_file(progress_file) as tmp:
@@ -244,7 +256,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         # the honest model-selection number: full retrieval over the whole corpus for the held-out queries
         summary["validation_query_ids"] = val_ids
         summary["validation_retrieval"] = evaluate_model(str(tmp), dataset, recipe.split, doc_max_length=recipe.doc_max_length,
-                                                         query_ids=val_ids, progress=progress)
+                                                         query_ids=val_ids, lexical_weight=recipe.lexical_weight, progress=progress)
         (tmp / "recipe.yaml").write_text(_yaml(asdict(recipe)), encoding="utf-8")
         (tmp / "training_log.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         plot_curves(summary, tmp / "training_curve.png")
@@ -274,8 +286,11 @@ def _loss(recipe: TrainRecipe, model, idf: dict[str, float]):
     from lsr.encoders.sparse import weight_vector
     from lsr.training.losses import TermWeightedFlopsLoss
 
+    from lsr.training.losses import LexicalPriorKLDivLoss
+
     base = {
-        "kl": lambda: losses.SparseDistillKLDivLoss(model, temperature=recipe.temperature),
+        "kl": lambda: (LexicalPriorKLDivLoss(model, recipe.lexical_weight, temperature=recipe.temperature) if recipe.lexical_weight
+                       else losses.SparseDistillKLDivLoss(model, temperature=recipe.temperature)),
         "margin_mse": lambda: losses.SparseMarginMSELoss(model),
         "infonce": lambda: losses.SparseMultipleNegativesRankingLoss(model),
     }[recipe.loss]()
