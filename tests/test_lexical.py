@@ -102,3 +102,19 @@ def test_channel_added_to_reused_vectors_equals_a_fresh_build(channel_index, if_
             assert reused.search(query, k=12) == fresh.search(query, k=12)
     with pytest.raises(LsrError, match="hold a BM25 channel"):
         build_index(recipe, tiny, tmp_path / "again", threads=1, progress=False, vectors_from=channel_index)
+
+
+@pytest.mark.parametrize("options", [{}, {"query_min_ratio": 0.3}, {"query_top_k": 4}, {"query_max_df": 0.5}])
+def test_java_queries_with_the_channel_equal_the_python_path(channel_index, options):
+    """Java's one-call queries (WordPiece + table + analysed terms) send Lucene what the Python path sends."""
+    from lsr import Searcher
+    from tests.test_scifact import TRICKY
+
+    with Searcher.open(channel_index, **options) as searcher:
+        assert searcher._text_queries is not None
+        for query in [*TINY_QUERIES.values(), "Processes processes of smoking", *TRICKY]:
+            weighted = searcher._text_queries.encode(query)
+            assert list(zip(weighted.terms, weighted.weights)) == list(searcher.quantised(query).items()), query
+            prepared = searcher._prepare(query)
+            python = searcher._lucene.search(prepared, 5) if prepared is not None else []
+            assert [tuple(hit) for hit in searcher.search(query, 5)] == python, query

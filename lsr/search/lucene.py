@@ -93,7 +93,8 @@ def _declared():
 
     class TableQueries(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TableQueries"
-        __javaconstructor__ = [("(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID)V", False)]
+        __javaconstructor__ = [("(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID)V", False),
+                               (f"(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIIDL{LUCENE}/analysis/Analyzer;Ljava/lang/String;[D)V", False)]
         encode = JavaMethod("(Ljava/lang/String;)Llsr/lucene/TableQueries$Weighted;")
 
     class Hits(JavaClass, metaclass=MetaJavaClass):
@@ -207,10 +208,13 @@ def _joined(tokens, what: str = "token") -> str:
     return SEP.join(tokens)
 
 
+def _english_analyzer():
+    return jclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+
+
 def english_terms():
     """A function text -> the terms of Anserini's default English analyzer (its BM25 indexes' analysis), in order."""
-    declared = _declared()
-    analyzer = jclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+    declared, analyzer = _declared(), _english_analyzer()
     return lambda text: declared.BagOfWords.terms(analyzer, text).split()
 
 
@@ -237,9 +241,16 @@ def wordpiece(tokenizer_json: str):
     )
 
 
-def table_queries(tokenizer_json: str, weights: dict[str, float], scale: float, max_tokens: int, top_k: int | None, min_ratio: float):
-    """lsr's Java ``TableQueries`` (tokenize, weight, quantise, prune in one call), or None when the tokenizer is not BERT's."""
+def table_queries(tokenizer_json: str, weights: dict[str, float], scale: float, max_tokens: int, top_k: int | None, min_ratio: float,
+                  lexical_idf: dict[str, float] | None = None):
+    """lsr's Java ``TableQueries`` (tokenize, weight, quantise, prune in one call), or None when the tokenizer is not BERT's.
+
+    ``lexical_idf``: the idf table of the index's BM25 channel (:mod:`lsr.encoders.lexical`), whose terms the query then adds.
+    """
     tokenizer = wordpiece(tokenizer_json)
     if tokenizer is None:
         return None
-    return _declared().TableQueries(tokenizer, _joined(weights), SEP, [float(w) for w in weights.values()], float(scale), int(max_tokens), int(top_k or 0), float(min_ratio))
+    args = (tokenizer, _joined(weights), SEP, [float(w) for w in weights.values()], float(scale), int(max_tokens), int(top_k or 0), float(min_ratio))
+    if lexical_idf is not None:
+        args += (_english_analyzer(), _joined(lexical_idf), [float(w) for w in lexical_idf.values()])
+    return _declared().TableQueries(*args)

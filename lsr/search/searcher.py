@@ -159,8 +159,8 @@ class ImpactSearcher(LuceneSearcher):
     ``query_max_df`` drops the query terms found in more than that fraction of the index's documents:
     the near-stopwords of this index, such as terms a document model spread over most of the corpus,
     whose long lists cost the most and tell documents apart the least.
-    A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`); an index
-    with a BM25 channel (:mod:`lsr.encoders.lexical`) encodes its queries in Python.
+    A table encoder with a BERT tokenizer runs in Java (same terms and weights as :meth:`quantised`), with the
+    index's BM25 channel (:mod:`lsr.encoders.lexical`) where it has one.
     ``two_phase`` (:class:`TwoPhase`) searches with the heavy query terms first and rescores their
     candidates with the others: faster, and it may miss documents that only the light terms would find.
     """
@@ -175,8 +175,15 @@ class ImpactSearcher(LuceneSearcher):
         super().__init__(index_dir, manifest, impact_similarity())
         self.query_max_df = query_max_df
         frequent = self._lucene.frequent_terms(query_max_df) if query_max_df < 1.0 else frozenset()
-        if frequent and isinstance(encoder, TableQueryEncoder):  # out of the table: neither query path weighs them
-            encoder, frequent = TableQueryEncoder(encoder.tokenizer, {t: w for t, w in encoder.weights.items() if t not in frequent}), frozenset()
+        lexical = encoder if "lexical" in manifest["query"] else None  # a BM25 channel wraps the table (or model) encoder
+        inner = lexical.encoder if lexical is not None else encoder
+        if frequent and isinstance(inner, TableQueryEncoder):  # out of the tables: neither query path weighs them
+            inner = TableQueryEncoder(inner.tokenizer, {t: w for t, w in inner.weights.items() if t not in frequent})
+            if lexical is not None:
+                from lsr.encoders.lexical import PREFIX, LexicalQueryEncoder
+
+                lexical = LexicalQueryEncoder(inner, {t: w for t, w in lexical.idf.items() if PREFIX + t not in frequent}, lexical.analyzer)
+            encoder, frequent = lexical or inner, frozenset()
         self._frequent = frequent  # dropped after encoding, for encoders without a table (a model's)
         self.encoder = encoder
         self.scale = float(manifest["query"]["scale"])
@@ -186,8 +193,9 @@ class ImpactSearcher(LuceneSearcher):
         if two_phase is not None:
             two_phase.check()
         self.two_phase = two_phase
-        if isinstance(encoder, TableQueryEncoder):
-            self._text_queries = table_queries(encoder.tokenizer.to_str(), encoder.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio)
+        if isinstance(inner, TableQueryEncoder):
+            self._text_queries = table_queries(inner.tokenizer.to_str(), inner.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio,
+                                               lexical.idf if lexical is not None else None)
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
