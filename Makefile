@@ -11,7 +11,7 @@ EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 MATRIX  ?= eval/leaderboard.yaml
 
-.PHONY: install test test-fast index evaluate leaderboard train ablation tune-fusion bench java clean help
+.PHONY: install test test-fast index evaluate leaderboard train adapt ablation tune-fusion bench java clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ OUT_DIR := $(or $(LSR_OUT_DIR),out)
 train: $(STAMP)  ## train the default recipe (TRAIN=training/...yaml), then evaluate it on SciFact test
 	$(LSR) train $(TRAIN)
 	$(LSR) evaluate-model $(OUT_DIR)/models/$(basename $(notdir $(TRAIN)))
+
+adapt: $(STAMP)  ## adapt the model to a corpus without queries or labels, then index it: make adapt DATASET=cisi
+	$(LSR) adapt $(DATASET)
 
 ABLATION ?= training/ablation.yaml
 ABLATE_SET ?=

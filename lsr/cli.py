@@ -18,6 +18,7 @@ EPILOG = """examples:
   lsr tune-fusion indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact --modes fusion,rerank
   lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
   lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
+  lsr adapt cisi                                 adapt the model to a corpus without queries or labels, then index it
   lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
   lsr train training/minilm-scifact.yaml         fine-tune MiniLM on SciFact train (80%; 20% held out for tuning)
   lsr bench --docs 100000 --repeats 3             speed benchmark (make bench runs it with 1M synthetic documents)
@@ -140,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
     p.add_argument("--validate-base", action="store_true", help="dense recipes: also score the untrained model on the held-out queries")
     p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
+    _add_common(p)
+
+    p = commands.add_parser("adapt", help="adapt an inference-free model to a corpus without queries or labels, then index it",
+                            description="Make training queries from the corpus (titles, sentence spans), label BM25 candidates with the "
+                                        "recipe's teachers, fine-tune the recipe's backbone, and index the corpus with it. Resumes where "
+                                        "it stopped. Writes <out-dir>/adapt/<corpus>/{model,index}.")
+    p.add_argument("dataset", help="dataset name under the data root, or a BEIR-layout directory (only corpus.jsonl is read)")
+    p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
+    p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting, e.g. --set max_steps=100")
+    p.add_argument("--out-dir", default=None, help="where the adaptation goes (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
     p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
@@ -319,6 +331,19 @@ def _train(args) -> None:
           f"(teachers: {summary['teachers_on_validation']}), {last['avg_doc_terms']:.0f} terms/doc")
 
 
+def _adapt(args) -> None:
+    from lsr.eval.beir import load_dataset
+    from lsr.eval.evaluate import DEFAULT_OUT
+    from lsr.training.adapt import adapt
+    from lsr.training.recipe import TrainRecipe
+
+    if args.queries < 1:
+        raise LsrError(f"--queries must be positive, got {args.queries}")
+    summary = adapt(load_dataset(args.dataset, args.data_dir), TrainRecipe.load(args.recipe, **_settings(args.set)),
+                    Path(args.out_dir) if args.out_dir else DEFAULT_OUT, max_queries=args.queries, threads=args.threads, progress=not args.quiet)
+    print(json.dumps(summary))
+
+
 def _ablate(args) -> None:
     from lsr.atomic import atomic_file
     from lsr.eval.evaluate import DEFAULT_OUT
@@ -421,7 +446,7 @@ def _bench(args) -> None:
     print(f"written: {paths['json']} and {paths['markdown']}")
 
 
-COMMANDS = {"index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard, "evaluate-model": _evaluate_model,
+COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard, "evaluate-model": _evaluate_model,
             "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
             "tune-fusion": _tune_fusion, "idf": _idf}
 

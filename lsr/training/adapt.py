@@ -1,0 +1,102 @@
+"""``lsr adapt``: adapt an inference-free model to a corpus that has no queries and no judgements.
+
+No query generator runs offline, so the training queries come from the corpus itself, in the
+manner of inverse-cloze and salient-span pre-training (Lee et al. 2019, "Latent Retrieval for
+Weakly Supervised Open Domain QA"; AugTriever, arXiv 2212.08841): a document's title, or a span of
+one of its sentences, is a query whose source document is its pseudo-positive. The labels that
+matter come from teachers that need no training data (the recipe's ensemble: dense, sparse and
+BM25 over BM25's candidates), as in GPL (Wang et al. 2022) without its generator. Then the
+model is fine-tuned with lsr's own training (resumable), and the corpus is indexed with its own
+IDF table and BM25 channel. Everything lives under ``<out>/adapt/<corpus>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from lsr.atomic import atomic_file
+from lsr.errors import LsrError
+from lsr.eval.beir import Dataset, Document
+
+MIN_DOCUMENTS = 20          # fewer documents give too few queries and candidates to learn from
+SPLIT = "train"             # the pseudo-queries' qrels split
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def pseudo_queries(docs: list[Document], max_queries: int, seed: int, min_words: int = 3, max_words: int = 16) -> dict[str, tuple[str, str]]:
+    """``{query id: (query text, source document id)}``: a title where a document has one and other text,
+    else a span of ``min_words``-``max_words`` words from one of its sentences; at most one query per document,
+    from at most ``max_queries`` documents drawn at random."""
+    rng = np.random.default_rng(seed)
+    queries = {}
+    for index in rng.permutation(len(docs)):
+        if len(queries) >= max_queries:
+            break
+        doc = docs[int(index)]
+        if len(doc.title.split()) >= min_words and doc.text.strip():
+            text = doc.title
+        else:
+            sentences = [s.split() for s in SENTENCE.split(doc.text or doc.title) if len(s.split()) >= min_words]
+            if not sentences:
+                continue
+            words = sentences[int(rng.integers(len(sentences)))]
+            length = int(rng.integers(min_words, min(max_words, len(words)) + 1))
+            start = int(rng.integers(len(words) - length + 1))
+            text = " ".join(words[start:start + length])
+        queries[f"pq{len(queries)}"] = (text, doc.id)
+    return queries
+
+
+def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed: int) -> Dataset:
+    """A BEIR-layout dataset in ``folder``: ``dataset``'s corpus (linked), the pseudo-queries and their qrels.
+
+    Kept when it exists (an interrupted run resumes on the same queries)."""
+    from lsr.eval.beir import load_dataset
+
+    if not (folder / "qrels" / f"{SPLIT}.tsv").is_file():
+        docs = [d for d in dataset.corpus() if d.contents]
+        if len(docs) < MIN_DOCUMENTS:
+            raise LsrError(f"{dataset.corpus_path}: {len(docs)} document(s) with text; adapting needs at least {MIN_DOCUMENTS}")
+        queries = pseudo_queries(docs, max_queries, seed)
+        if len(queries) < MIN_DOCUMENTS:
+            raise LsrError(f"{dataset.corpus_path}: only {len(queries)} pseudo-queries could be made (documents need a title or a "
+                           f"sentence of 3+ words); adapting needs at least {MIN_DOCUMENTS}")
+        (folder / "qrels").mkdir(parents=True, exist_ok=True)
+        corpus = folder / "corpus.jsonl"
+        if not corpus.exists():
+            corpus.symlink_to(dataset.corpus_path.resolve())
+        with atomic_file(folder / "queries.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps({"_id": q, "text": text}) + "\n" for q, (text, _) in queries.items()), encoding="utf-8")
+        with atomic_file(folder / "qrels" / f"{SPLIT}.tsv") as tmp:
+            tmp.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in queries.items()), encoding="utf-8")
+    return load_dataset(str(folder))
+
+
+def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resume: bool = True, threads: int = 2,
+          progress: bool = True) -> dict:
+    """Pseudo-queries -> teacher labels -> fine-tuned model -> index of ``dataset``; returns a summary.
+
+    ``recipe`` is a :class:`~lsr.training.recipe.TrainRecipe` (its ``dataset`` and ``split`` are replaced);
+    the model goes to ``<out_dir>/adapt/<corpus>/model``, the index to ``<out_dir>/adapt/<corpus>/index``.
+    """
+    from lsr.eval.evaluate import ensure_index
+    from lsr.index.recipe import IndexRecipe
+    from lsr.training.train import train
+
+    folder = out_dir / "adapt" / dataset.name
+    pseudo = write_pseudo_dataset(dataset, folder / f"{dataset.name}-pseudo-queries", max_queries, recipe.seed)
+    recipe = replace(recipe, dataset=str(pseudo.root), split=SPLIT)
+    model = folder / "model"
+    summary = json.loads((model / "training_log.json").read_text(encoding="utf-8")) if (model / "training_log.json").is_file() else None
+    if summary is None:
+        summary = train(recipe, model, out_dir=folder, resume=resume, threads=threads, progress=progress)
+    index_recipe = IndexRecipe(name=f"{dataset.name}-adapted", encoder=str(model), query_encoder="idf", doc_max_length=recipe.doc_max_length,
+                               lexical_weight=recipe.lexical_weight)
+    index = ensure_index(index_recipe, dataset, folder, threads, progress, output=folder / "index")
+    return {"queries": len(pseudo.queries(SPLIT)), "model": str(model), "index": str(index), "steps": summary["steps"],
+            "minutes": summary["minutes"], "validation_retrieval": summary["validation_retrieval"]}
