@@ -179,10 +179,10 @@ class ImpactSearcher(LuceneSearcher):
         inner = lexical.encoder if lexical is not None else encoder
         if frequent and isinstance(inner, TableQueryEncoder):  # out of the tables: neither query path weighs them
             inner = TableQueryEncoder(inner.tokenizer, {t: w for t, w in inner.weights.items() if t not in frequent})
-            if lexical is not None:
-                from lsr.encoders.lexical import PREFIX, LexicalQueryEncoder
+            if lexical is not None:  # the BM25 channel keeps its terms: its idf already weighs frequent ones down
+                from lsr.encoders.lexical import LexicalQueryEncoder
 
-                lexical = LexicalQueryEncoder(inner, {t: w for t, w in lexical.idf.items() if PREFIX + t not in frequent}, lexical.analyzer)
+                lexical = LexicalQueryEncoder(inner, lexical.idf, lexical.analyzer)
             encoder, frequent = lexical or inner, frozenset()
         self._frequent = frequent  # dropped after encoding, for encoders without a table (a model's)
         self.encoder = encoder
