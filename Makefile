@@ -69,8 +69,8 @@ tune-fusion: $(STAMP)  ## choose each hybrid's fusion settings on SciFact train 
 
 BENCH_DOCS ?= 1000000
 
-bench: $(STAMP)  ## speed benchmark: SciFact + a synthetic corpus (BENCH_DOCS=1000000) -> bench/results/bench-<date>.{json,md}
-	$(LSR) bench --docs $(BENCH_DOCS)
+bench: $(STAMP)  ## speed benchmark: SciFact + a synthetic corpus (BENCH_DOCS=1000000) -> bench/results/bench.{json,md} (committed)
+	$(LSR) bench --docs $(BENCH_DOCS) --results bench/results
 
 JAVA_HELPER := lsr/search/java/lsr-lucene.jar
 # Anserini 1.7 is compiled for Java 21, so the helper needs a javac that reads Java 21 classes.

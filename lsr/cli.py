@@ -92,14 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "ones: their words for BM25, their encoded vectors for inference-free). The `make train` inference-free model joins "
                             "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each repeat and every "
                             "figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact train. "
-                            "Results: bench/results/bench-<date>.{json,md}.")
+                            "Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
     p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under out/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, coldstart, encoding, pruning, synthetic")
-    p.add_argument("--results", default="bench/results", help="folder for bench-<date>[-TAG].json/.md (default: bench/results)")
-    p.add_argument("--tag", default="", help="suffix of the result files, to keep runs of separate parts apart")
+    p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
+    p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
     _add_common(p)
 
@@ -434,14 +434,15 @@ def _jvm_cache(args) -> None:
 
 
 def _bench(args) -> None:
-    from lsr.bench.run import BenchSettings, run_bench
+    from lsr.bench.run import BenchSettings, default_results_dir, run_bench
     from lsr.eval.evaluate import DEFAULT_OUT
 
     settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs,
                              skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads,
                              tag=args.tag)
-    paths = run_bench(settings, data_dir=args.data_dir, out_dir=Path(args.out_dir) if args.out_dir else DEFAULT_OUT,
-                      results_dir=Path(args.results), progress=not args.quiet)
+    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    paths = run_bench(settings, data_dir=args.data_dir, out_dir=out_dir,
+                      results_dir=Path(args.results) if args.results else default_results_dir(out_dir), progress=not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8"))
     print(f"written: {paths['json']} and {paths['markdown']}")
 

@@ -442,3 +442,31 @@ def test_the_bench_skips_the_trained_system_where_its_model_is_missing(tmp_path,
     (tmp_path / encoder).mkdir(parents=True)
     recipes, skipped = bench_recipes(tmp_path)
     assert TRAINED in recipes and not skipped
+
+
+def test_the_bench_writes_under_the_output_folder_unless_told_otherwise(tmp_path, monkeypatch, capsys):
+    """`lsr bench` puts bench.json/.md under <out-dir>/bench/results; --results (make bench: bench/results) elsewhere.
+    A run replaces the result of the same name; a tag keeps a partial run apart."""
+    import lsr.bench.run as bench_run
+    from lsr.cli import main
+
+    calls = []
+
+    def fake_run_bench(settings, data_dir, out_dir, results_dir, progress=True):
+        calls.append((out_dir, results_dir))
+        result = {"date": "d", "command": "lsr bench", "seconds": 1, "settings": {"tag": settings.tag},
+                  "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]}, "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}}
+        return bench_run._write(result, results_dir)
+
+    monkeypatch.setattr(bench_run, "run_bench", fake_run_bench)
+    out = tmp_path / "out"
+    assert main(["bench", "--out-dir", str(out), "--quiet"]) == 0
+    assert calls[-1] == (out, out / "bench" / "results")
+    assert sorted(p.name for p in (out / "bench" / "results").iterdir()) == ["bench.json", "bench.md"]
+    assert main(["bench", "--out-dir", str(out), "--quiet"]) == 0  # the same name again: replaced, not added
+    assert sorted(p.name for p in (out / "bench" / "results").iterdir()) == ["bench.json", "bench.md"]
+    committed = tmp_path / "committed"
+    assert main(["bench", "--out-dir", str(out), "--results", str(committed), "--tag", "scifact", "--quiet"]) == 0
+    assert calls[-1] == (out, committed) and sorted(p.name for p in committed.iterdir()) == ["bench-scifact.json", "bench-scifact.md"]
+    assert f"written: {committed / 'bench-scifact.json'}" in capsys.readouterr().out
+    assert bench_run.default_results_dir(Path("out")) == Path("out/bench/results")

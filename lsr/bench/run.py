@@ -1,4 +1,9 @@
-"""``lsr bench`` / ``make bench``: run every measurement and write ``bench-<date>.json`` and ``.md``.
+"""``lsr bench`` / ``make bench``: run every measurement and write ``bench.json`` and ``bench.md``.
+
+The result goes to ``<out-dir>/bench/results`` (:func:`default_results_dir`) unless a folder is
+given; ``make bench`` writes the committed ``bench/results``. A new run replaces the result of the
+same name (``bench``, or ``bench-<tag>`` for a run tagged to keep a partial run apart); the date
+and command are inside it.
 
 SciFact (real): BM25, inference-free (zero-shot, corpus IDF), inference-free as ``make train``
 trains it (where its model exists; the bench says when it skips it) and SPLADE-tiny siamese (model
@@ -132,6 +137,16 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     return _write(result, results_dir)
 
 
+def default_results_dir(out_dir: Path) -> Path:
+    """Where ``lsr bench`` writes its result when no folder is given: under the output folder."""
+    return Path(out_dir) / "bench" / "results"
+
+
+def result_stem(tag: str = "") -> str:
+    """The file name (without suffix) of a bench result: ``bench``, or ``bench-<tag>``."""
+    return "bench" + (f"-{tag}" if tag else "")
+
+
 def bench_recipes(recipes_dir: Path) -> tuple[dict, dict[str, str]]:
     """The index recipes of the benched systems, and why each optional one whose model is absent is skipped."""
     from lsr.index.recipe import IndexRecipe
@@ -231,7 +246,7 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
 
 def _write(result: dict, results_dir: Path) -> dict:
     results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{time.strftime('%Y-%m-%d')}" + (f"-{result['settings']['tag']}" if result["settings"].get("tag") else "")
+    stem = result_stem(result["settings"].get("tag", ""))
     paths = {"json": results_dir / f"{stem}.json", "markdown": results_dir / f"{stem}.md"}
     texts = {"json": json.dumps(result, indent=2), "markdown": markdown.report(result)}
     for key, path in paths.items():
