@@ -2,9 +2,8 @@
 
 Each pass times every system on all the queries in turn, one system after the other (the order
 rotates from pass to pass), so that a system runs with its own data in the CPU caches, as a server
-of one index would. Interleaving systems query by query (sessions 2-4) let one index evict
-another's data between two queries, and the ratios moved with the number of systems timed
-together (SciFact, k=10, same run: 1.22x interleaved with three systems, 1.91x with two). The
+of one index would. Interleaving systems query by query would let one index evict another's data
+between two queries, so that a ratio would depend on how many systems are timed together. The
 machine may be shared, so every figure is the median over ``repeats`` passes and each ratio to
 BM25 is taken within a pass before the median is taken.
 """

@@ -114,8 +114,9 @@ def _top_k_searcher(searcher):
     shares between all its instances (``JavaMethod.__get__``, a known "XXX FIXME" in pyjnius 1.9). A
     bound method kept for later, or a call whose arguments are still being evaluated when another
     thread touches the same method, would run on whichever instance touched it last: with two indexes
-    open in one process, the first one's queries ran on the second (sessions 3-7 of ``docs/speed.md``).
-    A class per index gives each index method objects of its own.
+    open in one process, the first one's queries would run on the second. A class per index gives each
+    index method objects of its own (``tests/test_index_search.py`` opens several indexes together,
+    from two threads, and checks that each searches its own).
     """
     _declared()  # starts the JVM with lsr's classpath
     from jnius import JavaClass, JavaMethod, JavaMultipleMethod, MetaJavaClass
