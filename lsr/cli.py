@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each repeat and every "
                             "figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact train. "
                             "Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
-    p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under out/bench")
+    p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under <out-dir>/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
