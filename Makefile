@@ -6,6 +6,9 @@ PIP     := $(PY) -m pip
 LSR     := $(VENV)/bin/lsr
 STAMP   := $(VENV)/.installed
 DATASET ?= scifact
+# this repository's datasets (BEIR layout) sit in ../shared/datasets; elsewhere lsr's default is ~/.cache/lsr/datasets
+LSR_DATA_DIR ?= $(abspath ../shared/datasets)
+export LSR_DATA_DIR
 RECIPE  ?= indexing/inference-free.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml

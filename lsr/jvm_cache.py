@@ -20,12 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lsr.config import cache_dir
 from lsr.errors import LsrError
-
-
-def cache_dir() -> Path:
-    """Where lsr keeps caches that outlive a project checkout: ``$LSR_CACHE_DIR`` or ``~/.cache/lsr``."""
-    return Path(os.environ.get("LSR_CACHE_DIR") or Path.home() / ".cache" / "lsr")
 
 
 def archive_path() -> Path:

@@ -1,6 +1,7 @@
 """Loading BEIR-layout data: every kind of bad input gets an error naming file, line and field."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,17 @@ def test_dataset_by_name_under_the_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("LSR_DATA_DIR", str(tmp_path))
     assert load_dataset("mine").name == "mine"
     assert json.loads((tmp_path / "mine" / "queries.jsonl").read_text().splitlines()[0])["_id"] == "q1"
+
+
+def test_locations_come_from_the_argument_then_the_environment_then_per_user_defaults(tmp_path, monkeypatch):
+    from lsr import config
+
+    for name in ("LSR_DATA_DIR", "LSR_OUT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LSR_CACHE_DIR", str(tmp_path / "cache"))
+    assert config.data_root() == tmp_path / "cache" / "datasets"  # never a path that only exists in one checkout's layout
+    assert config.out_dir() == Path("out")
+    monkeypatch.setenv("LSR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LSR_OUT_DIR", str(tmp_path / "out"))
+    assert (config.data_root(), config.out_dir()) == (tmp_path / "data", tmp_path / "out")
+    assert (config.data_root("d"), config.out_dir("o")) == (Path("d"), Path("o"))

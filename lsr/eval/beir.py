@@ -1,9 +1,9 @@
 """BEIR-layout datasets: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
 
 Every record is validated as it is read; a bad one raises :class:`LsrError` naming the file, the
-line and the field. A dataset is found by path, by name under the data root (``--data-dir``,
-``LSR_DATA_DIR``, else ``../shared/datasets`` when it exists), or, online, through ir_datasets
-(``beir/<name>``), exported once into BEIR layout under the data root.
+line and the field. A dataset is found by path, by name under the data root
+(:func:`lsr.config.data_root`: ``--data-dir``, else ``$LSR_DATA_DIR``, else a per-user cache folder),
+or, online, through ir_datasets (``beir/<name>``), exported once into BEIR layout under the data root.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
+from lsr.config import data_root
 from lsr.errors import LsrError
 
 
@@ -30,18 +31,6 @@ class Document:
     @property
     def contents(self) -> str:
         return f"{self.title} {self.text}".strip()
-
-
-def data_root(override: str | os.PathLike | None = None) -> Path:
-    """Where datasets live: the override, ``$LSR_DATA_DIR``, else ``../shared/datasets``, else ``./datasets``."""
-    if override:
-        return Path(override)
-    if os.environ.get("LSR_DATA_DIR"):
-        return Path(os.environ["LSR_DATA_DIR"])
-    for candidate in (Path.cwd().parent / "shared" / "datasets", Path(__file__).resolve().parents[3] / "shared" / "datasets"):
-        if candidate.is_dir():
-            return candidate
-    return Path("datasets")
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:

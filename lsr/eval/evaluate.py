@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from lsr import config
 from lsr.errors import LsrError
 from lsr.recipe_files import check_keys, read_recipe
 from lsr.eval.beir import Dataset, load_dataset
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 Recipe = IndexRecipe | DenseRecipe | HybridRecipe
 
-DEFAULT_OUT = Path(os.environ.get("LSR_OUT_DIR", "out"))
 LATENCY_QUERIES = 100  # single-thread k=10 latency is the median over these, after one warm-up pass
 
 
@@ -135,13 +135,14 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
 
 
 
-def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Path = DEFAULT_OUT,
+def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Path | None = None,
                     threads: int = 2, progress: bool = True, exact: bool = False) -> list[dict]:
     """Evaluate every system of ``recipe``; writes runs and results under ``out_dir``; returns the rows.
 
     With ``exact``, each impact system is also searched by brute-force scipy dot products over the
     same quantised vectors (a row named ``<system> (exact)``), which Lucene must reproduce.
     """
+    out_dir = config.out_dir(out_dir)
     dataset = load_dataset(recipe.dataset, data_dir)
     queries = dataset.queries(recipe.split)
     qrels = dataset.qrels(recipe.split)

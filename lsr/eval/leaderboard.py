@@ -17,10 +17,11 @@ from pathlib import Path
 
 import lsr
 from lsr.atomic import atomic_file
+from lsr import config
 from lsr.errors import LsrError
 from lsr.eval.beir import find_local
 from lsr.eval.efficiency import sparse_stats
-from lsr.eval.evaluate import DEFAULT_OUT, ensure_index, index_facts, run_system
+from lsr.eval.evaluate import ensure_index, index_facts, run_system
 from lsr.eval.matrix import DatasetEntry, Matrix, Pin
 from lsr.eval.metrics import drop_identical_ids, means, per_query
 from lsr.eval.registry import Opened, open_dataset, parse_name
@@ -106,10 +107,10 @@ class Leaderboard:
         return lines
 
 
-def run_leaderboard(matrix: Matrix, data_dir: str | None = None, out_dir: Path = DEFAULT_OUT, threads: int = 2,
+def run_leaderboard(matrix: Matrix, data_dir: str | None = None, out_dir: Path | None = None, threads: int = 2,
                     progress: bool = True, download: bool = False, fresh: bool = False) -> Leaderboard:
     """Run every cell of ``matrix``; datasets absent from the data root become 'not available' cells unless ``download``."""
-    cells = []
+    cells, out_dir = [], config.out_dir(out_dir)
     for entry in matrix.datasets:
         cells += _dataset_cells(matrix, entry, data_dir, out_dir, threads, progress, download, fresh)
     return Leaderboard(matrix, cells)
