@@ -9,7 +9,7 @@ DATASET ?= scifact
 # this repository's datasets (BEIR layout) sit in ../shared/datasets; elsewhere lsr's default is ~/.cache/lsr/datasets
 LSR_DATA_DIR ?= $(abspath ../shared/datasets)
 export LSR_DATA_DIR
-RECIPE  ?= indexing/inference-free.yaml
+RECIPE  ?= indexing/inference-free-bm25.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 MATRIX  ?= eval/leaderboard.yaml

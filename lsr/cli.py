@@ -402,28 +402,15 @@ def _list(text: str, kind, option: str) -> tuple:
 def _idf(args) -> None:
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.names import resolve_model
-    from lsr.encoders.table import load_tokenizer, write_weights
+    from lsr.encoders.table import load_tokenizer, tokenizer_file, write_weights
     from lsr.eval.beir import Dataset, load_dataset
 
     corpus = Path(args.corpus)
     dataset = Dataset(corpus.stem, corpus.parent, corpus.name) if corpus.is_file() else load_dataset(args.corpus, args.data_dir)
-    tokenizer = load_tokenizer(_tokenizer_file(resolve_model(args.tokenizer)))
+    tokenizer = load_tokenizer(tokenizer_file(resolve_model(args.tokenizer)))
     table = corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=not args.quiet)
     write_weights(table, args.output)
     print(f"{args.output}: {len(table)} tokens")
-
-
-def _tokenizer_file(model_path: str) -> Path:
-    path = Path(model_path) / "tokenizer.json"
-    if path.is_file():
-        return path
-    from transformers import AutoTokenizer  # a hub id: fetch the tokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    target = Path.home() / ".cache" / "lsr" / model_path.replace("/", "--")
-    target.mkdir(parents=True, exist_ok=True)
-    tokenizer.backend_tokenizer.save(str(target / "tokenizer.json"))
-    return target / "tokenizer.json"
 
 
 def _jvm_cache(args) -> None:

@@ -16,7 +16,6 @@ import scipy.sparse as sp
 import torch
 from sentence_transformers import SparseEncoder
 from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding, SpladePooling, Transformer
-from transformers import AutoTokenizer
 
 from lsr.encoders.names import resolve_model
 from lsr.encoders.threads import torch_threads
@@ -52,8 +51,9 @@ def load_sparse_encoder(name: str, document_length: int | None = None, query_len
 def inference_free_encoder(document_model: SparseEncoder, weights: dict[str, float], frozen: bool = True) -> SparseEncoder:
     """An inference-free model: ``document_model`` on documents, the token weight table on queries."""
     transformer = next(m for m in document_model.modules() if isinstance(m, Transformer))
-    doc_modules = [m for m in document_model if not isinstance(m, Router)]
-    tokenizer = AutoTokenizer.from_pretrained(transformer.auto_model.name_or_path)
+    router = next((m for m in document_model if isinstance(m, Router)), None)  # already inference-free: keep its document side
+    doc_modules = list(router.sub_modules["document"]) if router is not None else list(document_model)
+    tokenizer = transformer.tokenizer
     static = SparseStaticEmbedding(tokenizer, weight=weight_vector(tokenizer.get_vocab(), weights), frozen=frozen)
     router = Router.for_query_document(query_modules=[static], document_modules=doc_modules)
     return SparseEncoder(modules=[router], device=str(document_model.device))

@@ -19,6 +19,23 @@ from lsr.errors import LsrError
 MAX_QUERY_TOKENS = 512  # SparseStaticEmbedding truncates at the tokenizer's model_max_length
 
 
+def tokenizer_file(model_path: str) -> Path:
+    """The ``tokenizer.json`` of a model: at its top, in the document route of an inference-free model
+    (``document_0_Transformer/``), or, for a hub id, fetched once into the cache."""
+    from lsr.config import cache_dir
+
+    for path in (Path(model_path) / "tokenizer.json", *sorted(Path(model_path).glob("document_*_Transformer/tokenizer.json"))):
+        if path.is_file():
+            return path
+    from transformers import AutoTokenizer  # a hub id: fetch the tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    target = cache_dir() / model_path.replace("/", "--")
+    target.mkdir(parents=True, exist_ok=True)
+    tokenizer.backend_tokenizer.save(str(target / "tokenizer.json"))
+    return target / "tokenizer.json"
+
+
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """A fast tokenizer from a ``tokenizer.json`` file (or a directory holding one), padding off."""
     path = Path(path)

@@ -100,9 +100,9 @@ def corpus_idf_for(recipe: TrainRecipe, dataset: Dataset, progress: bool = True)
     """The IDF of ``dataset``'s corpus over the backbone's WordPiece tokens (the inference-free query table)."""
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.names import resolve_model
-    from lsr.encoders.table import load_tokenizer
+    from lsr.encoders.table import load_tokenizer, tokenizer_file
 
-    tokenizer = load_tokenizer(Path(resolve_model(recipe.backbone)) / "tokenizer.json")
+    tokenizer = load_tokenizer(tokenizer_file(resolve_model(recipe.backbone)))
     return corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=progress)
 
 
