@@ -146,10 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = commands.add_parser("adapt", help="adapt an inference-free model to a corpus without queries or labels, then index it",
-                            description="Make training queries from the corpus (titles, sentence spans), label BM25 candidates with the "
-                                        "recipe's teachers, fine-tune the recipe's backbone, and index the corpus with it. Resumes where "
-                                        "it stopped. Writes <out-dir>/adapt/<corpus>/{model,index}. Experimental: on SciFact its "
-                                        "title/span queries are too easy to teach the model anything (docs/lexical-channel.md).")
+                            description="Make training queries from the corpus (titles, sentence spans, each cut from its document: the "
+                                        "inverse cloze task), label BM25 candidates with the recipe's teachers, fine-tune the recipe's "
+                                        "backbone (the shipped model), and index the corpus with it. Resumes where it stopped. Writes "
+                                        "<out-dir>/adapt/<corpus>/{model,index}. Experimental: on SciFact it beats BM25 but not the "
+                                        "zero-shot channel (docs/lexical-channel.md).")
     p.add_argument("dataset", help="dataset name under the data root, or a BEIR-layout directory (only corpus.jsonl is read)")
     p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")

@@ -1,9 +1,10 @@
 """``lsr adapt``: adapt an inference-free model to a corpus that has no queries and no judgements.
 
 No query generator runs offline, so the training queries come from the corpus itself, in the
-manner of inverse-cloze and salient-span pre-training (Lee et al. 2019, "Latent Retrieval for
-Weakly Supervised Open Domain QA"; AugTriever, arXiv 2212.08841): a document's title, or a span of
-one of its sentences, is a query whose source document is its pseudo-positive. The labels that
+manner of the inverse cloze task (Lee et al. 2019, "Latent Retrieval for Weakly Supervised Open
+Domain QA"; AugTriever, arXiv 2212.08841): a document's title, or a span of one of its sentences, is a
+query whose pseudo-positive is the document *without* that title or sentence, so that BM25 alone
+cannot find it by the query's own words. The labels that
 matter come from teachers that need no training data (the recipe's ensemble: dense, sparse and
 BM25 over BM25's candidates), as in GPL (Wang et al. 2022) without its generator. Then the
 model is fine-tuned with lsr's own training (resumable), and the corpus is indexed with its own
@@ -28,10 +29,16 @@ SPLIT = "train"             # the pseudo-queries' qrels split
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def pseudo_queries(docs: list[Document], max_queries: int, seed: int, min_words: int = 3, max_words: int = 16) -> dict[str, tuple[str, str]]:
-    """``{query id: (query text, source document id)}``: a title where a document has one and other text,
-    else a span of ``min_words``-``max_words`` words from one of its sentences; at most one query per document,
-    from at most ``max_queries`` documents drawn at random."""
+def pseudo_queries(docs: list[Document], max_queries: int, seed: int, min_words: int = 3,
+                   max_words: int = 16) -> dict[str, tuple[str, Document]]:
+    """``{query id: (query text, its source document without that text)}``, as in the inverse cloze task.
+
+    A document's title is its query where it has one and other text (the document keeps its text);
+    else a span of ``min_words``-``max_words`` words from one of its sentences, and the sentence is
+    cut from the document, so that the query must be found from its context rather than by
+    matching itself. At most one query per document, from at most ``max_queries`` documents drawn
+    at random; a document of one sentence and no title gives none.
+    """
     rng = np.random.default_rng(seed)
     queries = {}
     for index in rng.permutation(len(docs)):
@@ -39,21 +46,26 @@ def pseudo_queries(docs: list[Document], max_queries: int, seed: int, min_words:
             break
         doc = docs[int(index)]
         if len(doc.title.split()) >= min_words and doc.text.strip():
-            text = doc.title
+            text, context = doc.title, Document(doc.id, "", doc.text)
         else:
-            sentences = [s.split() for s in SENTENCE.split(doc.text or doc.title) if len(s.split()) >= min_words]
-            if not sentences:
+            sentences = SENTENCE.split(doc.text or doc.title)
+            usable = [i for i, sentence in enumerate(sentences) if len(sentence.split()) >= min_words]
+            if not usable or len(sentences) < 2:
                 continue
-            words = sentences[int(rng.integers(len(sentences)))]
+            chosen = usable[int(rng.integers(len(usable)))]
+            words = sentences[chosen].split()
             length = int(rng.integers(min_words, min(max_words, len(words)) + 1))
             start = int(rng.integers(len(words) - length + 1))
             text = " ".join(words[start:start + length])
-        queries[f"pq{len(queries)}"] = (text, doc.id)
+            rest = " ".join(sentences[:chosen] + sentences[chosen + 1:])
+            context = Document(doc.id, doc.title if doc.text else "", rest)
+        queries[f"pq{len(queries)}"] = (text, context)
     return queries
 
 
 def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed: int) -> Dataset:
-    """A BEIR-layout dataset in ``folder``: ``dataset``'s corpus (linked), the pseudo-queries and their qrels.
+    """A BEIR-layout dataset in ``folder``: the pseudo-queries, their qrels, and ``dataset``'s corpus in which
+    each query's source document is replaced by its context (:func:`pseudo_queries`).
 
     Kept when it exists (an interrupted run resumes on the same queries)."""
     from lsr.eval.beir import load_dataset
@@ -64,16 +76,17 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
             raise LsrError(f"{dataset.corpus_path}: {len(docs)} document(s) with text; adapting needs at least {MIN_DOCUMENTS}")
         queries = pseudo_queries(docs, max_queries, seed)
         if len(queries) < MIN_DOCUMENTS:
-            raise LsrError(f"{dataset.corpus_path}: only {len(queries)} pseudo-queries could be made (documents need a title or a "
-                           f"sentence of 3+ words); adapting needs at least {MIN_DOCUMENTS}")
+            raise LsrError(f"{dataset.corpus_path}: only {len(queries)} pseudo-queries could be made (documents need a title or "
+                           f"two sentences, one of 3+ words); adapting needs at least {MIN_DOCUMENTS}")
+        contexts = {context.id: context for _, context in queries.values()}
         (folder / "qrels").mkdir(parents=True, exist_ok=True)
-        corpus = folder / "corpus.jsonl"
-        if not corpus.exists():
-            corpus.symlink_to(dataset.corpus_path.resolve())
+        with atomic_file(folder / "corpus.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n"
+                                   for d in (contexts.get(doc.id, doc) for doc in docs)), encoding="utf-8")
         with atomic_file(folder / "queries.jsonl") as tmp:
             tmp.write_text("".join(json.dumps({"_id": q, "text": text}) + "\n" for q, (text, _) in queries.items()), encoding="utf-8")
         with atomic_file(folder / "qrels" / f"{SPLIT}.tsv") as tmp:
-            tmp.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in queries.items()), encoding="utf-8")
+            tmp.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{c.id}\t1\n" for q, (_, c) in queries.items()), encoding="utf-8")
     return load_dataset(str(folder))
 
 
