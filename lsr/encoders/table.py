@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from lsr.config import cache_dir
 from lsr.errors import LsrError
 
 MAX_QUERY_TOKENS = 512  # SparseStaticEmbedding truncates at the tokenizer's model_max_length
@@ -22,8 +23,6 @@ MAX_QUERY_TOKENS = 512  # SparseStaticEmbedding truncates at the tokenizer's mod
 def tokenizer_file(model_path: str) -> Path:
     """The ``tokenizer.json`` of a model: at its top, in the document route of an inference-free model
     (``document_0_Transformer/``), or, for a hub id, fetched once into the cache."""
-    from lsr.config import cache_dir
-
     for path in (Path(model_path) / "tokenizer.json", *sorted(Path(model_path).glob("document_*_Transformer/tokenizer.json"))):
         if path.is_file():
             return path
