@@ -81,7 +81,7 @@ JAVAC ?= $(firstword $(wildcard /usr/lib/jvm/*-2[1-9]-*/bin/javac /usr/lib/jvm/*
 
 java: $(STAMP)  ## rebuild lsr's Lucene helper ($(JAVA_HELPER), committed) from lsr/search/java/*.java; needs javac from a JDK >= 21 (JAVAC=...)
 	rm -rf build/java && mkdir -p build/java/lsr/lucene
-	$(JAVAC) --release 21 -Xlint:all -Werror -cp "$$($(PY) -c 'from lsr.java import anserini_jar; print(anserini_jar())')" -d build/java lsr/search/java/*.java
+	$(JAVAC) --release 21 -Xlint:all -Werror -cp "$$($(PY) -c 'from lsr.jvm.runtime import anserini_jar; print(anserini_jar())')" -d build/java lsr/search/java/*.java
 	cd lsr/search/java && sha256sum *.java > ../../../build/java/lsr/lucene/sources.sha256
 	jar --create --file $(JAVA_HELPER) --date=2026-01-01T00:00:00Z -C build/java .
 

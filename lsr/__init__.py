@@ -6,7 +6,7 @@ needs only a tokenizer and a weight table. Heavy pieces load when first used.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from lsr.version import __version__
 
 __all__ = ["Hit", "HybridSearcher", "Searcher", "__version__"]
 

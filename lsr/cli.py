@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(args) -> None:
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.evaluate import ensure_index
     from lsr.index.build import build_index
     from lsr.index.manifest import read_manifest
@@ -281,7 +281,7 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _evaluate_model(args) -> None:
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.model_eval import evaluate_model
 
     split, query_ids = args.split, None
@@ -334,7 +334,7 @@ def _train(args) -> None:
 
 
 def _adapt(args) -> None:
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.training.adapt import adapt
     from lsr.training.recipe import TrainRecipe
 
@@ -363,7 +363,7 @@ def _ablate(args) -> None:
 
 
 def _tune_fusion(args) -> None:
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.evaluate import ensure_index, markdown_table
     from lsr.eval.tune import Grid, tune_fusion, tuning_queries, write_tuned
     from lsr.index.recipe import load_recipe
@@ -401,10 +401,10 @@ def _list(text: str, kind, option: str) -> tuple:
 
 
 def _idf(args) -> None:
+    from lsr.data import Dataset, load_dataset
     from lsr.encoders.idf import corpus_idf
     from lsr.encoders.names import resolve_model
     from lsr.encoders.table import load_tokenizer, tokenizer_file, write_weights
-    from lsr.eval.beir import Dataset, load_dataset
 
     corpus = Path(args.corpus)
     dataset = Dataset(corpus.stem, corpus.parent, corpus.name) if corpus.is_file() else load_dataset(args.corpus, args.data_dir)
@@ -415,9 +415,10 @@ def _idf(args) -> None:
 
 
 def _jvm_cache(args) -> None:
-    from lsr.jvm_cache import build_archive
+    from lsr.jvm.cds import build_archive
+    from lsr.search.lucene import warm_up
 
-    print(build_archive(force=args.force))
+    print(build_archive(warm_up, force=args.force))
 
 
 def _bench(args) -> None:

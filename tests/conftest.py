@@ -48,7 +48,7 @@ def write_beir(root: Path, docs=TINY_DOCS, queries=TINY_QUERIES, qrels=TINY_QREL
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """The tiny dataset as an lsr Dataset."""
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
 
     return load_dataset(str(write_beir(tmp_path_factory.mktemp("data") / "tiny")))
 

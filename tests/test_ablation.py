@@ -73,7 +73,7 @@ def test_ablation_recipe_errors(tmp_path):
 def test_tiny_ablation_end_to_end(tmp_path):
     """Two variants train, index in Lucene and evaluate; BM25-as-teacher equals BM25 search; reruns reuse the models."""
     from lsr import Searcher
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.evaluate import ensure_index
     from lsr.eval.metrics import evaluate
     from lsr.index.recipe import IndexRecipe

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from lsr.data import Document, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Document, load_dataset
 from lsr.training.adapt import MIN_DOCUMENTS, pseudo_queries, write_pseudo_dataset
 from lsr.training.recipe import TrainRecipe
 from tests.conftest import TINY_DOCS, write_beir

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, load_dataset
 from tests.conftest import write_beir
 
 

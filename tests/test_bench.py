@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from lsr import Searcher
-from lsr.search.searcher import Hit, TwoPhase
+from lsr import Hit, Searcher
 from lsr.bench.synthetic import RealDocuments, synthetic_texts, synthetic_vectors, text_records, write_shards
 from lsr.errors import LsrError
 from lsr.index.build import build_index
@@ -18,7 +17,8 @@ from lsr.index.impact_writer import SEP, ImpactIndexWriter
 from lsr.index.manifest import LUCENE_DIR, read_manifest
 from lsr.index.pruning import prune_rows, prune_weights
 from lsr.index.recipe import IndexRecipe
-from lsr.java import jclass
+from lsr.jvm import jclass
+from lsr.search.searcher import TwoPhase
 from tests.conftest import TINY_QUERIES
 
 QUERIES = list(TINY_QUERIES.values()) + ["aspirin", "cancer risk in children and adults", "zzzz unknown"]
@@ -353,7 +353,7 @@ def test_the_java_helper_jar_is_built_from_the_committed_sources():
     import hashlib
     import zipfile
 
-    from lsr.java import helper_jar
+    from lsr.jvm.runtime import helper_jar
 
     sources = sorted(helper_jar().parent.glob("*.java"))
     with zipfile.ZipFile(helper_jar()) as jar:
@@ -386,9 +386,10 @@ def test_synthetic_indexes_are_built_merged_pruned_and_cached(tmp_path, tiny, if
 
 
 def test_hits_cross_jni_as_one_string_unless_an_id_holds_the_separator():
-    from lsr.search.lucene import SEP, LuceneIndex, _declared
+    from lsr.jvm.classes import declared
+    from lsr.search.lucene import SEP, LuceneIndex
 
-    java_hits = _declared().Hits
+    java_hits = declared().Hits
 
     assert LuceneIndex._hits(java_hits(["d1", "d2", ""], [3.0, 2.0, 1.0])) == [("d1", 3.0), ("d2", 2.0), ("", 1.0)]
     assert LuceneIndex._hits(java_hits([f"a{SEP}b", "c"], [2.0, 1.0])) == [(f"a{SEP}b", 2.0), ("c", 1.0)]

@@ -27,8 +27,8 @@ def recipe(root, **settings):
 def test_query_tuning_lowers_the_loss_and_reloads_identically(tiny_train, tmp_path):
     from sentence_transformers import SentenceTransformer
 
+    from lsr.data import load_dataset
     from lsr.encoders.names import resolve_model
-    from lsr.eval.beir import load_dataset
     from lsr.training.dense import backbone_vectors, full_ndcg, query_rows, rows_loss, train_dense
     from lsr.training.losses import CorpusSoftmaxLoss
     from lsr.training.train import bm25_candidates, split_queries
@@ -65,8 +65,8 @@ def test_whole_model_tuning_lowers_the_loss(tiny_train, tmp_path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.losses import MultipleNegativesRankingLoss
 
+    from lsr.data import load_dataset
     from lsr.encoders.names import resolve_model
-    from lsr.eval.beir import load_dataset
     from lsr.training.dense import dense_rows, rows_loss, train_dense
     from lsr.training.train import bm25_candidates, split_queries
 
@@ -103,7 +103,7 @@ def test_dense_recipes_load_and_are_checked(tmp_path):
 
 
 def test_query_tuning_needs_the_backbones_document_vectors(tiny_train, tmp_path):
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.training.dense import backbone_vectors
 
     (tmp_path / "other.yaml").write_text("kind: dense\nname: other\nencoder: splade-tiny\n")

@@ -4,8 +4,8 @@ import pytest
 
 from lsr.errors import LsrError
 from lsr.eval.runs import write_run
+from lsr.fusion import FusionConfig, fuse, fuse_runs, normalise, ranks, rrf
 from lsr.search import Hit
-from lsr.search.fusion import FusionConfig, fuse, fuse_runs, normalise, ranks, rrf
 
 SPARSE = [Hit("a", 10.0), Hit("b", 6.0), Hit("c", 2.0)]
 DENSE = [Hit("b", 0.8), Hit("d", 0.6), Hit("a", 0.4)]

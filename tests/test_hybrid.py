@@ -8,13 +8,13 @@ import pytest
 
 from lsr import HybridSearcher, Searcher
 from lsr.cli import main
+from lsr.data import load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import load_dataset
+from lsr.fusion import FusionConfig, fuse
 from lsr.index.hybrid import build_hybrid
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import HybridRecipe, load_recipe
 from lsr.search.dense import DenseSearcher
-from lsr.search.fusion import FusionConfig, fuse
 from tests.conftest import TINY_DOCS, TINY_QUERIES, TINY_QRELS, build_dense, write_beir
 
 QUERIES = list(TINY_QUERIES.values())
@@ -175,7 +175,7 @@ def tiny_with_train(tmp_path_factory):
 
 
 def test_tune_fusion_picks_on_train_and_writes_the_recipe(tmp_path, tiny_with_train, monkeypatch, capsys):
-    from lsr.eval.beir import Dataset
+    from lsr.data import Dataset
 
     read = Dataset.qrels
 

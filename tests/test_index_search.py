@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lsr import Hit, Searcher
+from lsr.data import load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import load_dataset
 from lsr.eval.metrics import evaluate
 from lsr.index.build import build_index
 from lsr.index.manifest import read_manifest

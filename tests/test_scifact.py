@@ -3,7 +3,7 @@
 import pytest
 
 from lsr.config import data_root
-from lsr.eval.beir import load_dataset
+from lsr.data import load_dataset
 from lsr.eval.evaluate import run_system
 from lsr.eval.metrics import evaluate
 from lsr.index.build import build_index

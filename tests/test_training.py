@@ -99,7 +99,7 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
     """Loss and active document terms go down; the saved model reloads and encodes identically."""
     from sentence_transformers import SparseEncoder
 
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.metrics import evaluate
     from lsr.training.candidates import load_candidates
     from lsr.training.train import rerank_scores, split_queries, train

@@ -14,8 +14,8 @@ import dataclasses
 from pathlib import Path
 
 from lsr.bench.latency import latency
+from lsr.data import Dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import IndexRecipe

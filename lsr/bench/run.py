@@ -62,9 +62,10 @@ class BenchSettings:
 
 def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, results_dir: Path, progress: bool = True) -> dict:
     """Run the benchmark; returns the paths of the JSON and markdown results."""
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
     from lsr.eval.evaluate import ensure_index
-    from lsr.jvm_cache import build_archive
+    from lsr.jvm.cds import build_archive
+    from lsr.search.lucene import warm_up
 
     started = time.time()
     say = (lambda message: print(f"[bench {time.time() - started:6.0f} s] {message}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
@@ -77,7 +78,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     indexes = {name: ensure_index(recipe, dataset, out_dir, settings.threads, progress, keep_vectors=name in INFERENCE_FREE)
                for name, recipe in recipes.items()}
     say("JVM class-data-sharing archive")
-    archive = build_archive()
+    archive = build_archive(warm_up)
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": "lsr bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "lsr bench",

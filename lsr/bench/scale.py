@@ -25,8 +25,8 @@ from pathlib import Path
 
 import lsr
 from lsr.bench.memory import PeakRSS
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, load_dataset
 from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
 
 INDEX_HEAP = "1g"  # -Xmx of the indexing JVM

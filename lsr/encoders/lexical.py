@@ -34,7 +34,7 @@ class Analyzer:
     """Anserini's default English analyzer (the one its BM25 indexes use), called through the JVM."""
 
     def __init__(self):
-        from lsr.search.lucene import english_terms
+        from lsr.jvm.classes import english_terms
 
         self._terms = english_terms()
 

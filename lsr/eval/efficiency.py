@@ -16,16 +16,14 @@ from statistics import fmean
 from typing import Sequence
 
 from lsr.index.manifest import LUCENE_DIR
-from lsr.java import jclass
+from lsr.search.lucene import analyzed_terms, term_statistics
 from lsr.search.searcher import BM25Searcher, ImpactSearcher, Searcher
-
-FIELD = "contents"
 
 
 def query_terms(searcher: Searcher, query: str) -> list[str] | None:
     """The distinct terms ``searcher`` sends to Lucene for ``query``; None for a searcher without terms (dense)."""
     if isinstance(searcher, BM25Searcher):
-        return sorted(set(jclass("io.anserini.analysis.AnalyzerUtils").analyze(query).toArray()))
+        return sorted(set(analyzed_terms(query)))
     if isinstance(searcher, ImpactSearcher):
         return sorted(searcher.quantised(query))
     sparse = getattr(searcher, "sparse", None)  # a hybrid: its sparse side
@@ -41,18 +39,7 @@ def sparse_stats(searcher: Searcher, queries: Sequence[str]) -> dict:
     else:
         return {}
     encoded = [query_terms(lucene, q) for q in queries]
-    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(lucene.index_dir / LUCENE_DIR))
-    try:
-        term = jclass("org.apache.lucene.index.Term")
-        documents = reader.numDocs()
-        postings = jclass("org.apache.lucene.index.MultiTerms").getTerms(reader, FIELD).getSumDocFreq()
-        df: dict[str, int] = {}
-        for terms in encoded:
-            for t in terms:
-                if t not in df:
-                    df[t] = reader.docFreq(term(FIELD, t))
-    finally:
-        reader.close()
+    documents, postings, df = term_statistics(lucene.index_dir / LUCENE_DIR, (t for terms in encoded for t in terms))
     return {
         "avg_query_terms": round(fmean(len(t) for t in encoded), 1) if encoded else None,
         "avg_doc_terms": round(postings / max(documents, 1), 1),

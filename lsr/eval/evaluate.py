@@ -21,14 +21,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lsr import config
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.recipe_files import check_keys, read_recipe
-from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
+from lsr.fusion import FusionConfig
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
-from lsr.search.fusion import FusionConfig
+from lsr.recipe_files import check_keys, read_recipe
 
 if TYPE_CHECKING:
     from lsr.search import Searcher

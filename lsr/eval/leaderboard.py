@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lsr
-from lsr.atomic import atomic_file
 from lsr import config
+from lsr.atomic import atomic_file
+from lsr.data import find_local
 from lsr.errors import LsrError
-from lsr.eval.beir import find_local
 from lsr.eval.efficiency import sparse_stats
 from lsr.eval.evaluate import ensure_index, index_facts, run_system
 from lsr.eval.matrix import DatasetEntry, Matrix, Pin

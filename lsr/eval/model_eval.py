@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from lsr.data import Dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset
 from lsr.eval.metrics import METRICS, evaluate
 
 

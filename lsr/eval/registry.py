@@ -6,7 +6,7 @@ whose mean is BEIR's CQADupStack score). Public ones match ir_datasets' ``beir/.
 the BEIR zips; BioASQ, Signal-1M, TREC-NEWS and Robust04 are not redistributed, so only the BEIR
 paper's corpus and query counts are known for them.
 
-:func:`open_dataset` finds a dataset (see :func:`lsr.eval.beir.load_dataset`: a directory, a name
+:func:`open_dataset` finds a dataset (see :func:`lsr.data.load_dataset`: a directory, a name
 under the data root, or ``beir/<name>[/<split>]`` through ir_datasets when online) and, for a
 known name, checks its counts so that a truncated or wrong copy cannot pass for the real one.
 A name that is not in the table is any BEIR-layout folder a user dropped into the data root: it
@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, load_dataset
 
 SPLITS = ("train", "dev", "test")
 

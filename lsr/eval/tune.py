@@ -17,12 +17,12 @@ from itertools import product
 from pathlib import Path
 from typing import Iterator
 
+from lsr.data import Dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset
 from lsr.eval.evaluate import ensure_index
 from lsr.eval.metrics import evaluate
+from lsr.fusion import FusionConfig
 from lsr.index.recipe import TRAINING_INFO, HybridRecipe, load_recipe
-from lsr.search.fusion import FusionConfig
 
 TUNED = ("mode", "method", "missing", "depth", "dense_weight", "rrf_k", "list_weights")
 NOTE = "# tuned by lsr tune-fusion"

@@ -19,14 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-import lsr
+from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, Document
 from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
 from lsr.index.recipe import IndexRecipe
-from lsr.java import run_java
+from lsr.jvm import run_java
+from lsr.version import __version__
 
 SHARD_DOCS = 100_000
 ENCODE_CHUNK = 1024  # documents handed to the encoder at once (it sorts them by length inside)
@@ -129,7 +129,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
         if not keep_vectors:
             shutil.rmtree(collection)
         manifest = {
-            "lsr_version": lsr.__version__,
+            "lsr_version": __version__,
             "recipe": recipe.__dict__,
             "recipe_fingerprint": recipe.fingerprint(),
             "kind": recipe.kind,

@@ -17,13 +17,13 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-import lsr
+from lsr.data import Dataset
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset
 from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size, read_manifest
 from lsr.index.recipe import DenseRecipe
+from lsr.version import __version__
 
 
 def faiss_index(recipe: DenseRecipe, vectors: np.ndarray) -> faiss.Index:
@@ -91,7 +91,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
         (tmp / DOCIDS).write_text(json.dumps(doc_ids), encoding="utf-8")
         faiss.write_index(faiss_index(recipe, vectors), str(tmp / FAISS_FILE))
         manifest = {
-            "lsr_version": lsr.__version__,
+            "lsr_version": __version__,
             "recipe": recipe.__dict__,
             "recipe_fingerprint": recipe.fingerprint(),
             "kind": "dense",

@@ -11,10 +11,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import lsr
 from lsr.errors import LsrError
 from lsr.index.manifest import MANIFEST, building, read_manifest
 from lsr.index.recipe import HybridRecipe
+from lsr.version import __version__
 
 SPARSE_KINDS = ("bm25", "impact")
 
@@ -45,7 +45,7 @@ def build_hybrid(recipe: HybridRecipe, sparse_dir: str | os.PathLike, dense_dir:
         check_same_documents(manifest, dense, f"hybrid {recipe.name!r}")
     with building(output) as tmp:
         manifest = {
-            "lsr_version": lsr.__version__,
+            "lsr_version": __version__,
             "recipe": {"name": recipe.name, "sparse": recipe.sparse.name, "dense": recipe.dense.name,
                        **({"more_sparse": [r.name for r in recipe.more_sparse]} if recipe.more_sparse else {})},
             "recipe_fingerprint": recipe.fingerprint(),

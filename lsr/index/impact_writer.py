@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from lsr.java import jclass
+from lsr.jvm import jclass
 
 SEP = "\u0001"  # between a term and its weight: never inside a WordPiece token, not whitespace for Java
 _FIELD_SIGNATURE = "(Ljava/lang/String;Ljava/lang/CharSequence;Lorg/apache/lucene/index/IndexableFieldType;)V"

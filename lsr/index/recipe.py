@@ -20,9 +20,9 @@ from pathlib import Path
 
 
 from lsr.errors import LsrError
+from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_pruning
 from lsr.recipe_files import check_keys, read_recipe
-from lsr.search.fusion import FusionConfig
 
 QUERY_ENCODERS = ("model", "idf", "table")
 TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained

@@ -18,7 +18,8 @@ import numpy as np
 from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
 from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS, read_manifest
-from lsr.search.searcher import Hit, Searcher, _check_k
+from lsr.search.searcher import Searcher, _check_k
+from lsr.types import Hit
 
 
 class DenseSearcher(Searcher):

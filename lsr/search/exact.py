@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from lsr.errors import LsrError
 from lsr.index.manifest import read_manifest
 from lsr.index.pruning import quantise_weights
-from lsr.search.searcher import Hit, QueryEncoder, Searcher, query_encoder
+from lsr.search.searcher import QueryEncoder, Searcher, query_encoder
+from lsr.types import Hit
 
 
 class ExactSearcher(Searcher):

@@ -18,11 +18,12 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 
 from lsr.errors import LsrError
+from lsr.fusion import FusionConfig
 from lsr.index.hybrid import check_same_documents
 from lsr.index.manifest import read_manifest
 from lsr.search.dense import DenseSearcher
-from lsr.search.fusion import FusionConfig
-from lsr.search.searcher import Hit, Searcher, _check_k
+from lsr.search.searcher import Searcher, _check_k
+from lsr.types import Hit
 
 
 class PairScorer(Protocol):
@@ -96,7 +97,7 @@ class HybridSearcher(Searcher):
     def texts(self) -> Mapping[str, str]:
         """Document id -> title + text, read from the corpus the dense index was built from."""
         if self._texts is None:
-            from lsr.eval.beir import Dataset
+            from lsr.data import Dataset
 
             corpus = self.dense.manifest["corpus"]
             path = Path(corpus["path"])

@@ -20,16 +20,17 @@ Results are identical to Anserini's searchers (tests check hits, order and score
 from __future__ import annotations
 
 import json
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
+from typing import Iterable, Sequence
 
 from lsr.errors import LsrError
-from lsr.java import jclass
-from lsr.search.searcher import Hit
+from lsr.jvm import jclass
+from lsr.jvm.classes import LUCENE, declared, english_analyzer
+from lsr.types import Hit
 
 CONTENTS = "contents"
 ID = "id"
-LUCENE = "org/apache/lucene"  # Lucene's package path in JNI signatures
 SEP = "\u0001"  # between the terms of an impact query: never inside a term, not whitespace for Java
 
 
@@ -43,70 +44,6 @@ def impact_similarity():
     return jclass("io.anserini.search.similarity.ImpactSimilarity")()
 
 
-@lru_cache(maxsize=1)
-def _declared():
-    """Thin pyjnius declarations of the few Java methods used per query.
-
-    ``jnius.autoclass`` reflects over every method of a class and its ancestors, which costs
-    hundreds of milliseconds for IndexSearcher or Jackson's ObjectMapper at start-up; declaring the
-    signatures used here skips that (and picks the right overloads, which pyjnius may not). Only
-    Lucene, Anserini and Jackson classes are declared: ``jclass`` returns a declared class too, so a
-    JDK class declared here would lose its other methods for every caller in the process.
-    """
-    from types import SimpleNamespace
-
-    jclass("java.lang.Object")  # starts the JVM (importing jnius first would start it without lsr's classpath)
-    from jnius import JavaClass, JavaField, JavaMethod, JavaStaticMethod, MetaJavaClass
-
-    class FSDirectory(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{LUCENE}/store/FSDirectory"
-        open = JavaStaticMethod(f"(Ljava/nio/file/Path;)L{LUCENE}/store/FSDirectory;")
-
-    class DirectoryReader(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{LUCENE}/index/DirectoryReader"
-        open = JavaStaticMethod(f"(L{LUCENE}/store/Directory;)L{LUCENE}/index/DirectoryReader;")
-        numDocs = JavaMethod("()I")
-        close = JavaMethod("()V")
-
-    class Query(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{LUCENE}/search/Query"
-
-    class IndexSearcher(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = f"{LUCENE}/search/IndexSearcher"
-        __javaconstructor__ = [(f"(L{LUCENE}/index/IndexReader;)V", False)]
-        setSimilarity = JavaMethod(f"(L{LUCENE}/search/similarities/Similarity;)V")
-
-    class BagOfWords(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "lsr/lucene/BagOfWords"
-        __javaconstructor__ = [(f"(L{LUCENE}/analysis/Analyzer;)V", False)]
-        terms = JavaStaticMethod(f"(L{LUCENE}/analysis/Analyzer;Ljava/lang/String;)Ljava/lang/String;")
-
-    class WordPiece(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "lsr/lucene/WordPiece"
-        __javaconstructor__ = [("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;IZZZZ)V", False)]
-        tokens = JavaMethod("(Ljava/lang/String;)[Ljava/lang/String;")
-
-    class Weighted(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "lsr/lucene/TableQueries$Weighted"
-        terms = JavaField("[Ljava/lang/String;")
-        weights = JavaField("[F")
-
-    class TableQueries(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "lsr/lucene/TableQueries"
-        __javaconstructor__ = [("(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID)V", False),
-                               (f"(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIIDL{LUCENE}/analysis/Analyzer;Ljava/lang/String;[D)V", False)]
-        encode = JavaMethod("(Ljava/lang/String;)Llsr/lucene/TableQueries$Weighted;")
-
-    class Hits(JavaClass, metaclass=MetaJavaClass):
-        __javaclass__ = "lsr/lucene/TopKSearcher$Hits"
-        __javaconstructor__ = [("([Ljava/lang/String;[F)V", False)]
-        docids = JavaField("[Ljava/lang/String;")
-        scores = JavaField("[F")
-        joinedDocids = JavaMethod("(Ljava/lang/String;)Ljava/lang/String;")
-
-    return SimpleNamespace(**{name: value for name, value in locals().items() if isinstance(value, type)})
-
-
 def _top_k_searcher(searcher):
     """lsr's Java ``TopKSearcher`` over ``searcher``, as an instance of a pyjnius class of its own.
 
@@ -118,7 +55,7 @@ def _top_k_searcher(searcher):
     index method objects of its own (``tests/test_index_search.py`` opens several indexes together,
     from two threads, and checks that each searches its own).
     """
-    _declared()  # starts the JVM with lsr's classpath
+    declared()  # starts the JVM with lsr's classpath
     from jnius import JavaClass, JavaMethod, JavaMultipleMethod, MetaJavaClass
 
     class TopKSearcher(JavaClass, metaclass=MetaJavaClass):
@@ -140,7 +77,7 @@ class LuceneIndex:
     """An open Lucene index: build queries, search, get ``[(docid, score), ...]`` back."""
 
     def __init__(self, lucene_dir: str | Path, similarity):
-        java = _declared()
+        java = declared()
         self._reader = java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
         self._searcher = java.IndexSearcher(self._reader)
         self._searcher.setSimilarity(similarity)
@@ -156,7 +93,7 @@ class LuceneIndex:
     @staticmethod
     def bag_of_words():
         """BM25's query builder: Anserini's bag of words through its default (English, Porter) analyzer."""
-        return _declared().BagOfWords(jclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER)
+        return declared().BagOfWords(jclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER)
 
     def frequent_terms(self, max_fraction: float) -> frozenset[str]:
         """The terms found in more than ``max_fraction`` of the index's documents."""
@@ -209,16 +146,6 @@ def _joined(tokens, what: str = "token") -> str:
     return SEP.join(tokens)
 
 
-def _english_analyzer():
-    return jclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
-
-
-def english_terms():
-    """A function text -> the terms of Anserini's default English analyzer (its BM25 indexes' analysis), in order."""
-    declared, analyzer = _declared(), _english_analyzer()
-    return lambda text: declared.BagOfWords.terms(analyzer, text).split()
-
-
 def wordpiece(tokenizer_json: str):
     """lsr's Java ``WordPiece`` for a BERT tokenizer (``tokenizer.json`` text), or None for any other kind.
 
@@ -234,7 +161,7 @@ def wordpiece(tokenizer_json: str):
         return None
     lowercase = bool(normalizer.get("lowercase", True))
     strip_accents = normalizer.get("strip_accents")
-    return _declared().WordPiece(
+    return declared().WordPiece(
         _joined(model["vocab"]), _joined(token["content"] for token in added), SEP,
         model.get("unk_token", "[UNK]"), model.get("continuing_subword_prefix", "##"), int(model.get("max_input_chars_per_word", 100)),
         bool(normalizer.get("clean_text", True)), bool(normalizer.get("handle_chinese_chars", True)),
@@ -253,5 +180,56 @@ def table_queries(tokenizer_json: str, weights: dict[str, float], scale: float, 
         return None
     args = (tokenizer, _joined(weights), SEP, [float(w) for w in weights.values()], float(scale), int(max_tokens), int(top_k or 0), float(min_ratio))
     if lexical_idf is not None:
-        args += (_english_analyzer(), _joined(lexical_idf), [float(w) for w in lexical_idf.values()])
-    return _declared().TableQueries(*args)
+        args += (english_analyzer(), _joined(lexical_idf), [float(w) for w in lexical_idf.values()])
+    return declared().TableQueries(*args)
+
+
+def analyzed_terms(text: str) -> list[str]:
+    """The terms of ``text`` under Anserini's default analyzer (``AnalyzerUtils.analyze``), in order."""
+    return list(jclass("io.anserini.analysis.AnalyzerUtils").analyze(text).toArray())
+
+
+def term_statistics(lucene_dir: str | Path, terms: Iterable[str]) -> tuple[int, int, dict[str, int]]:
+    """The index's documents, its postings (the sum of its terms' document frequencies) and each of ``terms``' document frequency."""
+    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(lucene_dir))
+    try:
+        term = jclass("org.apache.lucene.index.Term")
+        documents = reader.numDocs()
+        postings = jclass("org.apache.lucene.index.MultiTerms").getTerms(reader, CONTENTS).getSumDocFreq()
+        df = {t: reader.docFreq(term(CONTENTS, t)) for t in dict.fromkeys(terms)}
+    finally:
+        reader.close()
+    return documents, postings, df
+
+
+def bm25_scores(lucene_dir: str | Path, k1: float, b: float, queries: Iterable[tuple[str, Sequence[str]]]) -> list[list[float]]:
+    """Anserini's BM25 score of each (query text, document ids) pair's documents for its query."""
+    utils = jclass("io.anserini.index.IndexReaderUtils")
+    reader = utils.getReader(str(lucene_dir))
+    try:
+        similarity = bm25_similarity(k1, b)
+        return [[utils.computeQueryDocumentScoreWithSimilarity(reader, docid, text, similarity) for docid in docids] for text, docids in queries]
+    finally:
+        reader.close()
+
+
+def warm_up(index_dir: str) -> None:
+    """A BM25, an impact and an inference-free search on a tiny impact index written to ``index_dir``.
+
+    The JVM's class-data-sharing archive (:func:`lsr.jvm.cds.build_archive`) holds the classes these load.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    from lsr.index.impact_writer import ImpactIndexWriter
+
+    with ImpactIndexWriter(index_dir) as writer:
+        writer.add("d1", ["aspirin", "cancer"], [3, 5])
+    tokenizer = Tokenizer(models.WordPiece({"[UNK]": 0, "aspirin": 1, "cancer": 2}, unk_token="[UNK]"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizers.BertNormalizer(), pre_tokenizers.BertPreTokenizer()
+    inference_free = table_queries(tokenizer.to_str(), {"aspirin": 2.0, "cancer": 1.0}, 100, 512, None, 0.1)
+    for similarity in (impact_similarity(), bm25_similarity(0.9, 0.4)):
+        index = LuceneIndex(index_dir, similarity)
+        index.search(index.weighted_query({"aspirin": 2, "cancer": 1}), 10)
+        index.search_text(index.bag_of_words(), "Aspirin lowers the risk of cancer", 1000)
+        index.search_text(inference_free, "Aspirin lowers the risk of cancer", 10)
+        index.close()

@@ -1,7 +1,8 @@
 """One search interface over BM25, impact (SPLADE, inference-free), dense and hybrid indexes.
 
-``Searcher.open(index_dir)`` reads the index's manifest and returns the right searcher (dense and
-hybrid ones live in ``lsr.search.dense`` and ``lsr.search.hybrid``). Lucene searching
+``Searcher.open(index_dir)`` reads the index's manifest and returns the right searcher, opened by
+the :data:`OPENERS` entry of its kind (dense and hybrid searchers live in ``lsr.search.dense`` and
+``lsr.search.hybrid``, which build on this module; :mod:`lsr.search` registers them). Lucene searching
 goes straight to Anserini's Java searchers through pyjnius (never through ``pyserini.search``, whose
 import costs seconds). Opening an inference-free index loads only a tokenizer and a weight table:
 torch is never imported on that path.
@@ -12,18 +13,12 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import NamedTuple, Protocol, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, read_manifest
 from lsr.index.pruning import check_pruning, prune_weights, quantise_weights
-
-
-class Hit(NamedTuple):
-    """One search result."""
-
-    docid: str
-    score: float
+from lsr.types import Hit
 
 
 class TwoPhase(NamedTuple):
@@ -45,6 +40,12 @@ class QueryEncoder(Protocol):
     def encode(self, query: str) -> dict[str, float]: ...
 
 
+OPENERS: dict[str, Callable[..., Searcher]] = {}
+"""Manifest kind -> ``opener(index_dir, manifest, **pruning)``, a searcher of that kind; ``pruning`` holds
+:meth:`Searcher.open`'s keyword arguments. ``bm25`` and ``impact`` are registered here, ``dense`` and
+``hybrid`` by :mod:`lsr.search`."""
+
+
 class Searcher(ABC):
     """Search an lsr index: ``search(query, k)`` and ``batch_search(queries, k, threads)``."""
 
@@ -57,20 +58,11 @@ class Searcher(ABC):
         ``two_phase``: their two-phase search (see :class:`ImpactSearcher`).
         """
         manifest = read_manifest(index_dir)
-        if manifest["kind"] == "bm25":
-            return BM25Searcher(index_dir, manifest)
-        if manifest["kind"] == "impact":
-            return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), query_top_k, query_min_ratio, two_phase,
-                                 query_max_df)
-        if manifest["kind"] == "dense":
-            from lsr.search.dense import DenseSearcher
-
-            return DenseSearcher(index_dir, manifest)
-        if manifest["kind"] == "hybrid":
-            from lsr.search.hybrid import HybridSearcher
-
-            return HybridSearcher.from_manifest(index_dir, manifest)
-        raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
+        opener = OPENERS.get(manifest["kind"])
+        if opener is None:
+            raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
+        return opener(index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
+                      query_max_df=query_max_df)
 
     @abstractmethod
     def search(self, query: str, k: int = 10) -> list[Hit]:
@@ -236,3 +228,10 @@ def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
 
         encoder = LexicalQueryEncoder(encoder, read_weights(index_dir / query["lexical"]["weights"]))
     return encoder
+
+
+def _open_impact(index_dir: str | os.PathLike, manifest: dict, **options) -> ImpactSearcher:
+    return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), **options)
+
+
+OPENERS.update(bm25=lambda index_dir, manifest, **_: BM25Searcher(index_dir, manifest), impact=_open_impact)

@@ -25,8 +25,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.recipe_files import check_keys, read_recipe
 from lsr.training.recipe import TrainRecipe

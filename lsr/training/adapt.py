@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from lsr.atomic import atomic_file
+from lsr.data import Dataset, Document
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, Document
 
 MIN_DOCUMENTS = 20          # fewer documents give too few queries and candidates to learn from
 SPLIT = "train"             # the pseudo-queries' qrels split
@@ -68,7 +68,7 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
     each query's source document is replaced by its context (:func:`pseudo_queries`).
 
     Kept when it exists (an interrupted run resumes on the same queries)."""
-    from lsr.eval.beir import load_dataset
+    from lsr.data import load_dataset
 
     if not (folder / "qrels" / f"{SPLIT}.tsv").is_file():
         docs = [d for d in dataset.corpus() if d.contents]

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from lsr.eval.beir import Dataset
+from lsr.data import Dataset
 from lsr.search import Searcher
 from lsr.training.teachers import Candidates, Teacher
 

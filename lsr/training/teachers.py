@@ -104,17 +104,10 @@ class BM25Teacher:
         from pathlib import Path
 
         from lsr.index.manifest import LUCENE_DIR
-        from lsr.java import jclass
+        from lsr.search.lucene import bm25_scores
 
-        reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(Path(self.index_dir) / LUCENE_DIR))
-        utils = jclass("io.anserini.index.IndexReaderUtils")
-        similarity = jclass("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b)
-        out = {}
-        for q in query_ids:
-            text = candidates.queries[q]
-            out[q] = np.array([utils.computeQueryDocumentScoreWithSimilarity(reader, d, text, similarity) for d in candidates.lists[q]], dtype=np.float32)
-        reader.close()
-        return out
+        scores = bm25_scores(Path(self.index_dir) / LUCENE_DIR, self.k1, self.b, [(candidates.queries[q], candidates.lists[q]) for q in query_ids])
+        return {q: np.array(row, dtype=np.float32) for q, row in zip(query_ids, scores)}
 
 
 class CrossEncoderTeacher:

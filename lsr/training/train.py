@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from lsr.atomic import atomic_file
+from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.eval.beir import Dataset, load_dataset
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import building
 from lsr.training.ensemble import ensemble_targets

