@@ -79,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="query text")
     p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
     p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
-    p.add_argument("--query-min-ratio", type=float, default=0.0, help="impact indexes: drop query terms under this fraction of the heaviest (default: 0)")
-    p.add_argument("--query-max-df", type=float, default=1.0,
-                   help="impact indexes: drop query terms found in more than this fraction of the index's documents (default: 1, keep all)")
+    p.add_argument("--query-min-ratio", type=float,
+                   help="impact indexes: drop query terms under this fraction of the heaviest (default: the index recipe's query_min_ratio, else 0)")
+    p.add_argument("--query-max-df", type=float,
+                   help="impact indexes: drop query terms found in more than this fraction of the index's documents "
+                        "(default: the index recipe's query_max_df, else 1: keep all)")
     p.add_argument("--two-phase", nargs=2, type=float, metavar=("RATIO", "EXPANSION"),
                    help="impact indexes: two-phase search; the terms weighing at least RATIO x the heaviest find EXPANSION x k "
                         "candidates, which all the terms then score (OpenSearch's defaults: 0.4 5). Faster top-k; may miss hits")

@@ -188,6 +188,30 @@ def test_query_max_df_drops_the_query_terms_most_of_the_index_holds(if_index):
             Searcher.open(if_index, query_max_df=bad)
 
 
+def test_an_index_recipe_sets_the_query_pruning_its_searchers_default_to(tmp_path, tiny, if_index):
+    """``query_min_ratio`` / ``query_max_df`` in a recipe travel in the manifest; an explicit option overrides them."""
+    recipe = IndexRecipe(name="if-fast", encoder="splade-tiny", query_encoder="idf", query_min_ratio=0.5, query_max_df=0.9)
+    manifest = build_index(recipe, tiny, tmp_path / "fast", threads=1, keep_vectors=True, progress=False, vectors_from=if_index)
+    assert manifest["query"]["defaults"] == {"query_min_ratio": 0.5, "query_max_df": 0.9}
+    with Searcher.open(tmp_path / "fast") as default, Searcher.open(if_index, query_min_ratio=0.5, query_max_df=0.9) as explicit, \
+            Searcher.open(tmp_path / "fast", query_min_ratio=0.0, query_max_df=1.0) as unpruned, Searcher.open(if_index) as plain:
+        for query in QUERIES:
+            assert default.quantised(query) == explicit.quantised(query)
+            assert [tuple(h) for h in default.search(query, k=5)] == [tuple(h) for h in explicit.search(query, k=5)]
+            assert unpruned.quantised(query) == plain.quantised(query)
+        assert sum(map(len, map(default.quantised, QUERIES))) < sum(map(len, map(unpruned.quantised, QUERIES)))
+    again = build_index(IndexRecipe(name="if-again", encoder="splade-tiny", query_encoder="idf"), tiny, tmp_path / "again", threads=1,
+                        progress=False, vectors_from=tmp_path / "fast")
+    assert "defaults" not in again["query"]  # defaults belong to a recipe, not to the vectors it reused
+    plain_recipe = IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf")
+    assert IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", query_min_ratio=0.0, query_max_df=1.0).fingerprint() == plain_recipe.fingerprint()
+    assert recipe.fingerprint() != plain_recipe.fingerprint()
+    with pytest.raises(LsrError, match="BM25 index"):
+        IndexRecipe(name="x", query_min_ratio=0.5)
+    with pytest.raises(LsrError, match="query_max_df"):
+        IndexRecipe(name="x", encoder="splade-tiny", query_max_df=0.0)
+
+
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
     """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact."""
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:

@@ -123,6 +123,8 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
                 stats, query_side = _reuse_impacts(recipe, dataset, Path(vectors_from), writer, tmp)
             else:
                 stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress)
+            if recipe.search_defaults:
+                query_side["defaults"] = recipe.search_defaults
             indexed = anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
         if indexed != writer.count:
             raise LsrError(f"Anserini indexed {indexed} documents of the {writer.count} written (see {tmp / 'anserini.log'})")
@@ -259,7 +261,7 @@ def _reuse_impacts(recipe: IndexRecipe, dataset: Dataset, source: Path, writer: 
     writer.close()
     if source.joinpath(QUERY_DIR).is_dir():
         shutil.copytree(source / QUERY_DIR, tmp / QUERY_DIR)
-    query_side = dict(manifest["query"])
+    query_side = {key: value for key, value in manifest["query"].items() if key != "defaults"}  # the recipe's own, if any, are added later
     if lexical is not None:
         query_side["lexical"] = _write_lexical_table(recipe, lexical, tmp)
     stats = {"avg_doc_terms": round(nnz / max(writer.count, 1), 2), "vectors_from": str(source), "skipped_empty": manifest["skipped_empty"],

@@ -73,6 +73,9 @@ class IndexRecipe:
     document's k heaviest terms, ``doc_min_ratio`` those weighing at least that fraction of its heaviest.
     ``lexical_weight`` > 0 adds a BM25 channel (:mod:`lsr.encoders.lexical`, with ``k1`` and ``b``) to an
     impact index: the score becomes ``lexical_weight * BM25 + learned``, in one search.
+    ``query_min_ratio`` / ``query_max_df``: query-side pruning that every searcher of the index applies
+    unless told otherwise (:class:`lsr.search.searcher.ImpactSearcher`; recorded in the manifest's
+    ``query.defaults``): fewer posting lists per query, for latency.
     """
 
     name: str
@@ -88,6 +91,8 @@ class IndexRecipe:
     doc_top_k: int | None = None
     doc_min_ratio: float = 0.0
     lexical_weight: float = 0.0
+    query_min_ratio: float = 0.0
+    query_max_df: float = 1.0
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -99,6 +104,11 @@ class IndexRecipe:
             raise LsrError(f"recipe {self.name!r}: doc_top_k / doc_min_ratio prune impact vectors; a BM25 index has none")
         if not (isinstance(self.lexical_weight, (int, float)) and 0 <= self.lexical_weight < float("inf")):
             raise LsrError(f"recipe {self.name!r}: lexical_weight must be a finite number >= 0, got {self.lexical_weight!r}")
+        check_pruning(None, self.query_min_ratio, f"recipe {self.name!r}: query pruning (query_min_ratio)")
+        if not 0.0 < self.query_max_df <= 1.0:
+            raise LsrError(f"recipe {self.name!r}: query_max_df must be in (0, 1], got {self.query_max_df!r}")
+        if self.encoder == "bm25" and self.search_defaults:
+            raise LsrError(f"recipe {self.name!r}: query_min_ratio / query_max_df prune impact queries; a BM25 index has none")
         if self.encoder == "bm25" and self.lexical_weight:
             raise LsrError(f"recipe {self.name!r}: lexical_weight adds a BM25 channel to an impact index; a BM25 index is one already")
 
@@ -112,6 +122,12 @@ class IndexRecipe:
         """Whether documents are pruned (``doc_top_k`` or ``doc_min_ratio`` set)."""
         return self.doc_top_k is not None or self.doc_min_ratio > 0
 
+    @property
+    def search_defaults(self) -> dict[str, float]:
+        """The query-side pruning that differs from none: ``{"query_min_ratio": r, "query_max_df": f}`` (either may be absent)."""
+        return {key: value for key, value, off in (("query_min_ratio", self.query_min_ratio, 0.0), ("query_max_df", self.query_max_df, 1.0))
+                if value != off}
+
     def fingerprint(self) -> str:
         """A short hash of the settings that change the index (not the name; pruning only when set)."""
         settings = {k: v for k, v in asdict(self).items() if k != "name"}
@@ -119,6 +135,9 @@ class IndexRecipe:
             del settings["doc_top_k"], settings["doc_min_ratio"]
         if not self.lexical_weight:  # nor do recipes without a BM25 channel
             del settings["lexical_weight"]
+        for key in ("query_min_ratio", "query_max_df"):  # nor recipes without search defaults
+            if key not in self.search_defaults:
+                del settings[key]
         return _fingerprint(settings)
 
     @classmethod

@@ -50,12 +50,13 @@ class Searcher(ABC):
     """Search an lsr index: ``search(query, k)`` and ``batch_search(queries, k, threads)``."""
 
     @staticmethod
-    def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float = 0.0,
-             two_phase: TwoPhase | None = None, query_max_df: float = 1.0) -> "Searcher":
+    def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float | None = None,
+             two_phase: TwoPhase | None = None, query_max_df: float | None = None) -> "Searcher":
         """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
 
-        ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers;
-        ``two_phase``: their two-phase search (see :class:`ImpactSearcher`).
+        ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers
+        (``None``: the index's default from its recipe, else none); ``two_phase``: their two-phase
+        search (see :class:`ImpactSearcher`).
         """
         manifest = read_manifest(index_dir)
         opener = OPENERS.get(manifest["kind"])
@@ -230,8 +231,12 @@ def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
     return encoder
 
 
-def _open_impact(index_dir: str | os.PathLike, manifest: dict, **options) -> ImpactSearcher:
-    return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]), **options)
+def _open_impact(index_dir: str | os.PathLike, manifest: dict, query_min_ratio: float | None = None, query_max_df: float | None = None,
+                 **options) -> ImpactSearcher:
+    defaults = manifest["query"].get("defaults", {})  # the recipe's query pruning (IndexRecipe.search_defaults)
+    return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]),
+                          query_min_ratio=defaults.get("query_min_ratio", 0.0) if query_min_ratio is None else query_min_ratio,
+                          query_max_df=defaults.get("query_max_df", 1.0) if query_max_df is None else query_max_df, **options)
 
 
 OPENERS.update(bm25=lambda index_dir, manifest, **_: BM25Searcher(index_dir, manifest), impact=_open_impact)
