@@ -32,11 +32,14 @@ from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
-RECIPES = {"BM25": "bm25.yaml", "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
+DEFAULT = "lsr default (shipped model + BM25 channel)"
+DEFAULT_FAST = "lsr default, fast (its recipe's query pruning)"  # the same documents; searched with inference-free-bm25-fast.yaml's defaults
+RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml", DEFAULT_FAST: "inference-free-bm25-fast.yaml", "inference-free": "inference-free.yaml",
+           "SPLADE-tiny": "splade-tiny.yaml"}
 TWO_PHASE_NAME = f"inference-free, two-phase (>= {TWO_PHASE.ratio:g} x max, {TWO_PHASE.expansion:g}k candidates)"
 TRAINED = "inference-free (trained)"  # its recipe's encoder is `make train`'s model: benched where it exists
 OPTIONAL_RECIPES = {TRAINED: "inference-free-trained.yaml"}
-INFERENCE_FREE = ("inference-free", TRAINED)  # the systems whose vectors seed synthetic impact corpora
+INFERENCE_FREE = ("inference-free", DEFAULT, TRAINED)  # the systems whose vectors seed synthetic impact corpora
 COLD_QUERY = "aspirin lowers the risk of colorectal cancer"
 
 
@@ -123,9 +126,10 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
         sources = {name: indexes[name] for name in INFERENCE_FREE if name in indexes}
-        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast)
+        default_fast = recipes[DEFAULT_FAST].search_defaults
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast, default_fast)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast)
+        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast, default_fast)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
@@ -215,15 +219,18 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
 
 
 def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict,
-               num_docs: int, fast: tuple[str, float, dict] | None = None) -> dict:
+               num_docs: int, fast: tuple[str, float, dict] | None = None, default_fast: dict | None = None) -> dict:
     """Latency on synthetic corpora of ``num_docs``: BM25's, and one impact corpus per inference-free index in ``sources``
-    (``fast``: the trained model's fast setting as (name, doc_min_ratio, Searcher.open options))."""
+    (``fast``: the trained model's fast setting as (name, doc_min_ratio, Searcher.open options); ``default_fast``:
+    the ``Searcher.open`` options of lsr's default at its fast operating point, searched over the default's corpus)."""
     from lsr.bench.scale import synthetic_index
 
     zero_shot = sources["inference-free"]
     plans = {"BM25": ("bm25", zero_shot, 0.0, None), "inference-free": ("impact", zero_shot, 0.0, None)}
     if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:  # query pruning alone: the cached unpruned index
         plans[pruned_name(chosen)] = ("impact", zero_shot, chosen["doc_min_ratio"], None)
+    if DEFAULT in sources:  # searched with its recipe's query-side defaults, which travel in the synthetic index's manifest
+        plans[DEFAULT] = ("impact", sources[DEFAULT], 0.0, "inference-free-bm25")
     if TRAINED in sources:
         plans[TRAINED] = ("impact", sources[TRAINED], 0.0, "inference-free-trained")
         if fast:
@@ -240,6 +247,8 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
     options = {pruned_name(chosen): {"query_min_ratio": chosen["query_min_ratio"]}, **({fast[0]: fast[2]} if fast else {})}
     systems = {name: (index, options.get(name, {})) for name, (index, _) in built.items()}
     systems[TWO_PHASE_NAME] = (built["inference-free"][0], {"two_phase": TWO_PHASE})
+    if DEFAULT in built and default_fast is not None:
+        systems[DEFAULT_FAST] = (built[DEFAULT][0], default_fast)
     say("synthetic latency and throughput")
     out.update(_search_timings(systems, queries, settings))
     return out
