@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(LSR) jvm-cache  # class-data-sharing archive of the search classes: halves the JVM's start-up CPU
 	touch $@
 
-test: $(STAMP)  ## unit tests + end-to-end on a tiny corpus + SciFact
+test: $(STAMP)  ## ruff, unit tests + end-to-end on a tiny corpus + SciFact
+	$(PY) -m ruff check lsr tests
 	$(PY) -m pytest -q tests
 
 test-fast: $(STAMP)  ## the tests without the SciFact end-to-end runs

@@ -60,8 +60,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lsr`` and its subcommands."""
-    parser = argparse.ArgumentParser(prog="lsr", description="Learned sparse retrieval on Lucene: SPLADE and inference-free encoders, BM25, BEIR evaluation.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="lsr", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Learned sparse retrieval on Lucene: SPLADE and inference-free encoders, BM25, BEIR evaluation.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("index", help="build an index (sparse, dense or hybrid) from an index recipe")
@@ -94,14 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
                             description="Benchmark on SciFact and on a synthetic corpus built from it (each synthetic document mixes two real "
                             "ones: their words for BM25, their encoded vectors for inference-free). The `make train` inference-free model joins "
-                            "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each repeat and every "
-                            "figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact train. "
-                            "Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
-    p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under <out-dir>/bench")
+                            "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each "
+                            "repeat and every figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact "
+                            "train. Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
+    p.add_argument("--docs", type=int, default=1_000_000,
+                   help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under <out-dir>/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, coldstart, encoding, pruning, synthetic")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, "
+                                              "coldstart, encoding, pruning, synthetic")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
@@ -166,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "from the same settings are reused, so an interrupted ablation continues where it stopped.")
     p.add_argument("recipe", nargs="?", default="training/ablation.yaml", help="ablation recipe YAML (default: training/ablation.yaml)")
     p.add_argument("--only", action="append", metavar="VARIANT", help="run only this variant (repeatable)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training setting in every variant, e.g. --set epochs=1")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a training setting in every variant, e.g. --set epochs=1")
     p.add_argument("--split", default="test", help="evaluation split (default: test; training always uses the recipe's split)")
     p.add_argument("--output", default=None, help="table path without suffix (default: out/results/ablation-<recipe name>)")
     p.add_argument("--out-dir", default=None, help="where models, indexes and caches go (default: $LSR_OUT_DIR or out)")
@@ -436,8 +439,8 @@ def _bench(args) -> None:
     print(f"written: {paths['json']} and {paths['markdown']}")
 
 
-COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard, "evaluate-model": _evaluate_model,
-            "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
+COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard,
+            "evaluate-model": _evaluate_model, "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
             "tune-fusion": _tune_fusion, "idf": _idf}
 
 if __name__ == "__main__":

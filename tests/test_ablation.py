@@ -39,7 +39,8 @@ class _Fixed:
 def test_sparsity_hand_computed():
     """FLOPS = sum_j P(doc has j) * P(query has j); terms counted per document and per query."""
     matrix = sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 0]]))
-    searcher = ExactSearcher(["a", "b"], matrix, {"x": 0, "y": 1, "z": 2}, _Fixed({"q1": {"x": 1.0}, "q2": {"x": 0.5, "y": 2.0, "unseen": 1.0}}), 10.0)
+    queries = _Fixed({"q1": {"x": 1.0}, "q2": {"x": 0.5, "y": 2.0, "unseen": 1.0}})
+    searcher = ExactSearcher(["a", "b"], matrix, {"x": 0, "y": 1, "z": 2}, queries, 10.0)
     stats = searcher.sparsity(["q1", "q2"])
     # doc activity [.5, .5, .5]; query activity [1, .5, 0] -> .5 + .25; "unseen" is no index term but is a query term
     assert stats == {"avg_doc_terms": 1.5, "avg_query_terms": 2.0, "flops": 0.75}

@@ -148,8 +148,11 @@ def test_doc_pruned_index_from_kept_vectors(tmp_path, tiny, if_index):
     manifest = build_index(recipe, tiny, tmp_path / "pruned", threads=1, keep_vectors=True, progress=False, vectors_from=if_index)
     assert manifest["avg_doc_terms"] <= 5 and manifest["num_docs"] == read_manifest(if_index)["num_docs"]
     assert manifest["skipped_empty"] == read_manifest(if_index)["skipped_empty"] and "encode_seconds" not in manifest
-    kept = {json.loads(line)["id"]: json.loads(line)["vector"] for line in next((if_index / "collection").glob("*.jsonl")).read_text().splitlines()}
-    pruned = {json.loads(line)["id"]: json.loads(line)["vector"] for line in next((tmp_path / "pruned" / "collection").glob("*.jsonl")).read_text().splitlines()}
+    def vectors(index):
+        lines = next((index / "collection").glob("*.jsonl")).read_text().splitlines()
+        return {json.loads(line)["id"]: json.loads(line)["vector"] for line in lines}
+
+    kept, pruned = vectors(if_index), vectors(tmp_path / "pruned")
     assert all(pruned[d] == prune_weights(kept[d], top_k=5) for d in kept)
     with Searcher.open(tmp_path / "pruned") as searcher:
         assert searcher.search("aspirin colorectal cancer", k=3)
@@ -204,7 +207,8 @@ def test_an_index_recipe_sets_the_query_pruning_its_searchers_default_to(tmp_pat
                         progress=False, vectors_from=tmp_path / "fast")
     assert "defaults" not in again["query"]  # defaults belong to a recipe, not to the vectors it reused
     plain_recipe = IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf")
-    assert IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", query_min_ratio=0.0, query_max_df=1.0).fingerprint() == plain_recipe.fingerprint()
+    explicit = IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", query_min_ratio=0.0, query_max_df=1.0)
+    assert explicit.fingerprint() == plain_recipe.fingerprint()
     assert recipe.fingerprint() != plain_recipe.fingerprint()
     with pytest.raises(LsrError, match="BM25 index"):
         IndexRecipe(name="x", query_min_ratio=0.5)
@@ -283,7 +287,8 @@ def test_fast_setting_is_the_best_within_bm25_latency_else_the_fastest(if_index,
     json.dumps(choice)  # the bench writes it as JSON
     from lsr.bench import markdown
 
-    note = markdown.report({"date": "d", "command": "lsr bench", "seconds": 1, "settings": {}, "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
+    note = markdown.report({"date": "d", "command": "lsr bench", "seconds": 1, "settings": {},
+                            "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
                             "fast_choice": {**choice, "pruning": {"chosen": {"doc_min_ratio": 0.1, "query_min_ratio": 0.1}}, "doc_min_ratio": 0.1},
                             "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}})
     assert f"**{choice['label']}**" in note and all(f"| {row['setting']} |" in note for row in rows)
@@ -480,7 +485,8 @@ def test_the_bench_writes_under_the_output_folder_unless_told_otherwise(tmp_path
     def fake_run_bench(settings, data_dir, out_dir, results_dir, progress=True):
         calls.append((out_dir, results_dir))
         result = {"date": "d", "command": "lsr bench", "seconds": 1, "settings": {"tag": settings.tag},
-                  "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]}, "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}}
+                  "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
+                  "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}}
         return bench_run._write(result, results_dir)
 
     monkeypatch.setattr(bench_run, "run_bench", fake_run_bench)

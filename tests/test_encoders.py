@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-
 import pytest
 
 from lsr.encoders.idf import corpus_idf
@@ -42,7 +41,9 @@ def test_idf_matches_the_formula(tokenizer):
     texts = ["sleep cancer", "sleep sleep heart", "lung cancer", ""]
     idf = corpus_idf(texts, tokenizer, progress=False)
     n = 4
-    expected = lambda df: math.log(1 + (n - df + 0.5) / (df + 0.5))
+    def expected(df):
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
     assert idf["sleep"] == pytest.approx(expected(2))  # counted once per document
     assert idf["lung"] == pytest.approx(expected(1))
     assert idf["zebra"] == pytest.approx(expected(0))

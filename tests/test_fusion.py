@@ -52,7 +52,8 @@ def test_normalise_edge_cases():
     assert normalise([], "minmax") == []
     assert normalise([Hit("a", 7.0)], "minmax") == [Hit("a", 1.0)]
     assert normalise([Hit("a", 2.0), Hit("b", 2.0)], "zscore") == [Hit("a", 0.0), Hit("b", 0.0)]
-    assert approx(normalise([Hit("a", 4.0), Hit("b", 2.0), Hit("c", 0.0)], "zscore")) == approx([Hit("a", 1.2247449), Hit("b", 0.0), Hit("c", -1.2247449)])
+    zscores = normalise([Hit("a", 4.0), Hit("b", 2.0), Hit("c", 0.0)], "zscore")
+    assert approx(zscores) == approx([Hit("a", 1.2247449), Hit("b", 0.0), Hit("c", -1.2247449)])
 
 
 def test_a_single_list_keeps_its_order():

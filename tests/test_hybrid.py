@@ -15,7 +15,7 @@ from lsr.index.hybrid import build_hybrid
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import HybridRecipe, load_recipe
 from lsr.search.dense import DenseSearcher
-from tests.conftest import TINY_DOCS, TINY_QUERIES, TINY_QRELS, build_dense, write_beir
+from tests.conftest import TINY_DOCS, TINY_QRELS, TINY_QUERIES, build_dense, write_beir
 
 QUERIES = list(TINY_QUERIES.values())
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from lsr.search.searcher import Searcher
 
-
 WARM_UP = 100  # queries searched by every system before timing
 
 

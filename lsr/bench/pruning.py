@@ -170,7 +170,8 @@ def choose_fast(small_index: Path, large_index: Path, large_bm25: Path, dataset:
         row = {"setting": settings_label(settings), "settings": settings}
         with Searcher.open(small_index, **searcher_options(settings)) as searcher:
             for name in (split, report_split):
-                row[f"nDCG@10 ({name})"] = round(_scores(searcher, dataset.queries(name), dataset.qrels(name), threads, (("nDCG@10", 10),))["nDCG@10"], 4)
+                scores = _scores(searcher, dataset.queries(name), dataset.qrels(name), threads, (("nDCG@10", 10),))
+                row[f"nDCG@10 ({name})"] = round(scores["nDCG@10"], 4)
         rows.append(row)
     searchers = {"BM25": Searcher.open(large_bm25)}
     searchers.update({row["setting"]: Searcher.open(large_index, **searcher_options(row["settings"])) for row in rows})

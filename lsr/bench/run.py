@@ -25,17 +25,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import lsr
-from lsr.bench import markdown
-from lsr.bench.pruning import (TWO_PHASE, choose_fast, choose_pruning, default_levels, fast_candidates, pruned_index, query_ratio_level,
-                               ratio_level, searcher_options)
 from lsr.atomic import atomic_file
+from lsr.bench import markdown
+from lsr.bench.pruning import (
+    TWO_PHASE,
+    choose_fast,
+    choose_pruning,
+    default_levels,
+    fast_candidates,
+    pruned_index,
+    query_ratio_level,
+    ratio_level,
+    searcher_options,
+)
 from lsr.errors import LsrError
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
 DEFAULT_FAST = "lsr default, fast (its recipe's query pruning)"  # the same documents; searched with inference-free-bm25-fast.yaml's defaults
-RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml", DEFAULT_FAST: "inference-free-bm25-fast.yaml", "inference-free": "inference-free.yaml",
-           "SPLADE-tiny": "splade-tiny.yaml"}
+RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml", DEFAULT_FAST: "inference-free-bm25-fast.yaml",
+           "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
 TWO_PHASE_NAME = f"inference-free, two-phase (>= {TWO_PHASE.ratio:g} x max, {TWO_PHASE.expansion:g}k candidates)"
 TRAINED = "inference-free (trained)"  # its recipe's encoder is `make train`'s model: benched where it exists
 OPTIONAL_RECIPES = {TRAINED: "inference-free-trained.yaml"}
@@ -94,12 +103,14 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
     }
     say("document- and query-side pruning for inference-free, chosen on SciFact train")
-    result["pruning_choice"] = choose_pruning(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, "train", threads=settings.threads)
+    result["pruning_choice"] = choose_pruning(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, "train",
+                                              threads=settings.threads)
     chosen = result["pruning_choice"]["chosen"]
     systems = {name: (index, {}) for name, index in indexes.items()}
     if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:
-        index = pruned_index(recipes["inference-free"], dataset, indexes["inference-free"], out_dir, None, chosen["doc_min_ratio"], settings.threads) \
-            if chosen["doc_min_ratio"] else indexes["inference-free"]
+        index = indexes["inference-free"]
+        if chosen["doc_min_ratio"]:
+            index = pruned_index(recipes["inference-free"], dataset, index, out_dir, None, chosen["doc_min_ratio"], settings.threads)
         systems[pruned_name(chosen)] = (index, {"query_min_ratio": chosen["query_min_ratio"]})
     systems[TWO_PHASE_NAME] = (indexes["inference-free"], {"two_phase": TWO_PHASE})
     fast = None
@@ -136,7 +147,8 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
 
         result["pruning"] = pruning_table(recipes["inference-free"], dataset, indexes["inference-free"], indexes["BM25"], "test", out_dir,
                                           repeats=settings.repeats, threads=settings.threads,
-                                          levels=default_levels() + [(ratio_level(chosen["doc_min_ratio"]), query_ratio_level(chosen["query_min_ratio"]))])
+                                          levels=default_levels() + [(ratio_level(chosen["doc_min_ratio"]),
+                                                                      query_ratio_level(chosen["query_min_ratio"]))])
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     return _write(result, results_dir)

@@ -53,7 +53,8 @@ def synthetic_index(kind: str, dataset: Dataset, source_index: Path, num_docs: i
         pass
     command = [sys.executable, "-m", "lsr.bench.scale", kind, str(dataset.root), str(source_index), str(num_docs), str(output),
                "--threads", str(threads), "--seed", str(seed), "--doc-min-ratio", str(doc_min_ratio)]
-    env = {**os.environ, "LSR_JAVA_HEAP": INDEX_HEAP, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(lsr.__file__).parents[1]), os.environ.get("PYTHONPATH")]))}
+    python_path = os.pathsep.join(filter(None, [str(Path(lsr.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "LSR_JAVA_HEAP": INDEX_HEAP, "PYTHONPATH": python_path}
     with PeakRSS() as peak:
         status = subprocess.run(command, env=env).returncode
     if status != 0:
@@ -70,7 +71,8 @@ def _settings(kind: str, dataset: Dataset, source_index: Path, num_docs: int, se
     source = read_manifest(source_index)
     if kind == "impact" and source["kind"] != "impact":
         raise LsrError(f"{source_index}: the synthetic impact corpus needs an impact index built with --keep-vectors, not {source['kind']}")
-    return {"kind": kind, "num_docs": num_docs, "seed": seed, "mixture": {"primary": PRIMARY, "secondary": SECONDARY, "background": BACKGROUND}, "segments": 1,
+    return {"kind": kind, "num_docs": num_docs, "seed": seed, "mixture": {"primary": PRIMARY, "secondary": SECONDARY, "background": BACKGROUND},
+            "segments": 1,
             "corpus_sha256": dataset.corpus_sha256,
             "source_fingerprint": source.get("recipe_fingerprint") if kind == "impact" else None, "doc_min_ratio": doc_min_ratio}
 
@@ -87,7 +89,8 @@ def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output
             real = synthetic.RealDocuments.from_texts(doc.contents for doc in dataset.corpus())
             written = synthetic.write_shards(synthetic.text_records(synthetic.synthetic_texts(real, num_docs, seed)), tmp / "collection")
             generated = time.perf_counter()
-            indexed = anserini_index("JsonCollection", tmp / "collection", tmp / LUCENE_DIR, threads, ["-memoryBuffer", str(INDEX_BUFFER_MB), "-optimize"])
+            indexed = anserini_index("JsonCollection", tmp / "collection", tmp / LUCENE_DIR, threads,
+                                     ["-memoryBuffer", str(INDEX_BUFFER_MB), "-optimize"])
             shutil.rmtree(tmp / "collection")
             if indexed != written:
                 raise LsrError(f"Anserini indexed {indexed} of {written} synthetic documents (see {tmp / 'anserini.log'})")
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--doc-min-ratio", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:
-        build(args.kind, load_dataset(args.dataset), Path(args.source_index), args.num_docs, Path(args.output), args.threads, args.seed, args.doc_min_ratio)
+        build(args.kind, load_dataset(args.dataset), Path(args.source_index), args.num_docs, Path(args.output), args.threads, args.seed,
+              args.doc_min_ratio)
     except LsrError as error:
         sys.exit(f"lsr: error: {error}")
 

@@ -56,7 +56,8 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
         if missing:
             raise LsrError(f"{len(missing)} query id(s) not in {dataset.name} {split}, e.g. {missing[0]!r}")
         queries = {q: queries[q] for q in query_ids}
-    run = {q: {h.docid: h.score for h in searcher.search(text, k)} for q, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress)}
+    run = {q: {h.docid: h.score for h in searcher.search(text, k)}
+           for q, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress)}
     qrels = dataset.qrels(split)
     scores = evaluate(run, {q: qrels[q] for q in queries if q in qrels}, ignore_identical_ids=ignore_identical_ids)
     return {**{m: round(scores[m], 4) for m in METRICS}, **searcher.sparsity(list(queries.values()))}

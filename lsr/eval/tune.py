@@ -147,7 +147,8 @@ def write_tuned(path: Path, row: dict, note: str) -> None:
     lines.append(f"{NOTE} {note}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written = load_recipe(path)
-    if not isinstance(written, HybridRecipe) or any(getattr(written.fusion, k) != (tuple(v) if isinstance(v, list) else v) for k, v in values.items()):
+    if not isinstance(written, HybridRecipe) or any(getattr(written.fusion, k) != (tuple(v) if isinstance(v, list) else v)
+                                                    for k, v in values.items()):
         raise LsrError(f"{path}: the tuned settings did not read back as written; check the file")
 
 

@@ -202,7 +202,8 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     else:
         table = sparse.query_table(model)
         if table is None:
-            raise LsrError(f"recipe {recipe.name!r}: query_encoder 'table' needs an inference-free model; {recipe.encoder!r} has no query weight table")
+            raise LsrError(f"recipe {recipe.name!r}: query_encoder 'table' needs an inference-free model; "
+                           f"{recipe.encoder!r} has no query weight table")
     write_weights(table, tmp / QUERY_DIR / "idf.json")
     query_side.update(tokenizer=f"{QUERY_DIR}/tokenizer.json", weights=f"{QUERY_DIR}/idf.json")
     return stats, query_side

@@ -79,7 +79,8 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
             bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
             for chunk in chunked(non_empty(dataset.corpus(), skipped), ENCODE_CHUNK):
                 tick = time.perf_counter()
-                parts.append(dense.encode(model, [d.contents for d in chunk], "document", recipe.document_prompt, recipe.normalize, recipe.batch_size))
+                parts.append(dense.encode(model, [d.contents for d in chunk], "document", recipe.document_prompt, recipe.normalize,
+                                          recipe.batch_size))
                 encode_seconds += time.perf_counter() - tick
                 doc_ids.extend(d.id for d in chunk)
                 bar.update(len(chunk))

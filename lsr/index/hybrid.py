@@ -1,6 +1,6 @@
 """A hybrid "index": a directory whose manifest (kind ``hybrid``) points at a sparse index (and, for
-an N-list hybrid, more of them under ``more_sparse``) and a dense index of the same documents and holds the fusion settings. It is only a manifest, rewritten in a moment;
-the component indexes are built (or reused) on their own.
+an N-list hybrid, more of them under ``more_sparse``) and a dense index of the same documents and holds the fusion settings.
+It is only a manifest, rewritten in a moment; the component indexes are built (or reused) on their own.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_pruning

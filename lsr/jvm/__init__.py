@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lsr.errors import LsrError
 from lsr.jvm.cds import jvm_options
-from lsr.jvm.runtime import anserini_jar, helper_jar, heap, java_binary, java_home
+from lsr.jvm.runtime import anserini_jar, heap, helper_jar, java_binary, java_home
 
 
 @lru_cache(maxsize=None)

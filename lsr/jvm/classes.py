@@ -1,4 +1,5 @@
-"""Thin pyjnius declarations of the Java classes lsr calls per query or per document (lsr's Lucene helper, Lucene), and Anserini's English analysis."""
+"""Thin pyjnius declarations of the Java classes lsr calls per query or per document (lsr's Lucene helper, Lucene),
+and Anserini's English analysis."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def declared():
     class TableQueries(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TableQueries"
         __javaconstructor__ = [("(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID)V", False),
-                               (f"(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIIDL{LUCENE}/analysis/Analyzer;Ljava/lang/String;[D)V", False)]
+                               (f"(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID"
+                                f"L{LUCENE}/analysis/Analyzer;Ljava/lang/String;[D)V", False)]
         encode = JavaMethod("(Ljava/lang/String;)Llsr/lucene/TableQueries$Weighted;")
 
     class Hits(JavaClass, metaclass=MetaJavaClass):

@@ -77,8 +77,10 @@ class TrainRecipe:
             raise LsrError(f"recipe {self.name!r}: at least one teacher is needed")
         if not 0 < self.validation_fraction < 1:
             raise LsrError(f"recipe {self.name!r}: validation_fraction must be between 0 and 1")
-        if self.lexical_weight < 0 or (self.lexical_weight and ("bm25" not in self.teachers or self.student != "inference-free" or self.loss != "kl")):
-            raise LsrError(f"recipe {self.name!r}: lexical_weight must be >= 0, and > 0 needs the bm25 teacher, an inference-free student and the kl loss")
+        if self.lexical_weight < 0 or (self.lexical_weight and ("bm25" not in self.teachers or self.student != "inference-free"
+                                                               or self.loss != "kl")):
+            raise LsrError(f"recipe {self.name!r}: lexical_weight must be >= 0, and > 0 needs the bm25 teacher, an inference-free student "
+                           "and the kl loss")
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides) -> "TrainRecipe":
@@ -136,7 +138,8 @@ class DenseTrainRecipe:
             raise LsrError(f"recipe {self.name!r}: a dense training recipe has student: dense, got {self.student!r}")
         if not 0 < self.validation_fraction < 1:
             raise LsrError(f"recipe {self.name!r}: validation_fraction must be between 0 and 1")
-        if min(self.max_length, self.candidates_k, self.negative_depth, self.epochs, self.batch_size, self.validation_depth) < 1 or self.hard_negatives < 0:
+        if (min(self.max_length, self.candidates_k, self.negative_depth, self.epochs, self.batch_size, self.validation_depth) < 1
+                or self.hard_negatives < 0):
             raise LsrError(f"recipe {self.name!r}: max_length, candidates_k, negative_depth, epochs, batch_size and validation_depth "
                            "must be positive, hard_negatives >= 0")
         if self.batch_size < 2:

@@ -86,7 +86,8 @@ def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, thread
     candidates = bm25_candidates(dataset, recipe.split, recipe.candidates_k, out_dir, threads, progress)
     cache = ScoreCache(folder, candidates, source=f"positives + bm25 top {recipe.candidates_k}")
     scores = {
-        spec: cache.scores(spec, lambda spec=spec: load_teacher(f"bm25:{bm25_index()}" if spec == "bm25" else spec, progress=progress), progress=progress)
+        spec: cache.scores(spec, lambda spec=spec: load_teacher(f"bm25:{bm25_index()}" if spec == "bm25" else spec, progress=progress),
+                           progress=progress)
         for spec in recipe.teachers
     }
     targets = {
@@ -231,7 +232,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         learning_rate=recipe.learning_rate, seed=recipe.seed, data_seed=recipe.seed, logging_steps=max(1, min(10, recipe.eval_every)),
         save_strategy="steps", save_steps=recipe.eval_every, save_total_limit=2, report_to="none",
         disable_tqdm=not progress, use_cpu=not torch.cuda.is_available(),
-        router_mapping={"query": "query", **{f"doc_{i}": "document" for i in range(recipe.negatives + 1)}} if recipe.student == "inference-free" else {},
+        router_mapping=({"query": "query", **{f"doc_{i}": "document" for i in range(recipe.negatives + 1)}}
+                        if recipe.student == "inference-free" else {}),
     )
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
     trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
@@ -284,9 +286,7 @@ def _loss(recipe: TrainRecipe, model, idf: dict[str, float]):
     from sentence_transformers.sparse_encoder import losses
 
     from lsr.encoders.sparse import weight_vector
-    from lsr.training.losses import TermWeightedFlopsLoss
-
-    from lsr.training.losses import LexicalPriorKLDivLoss
+    from lsr.training.losses import LexicalPriorKLDivLoss, TermWeightedFlopsLoss
 
     base = {
         "kl": lambda: (LexicalPriorKLDivLoss(model, recipe.lexical_weight, temperature=recipe.temperature) if recipe.lexical_weight
