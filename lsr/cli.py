@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from lsr import config
+from lsr.encoders.loading import no_progress_bars
 from lsr.errors import LsrError
 
 EPILOG = """examples:
@@ -55,7 +58,7 @@ examples:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
     parser.add_argument("--threads", type=int, default=2, help="indexing/search threads (default: 2)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages, only warnings")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,13 +207,31 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lsr`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args) or 0
+        with _reporting(getattr(args, "quiet", False)):
+            return COMMANDS[args.command](args) or 0
     except LsrError as error:
         print(f"lsr: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lsr: interrupted", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def _reporting(quiet: bool):
+    """lsr's log messages as plain lines on stderr: INFO and up, or with --quiet warnings only and no transformers progress bars."""
+    logger = logging.getLogger("lsr")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        with no_progress_bars() if quiet else nullcontext():
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _index(args) -> None:

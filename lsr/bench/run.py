@@ -17,6 +17,7 @@ the pruning table. Every figure is a median over ``repeats``; ratios are taken w
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sys
@@ -39,6 +40,8 @@ from lsr.bench.pruning import (
     searcher_options,
 )
 from lsr.errors import LsrError
+
+log = logging.getLogger(__name__)
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
@@ -73,14 +76,18 @@ class BenchSettings:
 
 
 def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, results_dir: Path, progress: bool = True) -> dict:
-    """Run the benchmark; returns the paths of the JSON and markdown results."""
+    """Run the benchmark; returns the paths of the JSON and markdown results. Each step is logged (INFO) as it starts;
+    ``progress`` shows the index builds' progress bars."""
     from lsr.data import load_dataset
     from lsr.eval.evaluate import ensure_index
     from lsr.jvm.cds import build_archive
     from lsr.search.lucene import warm_up
 
     started = time.time()
-    say = (lambda message: print(f"[bench {time.time() - started:6.0f} s] {message}", file=sys.stderr, flush=True)) if progress else (lambda m: None)
+
+    def say(message: str) -> None:
+        log.info("[bench %6.0f s] %s", time.time() - started, message)
+
     dataset = load_dataset("scifact", data_dir)
     queries = list(dataset.queries("test").values())[: settings.queries]
     recipes, skipped = bench_recipes(Path(lsr.__file__).resolve().parents[1] / "indexing")

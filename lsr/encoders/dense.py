@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 from sentence_transformers import CrossEncoder, SentenceTransformer
 
+from lsr.encoders.loading import no_progress_bars
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 
@@ -30,7 +31,8 @@ def load_dense_encoder(name: str, max_length: int | None = None) -> SentenceTran
 
 @lru_cache(maxsize=4)
 def _load(path: str, max_length: int | None) -> SentenceTransformer:
-    model = SentenceTransformer(path, device="cpu")
+    with no_progress_bars():
+        model = SentenceTransformer(path, device="cpu")
     if max_length is not None:
         model.max_seq_length = max_length
     return model
@@ -52,6 +54,7 @@ def load_cross_encoder(name: str, max_length: int | None = 512) -> CrossEncoder:
     except LsrError:
         path = name
     try:
-        return CrossEncoder(path, device="cpu", max_length=max_length)
+        with no_progress_bars():
+            return CrossEncoder(path, device="cpu", max_length=max_length)
     except Exception as error:
         raise LsrError(f"cannot load cross-encoder {name!r} from {path}: {type(error).__name__}: {error}") from None

@@ -17,6 +17,7 @@ import torch
 from sentence_transformers import SparseEncoder
 from sentence_transformers.sparse_encoder.modules import Router, SparseStaticEmbedding, SpladePooling, Transformer
 
+from lsr.encoders.loading import no_progress_bars
 from lsr.encoders.names import resolve_model
 from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
@@ -36,7 +37,8 @@ def load_sparse_encoder(name: str, document_length: int | None = None, query_len
 
     path = resolve_model(name)
     try:
-        model = SparseEncoder(path, device=device) if has_mlm_head(path) else bi_encoder_as_splade(path, device=device)
+        with no_progress_bars():
+            model = SparseEncoder(path, device=device) if has_mlm_head(path) else bi_encoder_as_splade(path, device=device)
     except Exception as error:  # transformers/hub raise many types; name the model in one clear error
         raise LsrError(f"cannot load sparse encoder {name!r} from {path}: {type(error).__name__}: {error}") from None
     for module in model.modules():

@@ -8,6 +8,7 @@ The index is built in ``<output>.partial`` and renamed to ``<output>`` only when
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import time
@@ -27,6 +28,8 @@ from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.jvm import run_java
 from lsr.version import __version__
+
+log = logging.getLogger(__name__)
 
 SHARD_DOCS = 100_000
 ENCODE_CHUNK = 1024  # documents handed to the encoder at once (it sorts them by length inside)
@@ -145,7 +148,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             **stats,
         }
         if skipped:
-            print(f"{recipe.name}: skipped {len(skipped)} empty document(s), e.g. {skipped[0]!r}")
+            log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
 

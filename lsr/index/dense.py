@@ -10,6 +10,7 @@ and renamed when complete, like every lsr index.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size, read_manifest
 from lsr.index.recipe import DenseRecipe
 from lsr.version import __version__
+
+log = logging.getLogger(__name__)
 
 
 def faiss_index(recipe: DenseRecipe, vectors: np.ndarray) -> faiss.Index:
@@ -69,7 +72,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
     encode_seconds = 0.0
     with building(output) as tmp:
         if source is not None:
-            print(f"{recipe.name}: document vectors copied from {source} (same documents and document settings)")
+            log.info("%s: document vectors copied from %s (same documents and document settings)", recipe.name, source)
             parts.append(np.load(source / VECTORS))
             doc_ids = json.loads((source / DOCIDS).read_text(encoding="utf-8"))
             skipped = list(read_manifest(source)["skipped_empty"])
@@ -110,6 +113,6 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
             "encode_docs_per_s": round(len(doc_ids) / max(encode_seconds, 1e-9), 1),
         }
         if skipped:
-            print(f"{recipe.name}: skipped {len(skipped)} empty document(s), e.g. {skipped[0]!r}")
+            log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest

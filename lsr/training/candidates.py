@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -21,6 +22,8 @@ from tqdm.auto import tqdm
 from lsr.data import Dataset
 from lsr.search import Searcher
 from lsr.training.teachers import Candidates, Teacher
+
+log = logging.getLogger(__name__)
 
 
 def mine_candidates(dataset: Dataset, split: str, searcher: Searcher, k: int = 100, threads: int = 2) -> Candidates:
@@ -97,7 +100,7 @@ class ScoreCache:
         with open(path, encoding="utf-8") as handle:
             cached = json.load(handle)
         if cached.get("checksum") != self.checksum or cached.get("teacher") != name:
-            print(f"{path}: scores of other candidates or another teacher; scoring again")
+            log.info("%s: scores of other candidates or another teacher; scoring again", path)
             return {}
         return cached["scores"]
 

@@ -132,6 +132,7 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     from sentence_transformers.training_args import BatchSamplers
     from transformers import TrainerCallback
 
+    from lsr.encoders.loading import no_progress_bars
     from lsr.encoders.names import resolve_model
 
     started = time.perf_counter()
@@ -141,7 +142,8 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
 
     # a fresh copy, not load_dense_encoder's: that one is cached for inference and training must not change it
-    model = SentenceTransformer(resolve_model(recipe.backbone), device="cpu")
+    with no_progress_bars():
+        model = SentenceTransformer(resolve_model(recipe.backbone), device="cpu")
     model.max_seq_length = recipe.max_length
     history: list[dict] = []
     if recipe.tune == "query":
