@@ -183,6 +183,12 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datase
     return Dataset(label, path)
 
 
+def load_corpus(corpus: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """A corpus by ``corpus.jsonl``-style file (a dataset of that file alone), BEIR-layout directory or dataset name under the data root."""
+    path = Path(corpus)
+    return Dataset(path.stem, path.parent, path.name) if path.is_file() else load_dataset(corpus, data_dir)
+
+
 def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
     """The BEIR-layout directory (one holding ``corpus.jsonl``) at path ``name`` or at ``<data root>/<name>``, else None."""
     for path in (Path(name), data_root(data_dir) / name):

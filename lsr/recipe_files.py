@@ -25,3 +25,14 @@ def check_keys(path: Path, data: dict, known: set[str]) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``KEY=VALUE`` settings that override a recipe's (``--set``), each value read as YAML."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LsrError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides

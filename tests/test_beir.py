@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lsr.data import Dataset, load_dataset
+from lsr.data import Dataset, load_corpus, load_dataset
 from lsr.errors import LsrError
 from tests.conftest import write_beir
 
@@ -53,6 +53,12 @@ def test_duplicate_ids_name_both_lines(tmp_path):
 def test_integer_ids_and_blank_lines_are_accepted(tmp_path):
     dataset = corpus_with(tmp_path, [b'{"_id": 7, "text": "x"}', b"", b'{"_id": "8", "title": null, "text": "y"}'])
     assert [d.id for d in read_all(dataset)] == ["7", "8"]
+
+
+def test_a_corpus_file_alone_is_a_dataset(tiny):
+    corpus = load_corpus(str(tiny.corpus_path))
+    assert corpus.name == "corpus" and [d.id for d in read_all(corpus)] == [d.id for d in read_all(tiny)]
+    assert load_corpus(str(tiny.root)).name == tiny.name
 
 
 def test_missing_split_lists_the_available_ones(tiny):

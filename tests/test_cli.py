@@ -1,12 +1,13 @@
 """The `lsr` command line: help, errors with exit status 2, and the commands on the tiny corpus."""
 
 import json
+import logging
 import subprocess
 import sys
 
 import pytest
 
-from lsr.cli import main
+from lsr.cli import COMMANDS, main
 
 
 def test_help_lists_the_commands(capsys):
@@ -55,6 +56,32 @@ def test_evaluate_writes_runs_and_results(tiny, tmp_path, capsys):
     built = (out / "indexes" / "tiny" / "bm25" / "manifest.json").stat().st_mtime
     assert main(["evaluate", str(recipe), "--out-dir", str(out), "--quiet"]) == 0  # reuses the index
     assert (out / "indexes" / "tiny" / "bm25" / "manifest.json").stat().st_mtime == built
+
+
+def test_library_warnings_go_to_stderr_even_when_quiet(tiny, tmp_path, capsys):
+    output = tmp_path / "bm25"
+    assert main(["index", "indexing/bm25.yaml", "--dataset", str(tiny.root), "--output", str(output), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{output}: bm25, 11 documents") and len(out.splitlines()) == 1
+    assert err == "bm25: skipped 1 empty document(s), e.g. 'd9'\n"
+
+
+def test_quiet_keeps_only_warnings_and_turns_off_transformers_progress_bars(monkeypatch, capsys):
+    from transformers.utils import logging as hf_logging
+
+    bars, before = [], hf_logging.is_progress_bar_enabled()
+
+    def command(args):
+        logging.getLogger("lsr.some.module").info("step 1")
+        logging.getLogger("lsr.some.module").warning("careful")
+        bars.append(hf_logging.is_progress_bar_enabled())
+
+    monkeypatch.setitem(COMMANDS, "idf", command)
+    assert main(["idf", "corpus"]) == 0
+    assert capsys.readouterr().err == "step 1\ncareful\n"
+    assert main(["idf", "corpus", "--quiet"]) == 0
+    assert capsys.readouterr().err == "careful\n"
+    assert bars == [before, False] and hf_logging.is_progress_bar_enabled() == before
 
 
 def test_console_script_is_installed():

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lsr.errors import LsrError
+from lsr.recipe_files import parse_overrides
 from lsr.training.candidates import ScoreCache
 from lsr.training.ensemble import ensemble_targets, normalise_rows
 from lsr.training.losses import TermWeightedFlopsLoss
@@ -91,8 +92,10 @@ def test_recipe_validation(tmp_path):
         TrainRecipe.load(path)
     ok = tmp_path / "ok.yaml"
     ok.write_text("seed: 1\n")
-    recipe = TrainRecipe.load(ok, epochs=0.5)
-    assert (recipe.name, recipe.seed, recipe.epochs) == ("ok", 1, 0.5)
+    recipe = TrainRecipe.load(ok, **parse_overrides(["epochs=0.5", "teachers=[bm25]"]))
+    assert (recipe.name, recipe.seed, recipe.epochs, recipe.teachers) == ("ok", 1, 0.5, ["bm25"])
+    with pytest.raises(LsrError, match="--set expects KEY=VALUE, got 'epochs'"):
+        parse_overrides(["epochs"])
 
 
 def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
@@ -128,9 +131,9 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
     assert sparsity["avg_doc_terms"] == final["avg_doc_terms"]
     assert evaluate(run, {q: dataset.qrels("train")[q] for q in val_ids})["nDCG@10"] == final["val_nDCG@10"]
     # the held-out queries' full retrieval, recorded at the end, is what evaluate-model --held-out gives
-    from lsr.eval.model_eval import evaluate_model
+    from lsr.eval.model_eval import evaluate_model, held_out_queries
 
-    assert summary["validation_query_ids"] == val_ids
+    assert summary["validation_query_ids"] == val_ids and held_out_queries(str(model_dir)) == ("train", val_ids)
     assert summary["validation_retrieval"] == evaluate_model(str(model_dir), dataset, "train", doc_max_length=48, query_ids=val_ids,
                                                              progress=False)
     assert set(summary["validation_retrieval"]) >= {"nDCG@10", "R@100", "avg_doc_terms", "flops"}

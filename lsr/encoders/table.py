@@ -15,6 +15,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from lsr.config import cache_dir
+from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 
 MAX_QUERY_TOKENS = 512  # SparseStaticEmbedding truncates at the tokenizer's model_max_length
@@ -33,6 +34,11 @@ def tokenizer_file(model_path: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     tokenizer.backend_tokenizer.save(str(target / "tokenizer.json"))
     return target / "tokenizer.json"
+
+
+def model_tokenizer(name: str) -> Tokenizer:
+    """The fast tokenizer of a model by short name, path or hub id (a hub id's is fetched once into the cache)."""
+    return load_tokenizer(tokenizer_file(resolve_model(name)))
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:

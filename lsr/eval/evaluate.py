@@ -64,13 +64,35 @@ class EvalRecipe:
         return [load_recipe(self.base / system) for system in self.systems]
 
 
+def index_path(recipe: Recipe, dataset: Dataset, out_dir: Path) -> Path:
+    """Where the index of ``recipe`` over ``dataset`` goes unless told: ``<out_dir>/indexes/<dataset>/<recipe name>``."""
+    return out_dir / "indexes" / dataset.name / recipe.name
+
+
+def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: Path, threads: int, progress: bool,
+                       keep_vectors: bool = False, vectors_from: str | None = None) -> dict:
+    """Build the index of ``recipe`` (any kind) at ``output``, replacing what is there; returns its manifest.
+
+    ``keep_vectors`` and ``vectors_from`` apply to impact indexes; a hybrid's components go under ``out_dir`` and are reused when up to date.
+    """
+    if isinstance(recipe, IndexRecipe):
+        from lsr.index.build import build_index
+
+        return build_index(recipe, dataset, output, threads=threads, progress=progress, keep_vectors=keep_vectors, vectors_from=vectors_from)
+    if isinstance(recipe, DenseRecipe):
+        from lsr.index.dense import build_dense_index
+
+        return build_dense_index(recipe, dataset, output, threads=threads, progress=progress)
+    return read_manifest(ensure_index(recipe, dataset, out_dir, threads, progress, output=output))
+
+
 def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
                  keep_vectors: bool = False, output: Path | None = None) -> Path:
     """The index of ``recipe`` over ``dataset`` (at ``output``, else under ``out_dir``), built unless an up-to-date one exists.
 
     A hybrid's components go under ``out_dir`` (reused when up to date); its own manifest is rewritten.
     """
-    index_dir = output or out_dir / "indexes" / dataset.name / recipe.name
+    index_dir = output or index_path(recipe, dataset, out_dir)
     if isinstance(recipe, HybridRecipe):
         from lsr.index.hybrid import build_hybrid
 

@@ -95,6 +95,11 @@ class Leaderboard:
             lines += shown or [f"{dataset}: {cells[0].status}"]
         return lines
 
+    def check_summary(self) -> str:
+        """One line: how many pinned cells were checked, how many moved."""
+        checked = sum(c.check in ("pass", "MOVED") for c in self.cells)
+        return f"check: {checked} pinned cells checked, {len(self.moved())} moved" + ("" if self.problems() else ", all within tolerance")
+
     def problems(self) -> list[str]:
         """Why ``--check`` fails: moved cells; cells that were asked for explicitly but did not run; nothing checked at all."""
         lines = [c.describe_check() for c in self.moved()]

@@ -7,6 +7,9 @@ the same rankings, so these numbers are the ones ``lsr evaluate`` gets through a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
@@ -61,6 +64,15 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     qrels = dataset.qrels(split)
     scores = evaluate(run, {q: qrels[q] for q in queries if q in qrels}, ignore_identical_ids=ignore_identical_ids)
     return {**{m: round(scores[m], 4) for m in METRICS}, **searcher.sparsity(list(queries.values()))}
+
+
+def held_out_queries(model: str) -> tuple[str, list[str]]:
+    """The split ``lsr train`` trained ``model`` on and the ids of the queries it held out for validation (its ``training_log.json``)."""
+    log = Path(model) / "training_log.json"
+    summary = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else {}
+    if "validation_query_ids" not in summary:
+        raise LsrError(f"{log}: no validation_query_ids (not a model trained by this version of lsr train)")
+    return summary["recipe"]["split"], summary["validation_query_ids"]
 
 
 def _with_lexical_channel(matrix: sp.csr_matrix, terms: list[str], encoder, texts: list[str], weight: float, doc_scale: float,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lsr.atomic import atomic_file
 from lsr.eval.leaderboard import Cell, Leaderboard
+from lsr.eval.matrix import Matrix
 
 EFFICIENCY = (("avg_query_terms", "terms/query"), ("avg_doc_terms", "terms/doc"), ("flops", "FLOPS"), ("index_mb", "index MiB"),
               ("p50_ms_k10", "p50 ms"), ("p95_ms_k10", "p95 ms"), ("encode_docs_per_s", "encode docs/s"))
@@ -86,6 +87,12 @@ def _markdown_row(cell: Cell, width: int) -> list[str]:
     expected = f"{cell.pin.expected:.4f} ± {cell.pin.tolerance:g} ({cell.check})" if cell.pin else ""
     return [cell.label, f"{cell.scores['nDCG@10']:.4f} {mark}".strip(), _p(cell), f"{cell.scores['R@100']:.4f}",
             f"{cell.scores['MRR@10']:.4f}", expected, *(_value(cell.efficiency.get(key)) for key, _ in EFFICIENCY)]
+
+
+def report_prefix(matrix: Matrix, out_dir: Path) -> Path:
+    """Where a matrix's reports go: beside its YAML file (its path without ``.yaml``), or for a narrowed matrix
+    (``--datasets``/``--systems``) ``<out_dir>/results/leaderboard-subset``."""
+    return out_dir / "results" / "leaderboard-subset" if matrix.narrowed else matrix.path.with_suffix("")
 
 
 def write_reports(board: Leaderboard, prefix: Path, command: str) -> list[Path]:

@@ -152,6 +152,14 @@ def write_tuned(path: Path, row: dict, note: str) -> None:
         raise LsrError(f"{path}: the tuned settings did not read back as written; check the file")
 
 
+def adopt_best(recipe: HybridRecipe, rows: list[dict], where: str, dataset: Dataset, out_dir: Path, threads: int = 2) -> None:
+    """Write the best row of a tuning grid (``rows``, best first, tuned on ``where``) into the recipe's file, and
+    rewrite its hybrid index's manifest to follow it."""
+    best = rows[0]
+    write_tuned(recipe.path, best, f"on {where}: nDCG@10 {best['nDCG@10']} over {len(rows)} settings")
+    ensure_index(load_recipe(recipe.path), dataset, out_dir, threads, progress=False)
+
+
 def _scalar(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"

@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from lsr.atomic import atomic_file
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
@@ -205,3 +206,14 @@ def markdown(rows: list[dict], title: str) -> str:
     for row in rows:
         lines.append("| " + " | ".join("" if row.get(c) is None else str(row[c]) for c in COLUMNS) + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_results(rows: list[dict], stem: Path, title: str, out_dir: Path) -> str:
+    """Write the table (``<stem>.md``), the rows (``<stem>.json``) and the learning curves (``<stem>.png``); returns the table."""
+    table = markdown(rows, title)
+    for suffix, text in ((".md", table), (".json", json.dumps(rows, indent=2))):
+        with atomic_file(stem.with_name(stem.name + suffix)) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    with atomic_file(stem.with_name(stem.name + ".png")) as tmp:
+        plot_learning_curves(rows, out_dir, tmp)
+    return table

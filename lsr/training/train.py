@@ -100,11 +100,9 @@ def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, thread
 def corpus_idf_for(recipe: TrainRecipe, dataset: Dataset, progress: bool = True) -> dict[str, float]:
     """The IDF of ``dataset``'s corpus over the backbone's WordPiece tokens (the inference-free query table)."""
     from lsr.encoders.idf import corpus_idf
-    from lsr.encoders.names import resolve_model
-    from lsr.encoders.table import load_tokenizer, tokenizer_file
+    from lsr.encoders.table import model_tokenizer
 
-    tokenizer = load_tokenizer(tokenizer_file(resolve_model(recipe.backbone)))
-    return corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=progress)
+    return corpus_idf((d.contents for d in dataset.corpus()), model_tokenizer(recipe.backbone), progress=progress)
 
 
 def build_student(recipe: TrainRecipe, idf: dict[str, float]):

@@ -1,17 +1,8 @@
-"""The ``lsr`` command: build indexes, search them, tune hybrids, evaluate systems on BEIR datasets."""
+"""The ``lsr`` command line: its commands, their options and help."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import sys
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
-
-from lsr import config
-from lsr.encoders.loading import no_progress_bars
-from lsr.errors import LsrError
 
 EPILOG = """examples:
   lsr evaluate eval/scifact.yaml                 sparse, dense and hybrid systems on SciFact test
@@ -55,7 +46,10 @@ examples:
 """
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None:
+    """The options most commands share; ``out_dir``: the help of their --out-dir (what goes there), if they have one."""
+    if out_dir:
+        parser.add_argument("--out-dir", default=None, help=f"{out_dir} (default: $LSR_OUT_DIR or out)")
     parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
     parser.add_argument("--threads", type=int, default=2, help="indexing/search threads (default: 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages, only warnings")
@@ -74,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-vectors", action="store_true", help="keep the quantised JsonVectorCollection next to the index")
     p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder settings, built with "
                    "--keep-vectors) instead of encoding again, e.g. to build pruned variants (doc_top_k, doc_min_ratio)")
-    p.add_argument("--out-dir", default=None, help="where a hybrid's component indexes go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where a hybrid's component indexes go")
 
     p = commands.add_parser("search", help="search an index and print the hits")
     p.add_argument("index", help="an lsr index directory")
@@ -109,14 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
                                               "coldstart, encoding, pruning, synthetic")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
-    p.add_argument("--out-dir", default=None, help="where indexes and bench artefacts go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where indexes and bench artefacts go")
 
     p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
-    p.add_argument("--out-dir", default=None, help="where indexes, runs and results go (default: $LSR_OUT_DIR or out)")
     p.add_argument("--exact", action="store_true", help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
-    _add_common(p)
+    _add_common(p, out_dir="where indexes, runs and results go")
 
     p = commands.add_parser("leaderboard", help="run the BEIR leaderboard matrix (datasets x systems) and write eval/leaderboard.{md,csv,png}",
                             description=LEADERBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,8 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "with --datasets/--systems: <out-dir>/results/leaderboard-subset)")
     p.add_argument("--download", action="store_true", help="fetch datasets missing from the data root through ir_datasets (beir/<name>)")
     p.add_argument("--fresh", action="store_true", help="search again even where a run from the same inputs exists")
-    p.add_argument("--out-dir", default=None, help="where indexes and runs go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where indexes and runs go")
 
     p = commands.add_parser("evaluate-model", help="evaluate a sparse encoder by exact search, no index or Java needed")
     p.add_argument("model", help="a SparseEncoder directory, short name or hub id (e.g. out/models/inference-free-ensemble)")
@@ -149,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
     p.add_argument("--validate-base", action="store_true", help="dense recipes: also score the untrained model on the held-out queries")
-    p.add_argument("--out-dir", default=None, help="where candidate/teacher caches and the BM25 index go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where candidate/teacher caches and the BM25 index go")
 
     p = commands.add_parser("adapt", help="adapt an inference-free model to a corpus without queries or labels, then index it",
                             description="Make training queries from the corpus (titles, sentence spans, each cut from its document: the "
@@ -162,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting, e.g. --set max_steps=100")
-    p.add_argument("--out-dir", default=None, help="where the adaptation goes (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where the adaptation goes")
 
     p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
                             description="Train every variant of an ablation recipe (training/ablation.yaml) with the same budget, "
@@ -175,8 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a training setting in every variant, e.g. --set epochs=1")
     p.add_argument("--split", default="test", help="evaluation split (default: test; training always uses the recipe's split)")
     p.add_argument("--output", default=None, help="table path without suffix (default: out/results/ablation-<recipe name>)")
-    p.add_argument("--out-dir", default=None, help="where models, indexes and caches go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where models, indexes and caches go")
 
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
     p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
@@ -192,8 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "of these values, one per list, that sums to 1")
     p.add_argument("--rrf-ks", default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
     p.add_argument("--dry-run", action="store_true", help="print the grid, do not write the recipe")
-    p.add_argument("--out-dir", default=None, help="where the component indexes go (default: $LSR_OUT_DIR or out)")
-    _add_common(p)
+    _add_common(p, out_dir="where the component indexes go")
 
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
@@ -201,268 +187,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", default="splade-tiny", help="model whose tokenizer defines the tokens (default: splade-tiny)")
     _add_common(p)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lsr`` console script."""
-    args = build_parser().parse_args(argv)
-    try:
-        with _reporting(getattr(args, "quiet", False)):
-            return COMMANDS[args.command](args) or 0
-    except LsrError as error:
-        print(f"lsr: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("lsr: interrupted", file=sys.stderr)
-        return 130
-
-
-@contextmanager
-def _reporting(quiet: bool):
-    """lsr's log messages as plain lines on stderr: INFO and up, or with --quiet warnings only and no transformers progress bars."""
-    logger = logging.getLogger("lsr")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    try:
-        with no_progress_bars() if quiet else nullcontext():
-            yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def _index(args) -> None:
-    from lsr.data import load_dataset
-    from lsr.eval.evaluate import ensure_index
-    from lsr.index.build import build_index
-    from lsr.index.manifest import read_manifest
-    from lsr.index.recipe import IndexRecipe, load_recipe
-
-    recipe = load_recipe(args.recipe)
-    dataset = load_dataset(args.dataset, args.data_dir)
-    out_dir = config.out_dir(args.out_dir)
-    output = Path(args.output) if args.output else out_dir / "indexes" / dataset.name / recipe.name
-    if isinstance(recipe, IndexRecipe):
-        manifest = build_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet, keep_vectors=args.keep_vectors,
-                               vectors_from=args.vectors_from)
-    elif recipe.kind == "dense":
-        from lsr.index.dense import build_dense_index
-
-        manifest = build_dense_index(recipe, dataset, output, threads=args.threads, progress=not args.quiet)
-    else:
-        manifest = read_manifest(ensure_index(recipe, dataset, out_dir, args.threads, not args.quiet, output=output))
-    size = manifest.get("index_bytes", manifest.get("lucene_bytes", 0))
-    print(f"{output}: {manifest['kind']}, {manifest['num_docs']} documents, {size / 2**20:.1f} MiB, built in {manifest['build_seconds']} s")
-
-
-def _search(args) -> None:
-    from lsr.search import Searcher, TwoPhase
-
-    two_phase = TwoPhase(*args.two_phase) if args.two_phase else None
-    with Searcher.open(args.index, query_top_k=args.query_top_k, query_min_ratio=args.query_min_ratio, two_phase=two_phase,
-                       query_max_df=args.query_max_df) as searcher:
-        for rank, hit in enumerate(searcher.search(" ".join(args.query), k=args.k), start=1):
-            print(f"{rank:>3}  {hit.score:>10.4f}  {hit.docid}")
-
-
-def _evaluate(args) -> None:
-    from lsr.eval.evaluate import EvalRecipe, evaluate_recipe, markdown_table
-
-    recipe = EvalRecipe.load(args.recipe)
-    rows = evaluate_recipe(recipe, args.data_dir, config.out_dir(args.out_dir), threads=args.threads, progress=not args.quiet, exact=args.exact)
-    print(markdown_table(rows, f"{recipe.dataset} ({recipe.split})"))
-
-
-def _leaderboard(args) -> int:
-    from lsr.eval.leaderboard import run_leaderboard
-    from lsr.eval.matrix import Matrix
-    from lsr.eval.report import write_reports
-
-    matrix = Matrix.load(args.matrix).select(_names(args.datasets), _names(args.systems))
-    out_dir = config.out_dir(args.out_dir)
-    board = run_leaderboard(matrix, args.data_dir, out_dir, threads=args.threads, progress=not args.quiet,
-                            download=args.download, fresh=args.fresh)
-    prefix = Path(args.output) if args.output else (out_dir / "results" / "leaderboard-subset" if matrix.narrowed else matrix.path.with_suffix(""))
-    command = "make leaderboard" if not matrix.narrowed else " ".join(
-        ["lsr leaderboard"] + [f"--{key} {getattr(args, key)}" for key in ("datasets", "systems") if getattr(args, key)])
-    for path in write_reports(board, prefix, command):
-        print(f"wrote {path}")
-    for line in board.summary():
-        print(line)
-    if not args.check:
-        return 0
-    problems = board.problems()
-    for line in problems:
-        print(f"lsr leaderboard --check: {line}", file=sys.stderr)
-    checked = sum(c.check in ("pass", "MOVED") for c in board.cells)
-    print(f"check: {checked} pinned cells checked, {len(board.moved())} moved" + ("" if problems else ", all within tolerance"))
-    return 1 if problems else 0
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
-
-
-def _evaluate_model(args) -> None:
-    from lsr.data import load_dataset
-    from lsr.eval.model_eval import evaluate_model
-
-    split, query_ids = args.split, None
-    if args.held_out:
-        log = Path(args.model) / "training_log.json"
-        summary = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else {}
-        if "validation_query_ids" not in summary:
-            raise LsrError(f"{log}: no validation_query_ids (not a model trained by this version of lsr train)")
-        split, query_ids = summary["recipe"]["split"], summary["validation_query_ids"]
-    result = evaluate_model(args.model, load_dataset(args.dataset, args.data_dir), split, doc_max_length=args.doc_max_length,
-                            query_ids=query_ids, lexical_weight=args.lexical_weight, progress=not args.quiet)
-    print(json.dumps({"model": args.model, "dataset": args.dataset, "split": split, "held_out": args.held_out, **result}))
-
-
-def _settings(items: list[str]) -> dict:
-    """``--set KEY=VALUE`` options as a dict, each value read as YAML."""
-    import yaml
-
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise LsrError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
-    return overrides
-
-
-def _train(args) -> None:
-    from lsr.training.recipe import DenseTrainRecipe, load_training_recipe
-    from lsr.training.train import train
-
-    recipe = load_training_recipe(args.recipe, **_settings(args.set))
-    out_dir = config.out_dir(args.out_dir)
-    output = Path(args.output) if args.output else out_dir / "models" / recipe.name
-    if isinstance(recipe, DenseTrainRecipe):
-        from lsr.training.dense import train_dense
-
-        if args.resume:
-            raise LsrError("--resume: dense training runs in one go (minutes); run it again without --resume")
-        summary = train_dense(recipe, output, out_dir=out_dir, data_dir=args.data_dir, threads=args.threads, progress=not args.quiet,
-                              validate_base=args.validate_base)
-        check = summary["validation"]
-        print(f"{output}: {summary['steps']} steps in {summary['minutes']} min on {len(summary['train_queries'])} queries; "
-              f"{check['what']}: {check['trained']}" + (f" (untrained: {check['base']})" if check["base"] is not None else ""))
-        return
-    summary = train(recipe, output, out_dir=out_dir, data_dir=args.data_dir, resume=args.resume, threads=args.threads, progress=not args.quiet)
-    last = summary["validation"][-1]
-    print(f"{output}: {summary['steps']} steps in {summary['minutes']} min; validation nDCG@10 {last['val_nDCG@10']:.4f} "
-          f"(teachers: {summary['teachers_on_validation']}), {last['avg_doc_terms']:.0f} terms/doc")
-
-
-def _adapt(args) -> None:
-    from lsr.data import load_dataset
-    from lsr.training.adapt import adapt
-    from lsr.training.recipe import TrainRecipe
-
-    if args.queries < 1:
-        raise LsrError(f"--queries must be positive, got {args.queries}")
-    summary = adapt(load_dataset(args.dataset, args.data_dir), TrainRecipe.load(args.recipe, **_settings(args.set)),
-                    config.out_dir(args.out_dir), max_queries=args.queries, threads=args.threads, progress=not args.quiet)
-    print(json.dumps(summary))
-
-
-def _ablate(args) -> None:
-    from lsr.atomic import atomic_file
-    from lsr.training.ablation import AblationRecipe, markdown, plot_learning_curves, run_ablation
-
-    ablation = AblationRecipe.load(args.recipe)
-    out_dir = config.out_dir(args.out_dir)
-    rows = run_ablation(ablation, args.split, args.only, _settings(args.set), out_dir, args.data_dir, args.threads, not args.quiet)
-    stem = Path(args.output) if args.output else out_dir / "results" / f"ablation-{ablation.path.stem}"
-    table = markdown(rows, f"Ablation {ablation.path} on the {args.split} split (overrides: {_settings(args.set) or 'none'})")
-    for suffix, text in ((".md", table), (".json", json.dumps(rows, indent=2))):
-        with atomic_file(stem.with_name(stem.name + suffix)) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    with atomic_file(stem.with_name(stem.name + ".png")) as tmp:
-        plot_learning_curves(rows, out_dir, tmp)
-    print(table)
-
-
-def _tune_fusion(args) -> None:
-    from lsr.data import load_dataset
-    from lsr.eval.evaluate import ensure_index, markdown_table
-    from lsr.eval.tune import Grid, tune_fusion, tuning_queries, write_tuned
-    from lsr.index.recipe import load_recipe
-
-    recipe = load_recipe(args.recipe)
-    if recipe.kind != "hybrid":
-        raise LsrError(f"{args.recipe}: tune-fusion needs a hybrid recipe (kind: hybrid), this one is {recipe.kind}")
-    dataset = load_dataset(args.dataset, args.data_dir)
-    fusion = recipe.fusion
-    grid = Grid(modes=_list(args.modes or fusion.mode, str, "--modes"), methods=_list(args.methods or fusion.method, str, "--methods"),
-                missing=_list(args.missing or fusion.missing, str, "--missing"), depths=_list(args.depths, int, "--depths"),
-                weights=_list(args.weights, float, "--weights"), rrf_ks=_list(args.rrf_ks, float, "--rrf-ks"),
-                lists=len(recipe.sparse_recipes) + 1)
-    out_dir = config.out_dir(args.out_dir)
-    _, where = tuning_queries(recipe, dataset, args.split)
-    rows = tune_fusion(recipe, dataset, args.split, grid, out_dir, args.threads, not args.quiet)
-    best = rows[0]
-    print(markdown_table(rows, f"{recipe.name}: fusion grid on {where} ({len(rows)} settings, best first)"))
-    chosen = ", ".join(f"{k}={v}" for k, v in best.items() if k not in ("nDCG@10", "R@100") and v is not None)
-    print(f"best on {args.split}: {chosen} (nDCG@10 {best['nDCG@10']})")
-    if not args.dry_run:
-        write_tuned(recipe.path, best, f"on {where}: nDCG@10 {best['nDCG@10']} over {len(rows)} settings")
-        ensure_index(load_recipe(recipe.path), dataset, out_dir, args.threads, progress=False)  # the hybrid index follows its recipe
-        print(f"written into {recipe.path}")
-
-
-def _list(text: str, kind, option: str) -> tuple:
-    try:
-        values = tuple(kind(part.strip()) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise LsrError(f"{option}: cannot read {text!r} as a comma list of {kind.__name__} values") from None
-    if not values:
-        raise LsrError(f"{option}: give at least one value")
-    return values
-
-
-def _idf(args) -> None:
-    from lsr.data import Dataset, load_dataset
-    from lsr.encoders.idf import corpus_idf
-    from lsr.encoders.names import resolve_model
-    from lsr.encoders.table import load_tokenizer, tokenizer_file, write_weights
-
-    corpus = Path(args.corpus)
-    dataset = Dataset(corpus.stem, corpus.parent, corpus.name) if corpus.is_file() else load_dataset(args.corpus, args.data_dir)
-    tokenizer = load_tokenizer(tokenizer_file(resolve_model(args.tokenizer)))
-    table = corpus_idf((d.contents for d in dataset.corpus()), tokenizer, progress=not args.quiet)
-    write_weights(table, args.output)
-    print(f"{args.output}: {len(table)} tokens")
-
-
-def _jvm_cache(args) -> None:
-    from lsr.jvm.cds import build_archive
-    from lsr.search.lucene import warm_up
-
-    print(build_archive(warm_up, force=args.force))
-
-
-def _bench(args) -> None:
-    from lsr.bench.run import BenchSettings, default_results_dir, run_bench
-
-    settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs,
-                             skip=frozenset(_list(args.skip, str, "--skip")) if args.skip else frozenset(), threads=args.threads,
-                             tag=args.tag)
-    out_dir = config.out_dir(args.out_dir)
-    paths = run_bench(settings, data_dir=args.data_dir, out_dir=out_dir,
-                      results_dir=Path(args.results) if args.results else default_results_dir(out_dir), progress=not args.quiet)
-    print(paths["markdown"].read_text(encoding="utf-8"))
-    print(f"written: {paths['json']} and {paths['markdown']}")
-
-
-COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard,
-            "evaluate-model": _evaluate_model, "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
-            "tune-fusion": _tune_fusion, "idf": _idf}
-
-if __name__ == "__main__":
-    sys.exit(main())
