@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from lsr.markdown import markdown_table
+
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return lines + [""]
+    """A markdown table and the blank line after it."""
+    return markdown_table(header, rows) + [""]
 
 
 def _latency_rows(latency: dict) -> list[list]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from lsr import config
+from lsr import config, markdown
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
@@ -219,6 +219,4 @@ def index_facts(index_dir: Path, manifest: dict) -> dict:
 def markdown_table(rows: list[dict], title: str) -> str:
     """Rows of results as a markdown table under a heading."""
     columns = list(rows[0]) if rows else []
-    lines = [f"### {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join([f"### {title}", "", *markdown.markdown_table(columns, ([row[c] for c in columns] for row in rows))]) + "\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 from lsr.atomic import atomic_file
 from lsr.eval.leaderboard import Cell, Leaderboard
 from lsr.eval.matrix import Matrix
+from lsr.markdown import markdown_table
 
 EFFICIENCY = (("avg_query_terms", "terms/query"), ("avg_doc_terms", "terms/doc"), ("flops", "FLOPS"), ("index_mb", "index MiB"),
               ("p50_ms_k10", "p50 ms"), ("p95_ms_k10", "p95 ms"), ("encode_docs_per_s", "encode docs/s"))
@@ -66,10 +67,7 @@ def markdown(board: Leaderboard, command: str) -> str:
             absent.append((dataset, cells))
             continue
         lines += [f"## {dataset} ({cells[0].split}, {cells[0].queries} queries)", "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for cell in cells:
-            lines.append("| " + " | ".join(_markdown_row(cell, len(header) - 1)) + " |")
-        lines.append("")
+                  *markdown_table(header, (_markdown_row(cell, len(header) - 1) for cell in cells)), ""]
     if absent:
         lines += ["## Not run here", ""]
         for dataset, cells in absent:

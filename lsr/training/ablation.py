@@ -29,6 +29,7 @@ from lsr.atomic import atomic_file
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
+from lsr.markdown import markdown_table
 from lsr.recipe_files import check_keys, read_recipe
 from lsr.training.recipe import TrainRecipe
 from lsr.training.train import split_queries
@@ -202,10 +203,7 @@ def plot_learning_curves(rows: list[dict], out_dir: Path, path: Path) -> None:
 
 def markdown(rows: list[dict], title: str) -> str:
     """The ablation table as markdown (empty cells where a column does not apply)."""
-    lines = [f"# {title}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows:
-        lines.append("| " + " | ".join("" if row.get(c) is None else str(row[c]) for c in COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([f"# {title}", "", *markdown_table(COLUMNS, ([row.get(c) for c in COLUMNS] for row in rows))]) + "\n"
 
 
 def write_results(rows: list[dict], stem: Path, title: str, out_dir: Path) -> str:
