@@ -63,7 +63,7 @@ def test_query_tuning_lowers_the_loss_and_reloads_identically(tiny_train, tmp_pa
 
 def test_whole_model_tuning_lowers_the_loss(tiny_train, tmp_path):
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from lsr.data import load_dataset
     from lsr.encoders.names import resolve_model

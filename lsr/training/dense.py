@@ -128,8 +128,8 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     scores the untrained backbone on the held-out queries (``tune: both``: one more encoding pass)."""
     import torch
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback
 
     from lsr.encoders.loading import no_progress_bars
