@@ -34,7 +34,8 @@ test: $(STAMP)  ## ruff, unit tests + end-to-end on a tiny corpus + SciFact
 	$(PY) -m ruff check lsr tests
 	$(PY) -m pytest -q tests
 
-test-fast: $(STAMP)  ## the tests without the SciFact end-to-end runs
+test-fast: $(STAMP)  ## ruff, then the tests without the SciFact end-to-end runs
+	$(PY) -m ruff check lsr tests
 	$(PY) -m pytest -q -m "not scifact" tests
 
 index: $(STAMP)  ## build one index: make index RECIPE=indexing/bm25.yaml DATASET=scifact
