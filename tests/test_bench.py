@@ -216,6 +216,26 @@ def test_an_index_recipe_sets_the_query_pruning_its_searchers_default_to(tmp_pat
         IndexRecipe(name="x", encoder="splade-tiny", query_max_df=0.0)
 
 
+def test_an_index_recipe_sets_the_two_phase_search_its_searchers_default_to(tmp_path, tiny, if_index):
+    """``two_phase`` in a recipe travels in the manifest; ``exhaustive`` searches without it, an explicit setting overrides it."""
+    recipe = IndexRecipe(name="if-2p", encoder="splade-tiny", query_encoder="idf", two_phase=[0.7, 1.5])
+    assert recipe.two_phase == (0.7, 1.5) and recipe.fingerprint() != IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf").fingerprint()
+    manifest = build_index(recipe, tiny, tmp_path / "2p", threads=1, progress=False, vectors_from=if_index)
+    assert manifest["query"]["defaults"] == {"two_phase": [0.7, 1.5]}
+    with Searcher.open(tmp_path / "2p") as default, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as explicit, \
+            Searcher.open(tmp_path / "2p", exhaustive=True) as exhaustive, Searcher.open(if_index) as plain, \
+            Searcher.open(tmp_path / "2p", two_phase=TwoPhase(1e-9, 1.0)) as overridden:
+        assert default.two_phase == TwoPhase(0.7, 1.5) and exhaustive.two_phase is None and overridden.two_phase == TwoPhase(1e-9, 1.0)
+        for query in QUERIES:
+            assert default.search(query, k=2) == explicit.search(query, k=2)
+            assert exhaustive.search(query, k=2) == plain.search(query, k=2) == overridden.search(query, k=2)
+    for bad in ([0.0, 2.0], [0.4, 0.5], [0.4], "0.4 2"):
+        with pytest.raises(LsrError, match="two_phase"):
+            IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", two_phase=bad)
+    with pytest.raises(LsrError, match="BM25 index"):
+        IndexRecipe(name="x", two_phase=[0.4, 2.0])
+
+
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
     """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact."""
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:

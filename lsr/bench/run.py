@@ -22,7 +22,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import lsr
@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
-DEFAULT_FAST = "lsr default, fast (its recipe's query pruning)"  # searched over the default's index with that recipe's query pruning
-RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml", DEFAULT_FAST: "inference-free-bm25-fast.yaml",
+DEFAULT_EXHAUSTIVE = "lsr default, exhaustive (no two-phase)"  # the default's index searched with every query term on every document
+RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml",
            "inference-free": "inference-free.yaml", "SPLADE-tiny": "splade-tiny.yaml"}
 TWO_PHASE_NAME = f"inference-free, two-phase (>= {TWO_PHASE.ratio:g} x max, {TWO_PHASE.expansion:g}k candidates)"
 TRAINED = "inference-free (trained)"  # its recipe's encoder is `make train`'s model: benched where it exists
@@ -94,9 +94,8 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
     for name, why in skipped.items():
         say(f"skipping {name}: {why}")
     say("SciFact indexes (built unless up to date)")
-    default_fast = _fast_point(recipes)
     indexes = {name: ensure_index(recipe, dataset, out_dir, settings.threads, progress, keep_vectors=name in INFERENCE_FREE)
-               for name, recipe in recipes.items() if name != DEFAULT_FAST}
+               for name, recipe in recipes.items()}
     say("JVM class-data-sharing archive")
     archive = build_archive(warm_up)
     result: dict = {
@@ -115,7 +114,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
                                               threads=settings.threads)
     chosen = result["pruning_choice"]["chosen"]
     systems = {name: (index, {}) for name, index in indexes.items()}
-    systems[DEFAULT_FAST] = (indexes[DEFAULT], default_fast)
+    systems[DEFAULT_EXHAUSTIVE] = (indexes[DEFAULT], {"exhaustive": True})
     if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:
         index = indexes["inference-free"]
         if chosen["doc_min_ratio"]:
@@ -146,9 +145,9 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")
         sources = {name: indexes[name] for name in INFERENCE_FREE if name in indexes}
-        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast, default_fast)
+        result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
-        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast, default_fast)
+        result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
@@ -185,15 +184,6 @@ def bench_recipes(recipes_dir: Path) -> tuple[dict, dict[str, str]]:
         else:
             skipped[name] = f"its model {recipe.encoder} is missing (`make train` builds it)"
     return recipes, skipped
-
-
-def _fast_point(recipes: dict) -> dict:
-    """The ``Searcher.open`` options of the default's fast recipe, which is searched over the default's own index."""
-    fast = recipes[DEFAULT_FAST]
-    plain = replace(fast, name=recipes[DEFAULT].name, query_min_ratio=0.0, query_max_df=1.0)
-    if plain != recipes[DEFAULT]:
-        raise LsrError(f"{RECIPES[DEFAULT_FAST]} must differ from {RECIPES[DEFAULT]} in query pruning only")
-    return fast.search_defaults
 
 
 def _manifest(index_dir: Path) -> dict:
@@ -248,17 +238,17 @@ def _search_timings(systems: dict[str, tuple[Path, dict]], queries: list[str], s
 
 
 def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: BenchSettings, out_dir: Path, say, chosen: dict,
-               num_docs: int, fast: tuple[str, float, dict] | None = None, default_fast: dict | None = None) -> dict:
+               num_docs: int, fast: tuple[str, float, dict] | None = None) -> dict:
     """Latency on synthetic corpora of ``num_docs``: BM25's, and one impact corpus per inference-free index in ``sources``
-    (``fast``: the trained model's fast setting as (name, doc_min_ratio, Searcher.open options); ``default_fast``:
-    the ``Searcher.open`` options of lsr's default at its fast operating point, searched over the default's corpus)."""
+    (``fast``: the trained model's fast setting as (name, doc_min_ratio, Searcher.open options)); lsr's default is
+    searched as its recipe says (two-phase) and exhaustively, over the same corpus."""
     from lsr.bench.scale import synthetic_index
 
     zero_shot = sources["inference-free"]
     plans = {"BM25": ("bm25", zero_shot, 0.0, None), "inference-free": ("impact", zero_shot, 0.0, None)}
     if chosen["doc_min_ratio"] or chosen["query_min_ratio"]:  # query pruning alone: the cached unpruned index
         plans[pruned_name(chosen)] = ("impact", zero_shot, chosen["doc_min_ratio"], None)
-    if DEFAULT in sources:  # searched with its recipe's query-side defaults, which travel in the synthetic index's manifest
+    if DEFAULT in sources:  # searched with its recipe's search defaults, which travel in the synthetic index's manifest
         plans[DEFAULT] = ("impact", sources[DEFAULT], 0.0, "inference-free-bm25")
     if TRAINED in sources:
         plans[TRAINED] = ("impact", sources[TRAINED], 0.0, "inference-free-trained")
@@ -276,8 +266,8 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
     options = {pruned_name(chosen): {"query_min_ratio": chosen["query_min_ratio"]}, **({fast[0]: fast[2]} if fast else {})}
     systems = {name: (index, options.get(name, {})) for name, (index, _) in built.items()}
     systems[TWO_PHASE_NAME] = (built["inference-free"][0], {"two_phase": TWO_PHASE})
-    if DEFAULT in built and default_fast is not None:
-        systems[DEFAULT_FAST] = (built[DEFAULT][0], default_fast)
+    if DEFAULT in built:
+        systems[DEFAULT_EXHAUSTIVE] = (built[DEFAULT][0], {"exhaustive": True})
     say("synthetic latency and throughput")
     out.update(_search_timings(systems, queries, settings))
     return out

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
-from lsr.index.pruning import check_pruning
+from lsr.index.pruning import check_pruning, check_two_phase
 from lsr.recipe_files import check_keys, read_recipe
 
 QUERY_ENCODERS = ("model", "idf", "table")
@@ -72,9 +72,11 @@ class IndexRecipe:
     document's k heaviest terms, ``doc_min_ratio`` those weighing at least that fraction of its heaviest.
     ``lexical_weight`` > 0 adds a BM25 channel (:mod:`lsr.encoders.lexical`, with ``k1`` and ``b``) to an
     impact index: the score becomes ``lexical_weight * BM25 + learned``, in one search.
-    ``query_min_ratio`` / ``query_max_df``: query-side pruning that every searcher of the index applies
-    unless told otherwise (:class:`lsr.search.searcher.ImpactSearcher`; recorded in the manifest's
-    ``query.defaults``): fewer posting lists per query, for latency.
+    ``query_min_ratio`` / ``query_max_df`` (query-side pruning) and ``two_phase`` (``[ratio, expansion]``:
+    the query terms weighing at least ``ratio`` x the heaviest find ``expansion`` x k candidates, which all
+    the terms then score; :class:`lsr.search.searcher.TwoPhase`) are search defaults that every searcher of
+    the index applies unless told otherwise (recorded in the manifest's ``query.defaults``): fewer posting
+    lists per query, for latency.
     """
 
     name: str
@@ -92,6 +94,7 @@ class IndexRecipe:
     lexical_weight: float = 0.0
     query_min_ratio: float = 0.0
     query_max_df: float = 1.0
+    two_phase: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -106,8 +109,13 @@ class IndexRecipe:
         check_pruning(None, self.query_min_ratio, f"recipe {self.name!r}: query pruning (query_min_ratio)")
         if not 0.0 < self.query_max_df <= 1.0:
             raise LsrError(f"recipe {self.name!r}: query_max_df must be in (0, 1], got {self.query_max_df!r}")
+        if self.two_phase is not None:
+            if not isinstance(self.two_phase, (list, tuple)) or len(self.two_phase) != 2:
+                raise LsrError(f"recipe {self.name!r}: two_phase must be [ratio, expansion], got {self.two_phase!r}")
+            check_two_phase(*self.two_phase, f"recipe {self.name!r}: two_phase")
+            object.__setattr__(self, "two_phase", tuple(float(x) for x in self.two_phase))
         if self.encoder == "bm25" and self.search_defaults:
-            raise LsrError(f"recipe {self.name!r}: query_min_ratio / query_max_df prune impact queries; a BM25 index has none")
+            raise LsrError(f"recipe {self.name!r}: query_min_ratio / query_max_df / two_phase apply to impact queries; a BM25 index has none")
         if self.encoder == "bm25" and self.lexical_weight:
             raise LsrError(f"recipe {self.name!r}: lexical_weight adds a BM25 channel to an impact index; a BM25 index is one already")
 
@@ -122,10 +130,12 @@ class IndexRecipe:
         return self.doc_top_k is not None or self.doc_min_ratio > 0
 
     @property
-    def search_defaults(self) -> dict[str, float]:
-        """The query-side pruning that differs from none: ``{"query_min_ratio": r, "query_max_df": f}`` (either may be absent)."""
-        return {key: value for key, value, off in (("query_min_ratio", self.query_min_ratio, 0.0), ("query_max_df", self.query_max_df, 1.0))
-                if value != off}
+    def search_defaults(self) -> dict:
+        """The search settings that differ from an exhaustive search: ``{"query_min_ratio": r, "query_max_df": f,
+        "two_phase": [ratio, expansion]}`` (any may be absent)."""
+        settings = {"query_min_ratio": (self.query_min_ratio, 0.0), "query_max_df": (self.query_max_df, 1.0),
+                    "two_phase": (list(self.two_phase) if self.two_phase else None, None)}
+        return {key: value for key, (value, off) in settings.items() if value != off}
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change the index (not the name; pruning only when set)."""
@@ -134,7 +144,7 @@ class IndexRecipe:
             del settings["doc_top_k"], settings["doc_min_ratio"]
         if not self.lexical_weight:  # nor do recipes without a BM25 channel
             del settings["lexical_weight"]
-        for key in ("query_min_ratio", "query_max_df"):  # nor recipes without search defaults
+        for key in ("query_min_ratio", "query_max_df", "two_phase"):  # nor recipes without search defaults
             if key not in self.search_defaults:
                 del settings[key]
         return _fingerprint(settings)

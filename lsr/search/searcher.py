@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, read_manifest
-from lsr.index.pruning import check_pruning, prune_weights, quantise_weights
+from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
 from lsr.types import Hit
 
 
@@ -30,8 +30,7 @@ class TwoPhase(NamedTuple):
 
     def check(self) -> None:
         """Raise a clear error for a ratio outside (0, 1] or an expansion below 1."""
-        if not 0.0 < self.ratio <= 1.0 or self.expansion < 1.0:
-            raise LsrError(f"two-phase search: ratio must be in (0, 1] and expansion at least 1, got {self.ratio!r} and {self.expansion!r}")
+        check_two_phase(self.ratio, self.expansion, "two-phase search")
 
 
 class QueryEncoder(Protocol):
@@ -51,19 +50,20 @@ class Searcher(ABC):
 
     @staticmethod
     def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float | None = None,
-             two_phase: TwoPhase | None = None, query_max_df: float | None = None) -> "Searcher":
+             two_phase: TwoPhase | None = None, query_max_df: float | None = None, exhaustive: bool = False) -> "Searcher":
         """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
 
-        ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers
-        (``None``: the index's default from its recipe, else none); ``two_phase``: their two-phase
-        search (see :class:`ImpactSearcher`).
+        ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers;
+        ``two_phase``: their two-phase search (see :class:`ImpactSearcher`). ``None`` takes the index's
+        default from its recipe (``IndexRecipe.search_defaults``), if any; ``exhaustive`` ignores those
+        defaults, so that every query term scores every document (the options given still apply).
         """
         manifest = read_manifest(index_dir)
         opener = OPENERS.get(manifest["kind"])
         if opener is None:
             raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
         return opener(index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
-                      query_max_df=query_max_df)
+                      query_max_df=query_max_df, exhaustive=exhaustive)
 
     @abstractmethod
     def search(self, query: str, k: int = 10) -> list[Hit]:
@@ -232,11 +232,14 @@ def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
 
 
 def _open_impact(index_dir: str | os.PathLike, manifest: dict, query_min_ratio: float | None = None, query_max_df: float | None = None,
-                 **options) -> ImpactSearcher:
-    defaults = manifest["query"].get("defaults", {})  # the recipe's query pruning (IndexRecipe.search_defaults)
+                 two_phase: TwoPhase | None = None, exhaustive: bool = False, **options) -> ImpactSearcher:
+    defaults = {} if exhaustive else manifest["query"].get("defaults", {})  # the recipe's (IndexRecipe.search_defaults)
+    if two_phase is None and "two_phase" in defaults:
+        two_phase = TwoPhase(*defaults["two_phase"])
     return ImpactSearcher(index_dir, manifest, query_encoder(Path(index_dir), manifest["query"]),
                           query_min_ratio=defaults.get("query_min_ratio", 0.0) if query_min_ratio is None else query_min_ratio,
-                          query_max_df=defaults.get("query_max_df", 1.0) if query_max_df is None else query_max_df, **options)
+                          query_max_df=defaults.get("query_max_df", 1.0) if query_max_df is None else query_max_df, two_phase=two_phase,
+                          **options)
 
 
 OPENERS.update(bm25=lambda index_dir, manifest, **_: BM25Searcher(index_dir, manifest), impact=_open_impact)
