@@ -4,10 +4,13 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lsr.cli import COMMANDS, main
+from lsr.eval.matrix import Matrix
+from lsr.eval.report import regenerate_command
 
 
 def test_help_lists_the_commands(capsys):
@@ -87,3 +90,42 @@ def test_quiet_keeps_only_warnings_and_turns_off_transformers_progress_bars(monk
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "lsr.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: lsr" in out.stdout
+
+
+def test_option_values_are_checked_before_any_work(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["tune-fusion", "indexing/bm25.yaml", "--dataset", "scifact", "--depths", "10,x"])
+    assert exit.value.code == 2 and "argument --depths: cannot read '10,x' as a comma list of int values" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune-fusion", "indexing/bm25.yaml", "--dataset", "scifact", "--rrf-ks", ","])
+    assert "argument --rrf-ks: give at least one value" in capsys.readouterr().err
+    assert main(["adapt", "scifact", "--queries", "0"]) == 2
+    assert "--queries must be positive, got 0" in capsys.readouterr().err
+    assert main(["train", "training/minilm-scifact.yaml", "--resume"]) == 2
+    assert "--resume: dense training runs in one go" in capsys.readouterr().err
+
+
+def test_ablate_writes_its_table_under_the_output_folder(tmp_path, monkeypatch, capsys):
+    from lsr.training import ablation
+
+    seen = {}
+
+    def run(recipe, split, only, overrides, out_dir, data_dir, threads, progress):
+        seen.update(split=split, only=only, overrides=overrides, out_dir=out_dir)
+        return [{"variant": "default", "nDCG@10": 0.5}]
+
+    monkeypatch.setattr(ablation, "run_ablation", run)
+    monkeypatch.setattr(ablation, "plot_learning_curves", lambda rows, out_dir, path: path.write_bytes(b""))
+    assert main(["ablate", "training/ablation.yaml", "--only", "default", "--set", "epochs=1", "--out-dir", str(tmp_path), "--quiet"]) == 0
+    assert seen == {"split": "test", "only": ["default"], "overrides": {"epochs": 1}, "out_dir": tmp_path}
+    table = (tmp_path / "results" / "ablation-ablation.md").read_text()
+    assert table.startswith("# Ablation training/ablation.yaml on the test split (overrides: {'epochs': 1})") and "| default | 0.5 |" in table
+    assert capsys.readouterr().out == table + "\n"
+
+
+def test_a_narrowed_leaderboard_page_names_the_command_that_regenerates_it():
+    matrix = Matrix(Path("m.yaml"), {}, [])
+    assert regenerate_command(matrix) == "make leaderboard"
+    assert regenerate_command(Matrix(Path("m.yaml"), {}, [], requested_datasets=("a", "b"))) == "lsr leaderboard --datasets a,b"
+    assert (regenerate_command(Matrix(Path("m.yaml"), {}, [], requested_datasets=("a",), requested_systems=("bm25",)))
+            == "lsr leaderboard --datasets a --systems bm25")

@@ -1,7 +1,5 @@
 """``python -m lsr.cli``: the ``lsr`` command."""
 
-import sys
-
 from lsr.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

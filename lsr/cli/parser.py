@@ -46,7 +46,10 @@ examples:
 """
 
 
-def _add_common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None:
+DATASET = "dataset name under the data root, or a BEIR-layout directory"
+
+
+def _common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None:
     """The options most commands share; ``out_dir``: the help of their --out-dir (what goes there), if they have one."""
     if out_dir:
         parser.add_argument("--out-dir", default=None, help=f"{out_dir} (default: $LSR_OUT_DIR or out)")
@@ -55,135 +58,136 @@ def _add_common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> 
     parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages, only warnings")
 
 
+def comma_list(kind: type = str, empty: bool = False):
+    """An argparse type: a comma list of ``kind`` values, as a tuple; ``empty``: whether it may hold none."""
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"cannot read {text!r} as a comma list of {kind.__name__} values") from None
+        if not values and not empty:
+            raise argparse.ArgumentTypeError("give at least one value")
+        return values
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``lsr`` and its subcommands."""
+    """The argument parser of ``lsr`` and its subcommands, one block of options per command."""
     parser = argparse.ArgumentParser(prog="lsr", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      description="Learned sparse retrieval on Lucene: SPLADE and inference-free encoders, BM25, BEIR evaluation.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+    names, flag, overrides = comma_list(empty=True), {"action": "store_true"}, {"action": "append", "default": [], "metavar": "KEY=VALUE"}
     p = commands.add_parser("index", help="build an index (sparse, dense or hybrid) from an index recipe")
     p.add_argument("recipe", help="index recipe YAML (see indexing/); a hybrid's components go under --out-dir and are reused")
-    p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
+    p.add_argument("--dataset", required=True, help=DATASET)
     p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
-    p.add_argument("--keep-vectors", action="store_true", help="keep the quantised JsonVectorCollection next to the index")
+    p.add_argument("--keep-vectors", **flag, help="keep the quantised JsonVectorCollection next to the index")
     p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder settings, built with "
                    "--keep-vectors) instead of encoding again, e.g. to build pruned variants (doc_top_k, doc_min_ratio)")
-    _add_common(p, out_dir="where a hybrid's component indexes go")
-
+    _common(p, out_dir="where a hybrid's component indexes go")
     p = commands.add_parser("search", help="search an index and print the hits")
     p.add_argument("index", help="an lsr index directory")
     p.add_argument("query", nargs="+", help="query text")
     p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
     p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
-    p.add_argument("--query-min-ratio", type=float,
-                   help="impact indexes: drop query terms under this fraction of the heaviest (default: the index recipe's query_min_ratio, else 0)")
-    p.add_argument("--query-max-df", type=float,
-                   help="impact indexes: drop query terms found in more than this fraction of the index's documents "
-                        "(default: the index recipe's query_max_df, else 1: keep all)")
-    p.add_argument("--two-phase", nargs=2, type=float, metavar=("RATIO", "EXPANSION"),
-                   help="impact indexes: two-phase search; the terms weighing at least RATIO x the heaviest find EXPANSION x k "
-                        "candidates, which all the terms then score (OpenSearch's defaults: 0.4 5). Faster top-k; may miss hits")
-
+    p.add_argument("--query-min-ratio", type=float, help="impact indexes: drop query terms under this fraction of the heaviest "
+                   "(default: the index recipe's query_min_ratio, else 0)")
+    p.add_argument("--query-max-df", type=float, help="impact indexes: drop query terms found in more than this fraction of the index's "
+                   "documents (default: the index recipe's query_max_df, else 1: keep all)")
+    p.add_argument("--two-phase", nargs=2, type=float, metavar=("RATIO", "EXPANSION"), help="impact indexes: two-phase search; the terms "
+                   "weighing at least RATIO x the heaviest find EXPANSION x k candidates, which all the terms then score (OpenSearch's "
+                   "defaults: 0.4 5; default: the index recipe's two_phase, else off). Faster top-k; may miss hits")
+    p.add_argument("--exhaustive", **flag, help="impact indexes: ignore the index recipe's search defaults (query pruning, two-phase): "
+                   "every query term scores every document; options given here still apply")
     p = commands.add_parser("jvm-cache", help="build the JVM class-data-sharing archive that speeds up searcher start (make install runs it)")
-    p.add_argument("--force", action="store_true", help="rebuild even if an archive for this Java runtime and Anserini jar exists")
-
+    p.add_argument("--force", **flag, help="rebuild even if an archive for this Java runtime and Anserini jar exists")
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
                             description="Benchmark on SciFact and on a synthetic corpus built from it (each synthetic document mixes two real "
                             "ones: their words for BM25, their encoded vectors for inference-free). The `make train` inference-free model joins "
                             "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each "
                             "repeat and every figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact "
                             "train. Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
-    p.add_argument("--docs", type=int, default=1_000_000,
-                   help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under <out-dir>/bench")
+    p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under "
+                   "<out-dir>/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, throughput, "
-                                              "coldstart, encoding, pruning, synthetic")
+    p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, "
+                   "throughput, coldstart, encoding, pruning, synthetic")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
-    _add_common(p, out_dir="where indexes and bench artefacts go")
-
+    _common(p, out_dir="where indexes and bench artefacts go")
     p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
     p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
-    p.add_argument("--exact", action="store_true", help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
-    _add_common(p, out_dir="where indexes, runs and results go")
-
+    p.add_argument("--exact", **flag, help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
+    _common(p, out_dir="where indexes, runs and results go")
     p = commands.add_parser("leaderboard", help="run the BEIR leaderboard matrix (datasets x systems) and write eval/leaderboard.{md,csv,png}",
                             description=LEADERBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("matrix", nargs="?", default="eval/leaderboard.yaml", help="leaderboard matrix YAML (default: eval/leaderboard.yaml)")
-    p.add_argument("--datasets", help="comma list: only these datasets (a name not in the matrix is read from the data root, unpinned)")
-    p.add_argument("--systems", help="comma list: only these systems of the matrix")
-    p.add_argument("--check", action="store_true", help="exit 1 when a pinned nDCG@10 moved beyond its tolerance (names the cells)")
+    p.add_argument("--datasets", type=names, help="comma list: only these datasets (a name not in the matrix is read from the data root, unpinned)")
+    p.add_argument("--systems", type=names, help="comma list: only these systems of the matrix")
+    p.add_argument("--check", **flag, help="exit 1 when a pinned nDCG@10 moved beyond its tolerance (names the cells)")
     p.add_argument("--output", help="output prefix for .md/.csv/.png (default: the matrix path without .yaml; "
-                                    "with --datasets/--systems: <out-dir>/results/leaderboard-subset)")
-    p.add_argument("--download", action="store_true", help="fetch datasets missing from the data root through ir_datasets (beir/<name>)")
-    p.add_argument("--fresh", action="store_true", help="search again even where a run from the same inputs exists")
-    _add_common(p, out_dir="where indexes and runs go")
-
+                   "with --datasets/--systems: <out-dir>/results/leaderboard-subset)")
+    p.add_argument("--download", **flag, help="fetch datasets missing from the data root through ir_datasets (beir/<name>)")
+    p.add_argument("--fresh", **flag, help="search again even where a run from the same inputs exists")
+    _common(p, out_dir="where indexes and runs go")
     p = commands.add_parser("evaluate-model", help="evaluate a sparse encoder by exact search, no index or Java needed")
     p.add_argument("model", help="a SparseEncoder directory, short name or hub id (e.g. out/models/inference-free-ensemble)")
-    p.add_argument("--dataset", default="scifact", help="dataset name under the data root, or a BEIR-layout directory (default: scifact)")
+    p.add_argument("--dataset", default="scifact", help=f"{DATASET} (default: scifact)")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
     p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
-    p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight, as an index recipe's "
-                   "lexical_weight does (default: 0, none)")
-    p.add_argument("--held-out", action="store_true", help="only the train queries the model held out for validation "
-                   "(listed in its training_log.json; the split becomes the one it trained on): choose recipes on this, not on test")
-    _add_common(p)
-
-    p = commands.add_parser("train", help="train from a training recipe: a sparse encoder (teacher ensemble distillation) "
-                            "or, with student: dense, a fine-tuned dense bi-encoder")
+    p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight, as an index recipe's lexical_weight "
+                   "does (default: 0, none)")
+    p.add_argument("--held-out", **flag, help="only the train queries the model held out for validation (listed in its training_log.json; "
+                   "the split becomes the one it trained on): choose recipes on this, not on test")
+    _common(p)
+    p = commands.add_parser("train", help="train from a training recipe: a sparse encoder (teacher ensemble distillation) or, with student: "
+                            "dense, a fine-tuned dense bi-encoder")
     p.add_argument("recipe", help="training recipe YAML (see training/)")
     p.add_argument("--output", help="model directory (default: out/models/<recipe name>)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
-    p.add_argument("--validate-base", action="store_true", help="dense recipes: also score the untrained model on the held-out queries")
-    _add_common(p, out_dir="where candidate/teacher caches and the BM25 index go")
-
+    p.add_argument("--resume", **flag, help="continue from the last checkpoint of an interrupted run")
+    p.add_argument("--set", **overrides, help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
+    p.add_argument("--validate-base", **flag, help="dense recipes: also score the untrained model on the held-out queries")
+    _common(p, out_dir="where candidate/teacher caches and the BM25 index go")
     p = commands.add_parser("adapt", help="adapt an inference-free model to a corpus without queries or labels, then index it",
                             description="Make training queries from the corpus (titles, sentence spans, each cut from its document: the "
                                         "inverse cloze task), label BM25 candidates with the recipe's teachers, fine-tune the recipe's "
                                         "backbone (the shipped model), and index the corpus with it. Resumes where it stopped. Writes "
                                         "<out-dir>/adapt/<corpus>/{model,index}. Experimental: on SciFact it beats BM25 but not the "
                                         "zero-shot channel (docs/lexical-channel.md).")
-    p.add_argument("dataset", help="dataset name under the data root, or a BEIR-layout directory (only corpus.jsonl is read)")
+    p.add_argument("dataset", help=f"{DATASET} (only corpus.jsonl is read)")
     p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe setting, e.g. --set max_steps=100")
-    _add_common(p, out_dir="where the adaptation goes")
-
+    p.add_argument("--set", **overrides, help="override a recipe setting, e.g. --set max_steps=100")
+    _common(p, out_dir="where the adaptation goes")
     p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
                             description="Train every variant of an ablation recipe (training/ablation.yaml) with the same budget, "
                                         "index each model in Lucene and evaluate it on the test split. Models and indexes built "
                                         "from the same settings are reused, so an interrupted ablation continues where it stopped.")
     p.add_argument("recipe", nargs="?", default="training/ablation.yaml", help="ablation recipe YAML (default: training/ablation.yaml)")
     p.add_argument("--only", action="append", metavar="VARIANT", help="run only this variant (repeatable)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a training setting in every variant, e.g. --set epochs=1")
+    p.add_argument("--set", **overrides, help="override a training setting in every variant, e.g. --set epochs=1")
     p.add_argument("--split", default="test", help="evaluation split (default: test; training always uses the recipe's split)")
     p.add_argument("--output", default=None, help="table path without suffix (default: out/results/ablation-<recipe name>)")
-    _add_common(p, out_dir="where models, indexes and caches go")
-
+    _common(p, out_dir="where models, indexes and caches go")
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
     p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
-    p.add_argument("--dataset", required=True, help="dataset name under the data root, or a BEIR-layout directory")
-    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused; when the "
-                   "dense model was trained on it by lsr train, only the queries held out from that training)")
-    p.add_argument("--modes", help="comma list of fusion,rerank (default: the recipe's mode)")
-    p.add_argument("--methods", help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
-    p.add_argument("--missing", help="comma list of min,zero (default: the recipe's policy)")
-    p.add_argument("--depths", default="100,1000", help="comma list of candidate depths per list (default: 100,1000)")
-    p.add_argument("--weights", default=",".join(f"{w / 10:g}" for w in range(11)),
-                   help="comma list of dense weights (default: 0,0.1,...,1); with several sparse lists, every combination "
-                        "of these values, one per list, that sums to 1")
-    p.add_argument("--rrf-ks", default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
-    p.add_argument("--dry-run", action="store_true", help="print the grid, do not write the recipe")
-    _add_common(p, out_dir="where the component indexes go")
-
+    p.add_argument("--dataset", required=True, help=DATASET)
+    p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused; when the dense model "
+                   "was trained on it by lsr train, only the queries held out from that training)")
+    p.add_argument("--modes", type=names, help="comma list of fusion,rerank (default: the recipe's mode)")
+    p.add_argument("--methods", type=names, help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
+    p.add_argument("--missing", type=names, help="comma list of min,zero (default: the recipe's policy)")
+    p.add_argument("--depths", type=comma_list(int), default="100,1000", help="comma list of candidate depths per list (default: 100,1000)")
+    p.add_argument("--weights", type=comma_list(float), default=",".join(f"{w / 10:g}" for w in range(11)), help="comma list of dense weights "
+                   "(default: 0,0.1,...,1); with several sparse lists, every combination of these values, one per list, that sums to 1")
+    p.add_argument("--rrf-ks", type=comma_list(float), default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
+    p.add_argument("--dry-run", **flag, help="print the grid, do not write the recipe")
+    _common(p, out_dir="where the component indexes go")
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
     p.add_argument("-o", "--output", default="idf.json", help="output file (default: idf.json)")
     p.add_argument("--tokenizer", default="splade-tiny", help="model whose tokenizer defines the tokens (default: splade-tiny)")
-    _add_common(p)
+    _common(p)
     return parser

@@ -86,6 +86,22 @@ def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: 
     return read_manifest(ensure_index(recipe, dataset, out_dir, threads, progress, output=output))
 
 
+def index_recipe_file(recipe_path: str | os.PathLike, dataset: str, data_dir: str | None = None, out_dir: Path | None = None,
+                      output: str | os.PathLike | None = None, threads: int = 2, progress: bool = True, **options) -> tuple[Path, dict]:
+    """``lsr index``: build the index of the recipe at ``recipe_path`` over ``dataset`` (a name under the data root or a folder) at
+    ``output``, else at :func:`index_path`; ``options`` as :func:`build_recipe_index`'s. Returns the index folder and its manifest."""
+    recipe, out_dir = load_recipe(recipe_path), config.out_dir(out_dir)
+    loaded = load_dataset(dataset, data_dir)
+    output = Path(output) if output else index_path(recipe, loaded, out_dir)
+    return output, build_recipe_index(recipe, loaded, output, out_dir, threads, progress, **options)
+
+
+def index_summary(index_dir: Path, manifest: dict) -> str:
+    """One line about a built index: its folder, kind, documents, size on disk and build time."""
+    size = manifest.get("index_bytes", manifest.get("lucene_bytes", 0))
+    return f"{index_dir}: {manifest['kind']}, {manifest['num_docs']} documents, {size / 2**20:.1f} MiB, built in {manifest['build_seconds']} s"
+
+
 def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
                  keep_vectors: bool = False, output: Path | None = None) -> Path:
     """The index of ``recipe`` over ``dataset`` (at ``output``, else under ``out_dir``), built unless an up-to-date one exists.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
+from lsr import config
 from lsr.atomic import atomic_file
-from lsr.eval.leaderboard import Cell, Leaderboard
+from lsr.eval.leaderboard import Cell, Leaderboard, run_leaderboard
 from lsr.eval.matrix import Matrix
 from lsr.markdown import markdown_table
 
@@ -93,10 +95,21 @@ def report_prefix(matrix: Matrix, out_dir: Path) -> Path:
     return out_dir / "results" / "leaderboard-subset" if matrix.narrowed else matrix.path.with_suffix("")
 
 
-def write_reports(board: Leaderboard, prefix: Path, command: str) -> list[Path]:
-    """Write ``<prefix>.md``, ``<prefix>.csv`` and ``<prefix>.png``; returns the paths written."""
+def regenerate_command(matrix: Matrix) -> str:
+    """The command that regenerates a matrix's reports, for their page: ``make leaderboard``, or for a narrowed matrix the
+    ``lsr leaderboard`` line that picks the same datasets and systems."""
+    if not matrix.narrowed:
+        return "make leaderboard"
+    picked = (("datasets", matrix.requested_datasets), ("systems", matrix.requested_systems))
+    return " ".join(["lsr leaderboard"] + [f"--{option} {','.join(names)}" for option, names in picked if names])
+
+
+def write_reports(board: Leaderboard, prefix: Path, command: str | None = None) -> list[Path]:
+    """Write ``<prefix>.md``, ``<prefix>.csv`` and ``<prefix>.png``; returns the paths written. ``command``: the one the page says
+    regenerates it (default: :func:`regenerate_command`)."""
     from lsr.eval.plot import plot
 
+    command = command or regenerate_command(board.matrix)
     md, table, png = (prefix.with_name(prefix.name + suffix) for suffix in (".md", ".csv", ".png"))
     with atomic_file(md) as tmp:
         tmp.write_text(markdown(board, command) + f"\n![nDCG@10 against latency and FLOPS]({png.name})\n", encoding="utf-8")
@@ -106,3 +119,13 @@ def write_reports(board: Leaderboard, prefix: Path, command: str) -> list[Path]:
         writer.writerows(csv_rows(board))
     plot(board, png)
     return [md, table, png]
+
+
+def write_leaderboard(matrix_path: str | os.PathLike, datasets: list[str] | None = None, systems: list[str] | None = None,
+                data_dir: str | None = None, out_dir: Path | None = None, output: str | os.PathLike | None = None, threads: int = 2,
+                progress: bool = True, download: bool = False, fresh: bool = False) -> tuple[Leaderboard, list[Path]]:
+    """``lsr leaderboard``: run the matrix at ``matrix_path`` (narrowed to ``datasets``/``systems``, see :meth:`Matrix.select`), then
+    write its reports at ``output``, else at :func:`report_prefix`. Returns the leaderboard and the paths written."""
+    matrix, out_dir = Matrix.load(matrix_path).select(datasets, systems), config.out_dir(out_dir)
+    board = run_leaderboard(matrix, data_dir, out_dir, threads=threads, progress=progress, download=download, fresh=fresh)
+    return board, write_reports(board, Path(output) if output else report_prefix(matrix, out_dir))

@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from lsr import config
 from lsr.atomic import atomic_file
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
@@ -204,6 +205,17 @@ def plot_learning_curves(rows: list[dict], out_dir: Path, path: Path) -> None:
 def markdown(rows: list[dict], title: str) -> str:
     """The ablation table as markdown (empty cells where a column does not apply)."""
     return "\n".join([f"# {title}", "", *markdown_table(COLUMNS, ([row.get(c) for c in COLUMNS] for row in rows))]) + "\n"
+
+
+def ablate(path: str | os.PathLike, split: str = "test", only: list[str] | None = None, overrides: dict | None = None,
+           out_dir: Path | None = None, output: str | os.PathLike | None = None, data_dir: str | None = None, threads: int = 2,
+           progress: bool = True) -> str:
+    """``lsr ablate``: run the ablation recipe at ``path`` (see :func:`run_ablation`) and write its results at ``output``, else at
+    ``<out_dir>/results/ablation-<recipe file name>`` (see :func:`write_results`); returns the table."""
+    ablation, out_dir = AblationRecipe.load(path), config.out_dir(out_dir)
+    rows = run_ablation(ablation, split, only, overrides, out_dir, data_dir, threads, progress)
+    stem = Path(output) if output else out_dir / "results" / f"ablation-{ablation.path.stem}"
+    return write_results(rows, stem, f"Ablation {ablation.path} on the {split} split (overrides: {overrides or 'none'})", out_dir)
 
 
 def write_results(rows: list[dict], stem: Path, title: str, out_dir: Path) -> str:
