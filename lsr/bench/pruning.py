@@ -17,7 +17,7 @@ from lsr.bench.latency import latency
 from lsr.data import Dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
-from lsr.index.manifest import read_manifest
+from lsr.index.manifest import index_bytes, read_manifest
 from lsr.index.recipe import IndexRecipe
 from lsr.search.searcher import Searcher, TwoPhase
 
@@ -127,7 +127,7 @@ def pruning_table(recipe: IndexRecipe, dataset: Dataset, source: Path, bm25: Pat
                 "doc_pruning": doc[0] if doc else "none", "query_pruning": query[0] if query else "none",
                 "nDCG@10": round(scores["nDCG@10"], 4), "R@100": round(scores["R@100"], 4),
                 "terms_per_doc": manifest.get("avg_doc_terms"), "terms_per_query": round(query_terms, 1),
-                "index_mib": round(manifest["lucene_bytes"] / 2**20, 2),
+                "index_mib": round(index_bytes(manifest) / 2**20, 2),
                 "p50_ms_k10": timing[10]["p50_ms"], "ratio_to_bm25_k10": timing[10]["p50_ratio_to_bm25"],
                 "p50_ms_k1000": timing[1000]["p50_ms"], "ratio_to_bm25_k1000": timing[1000]["p50_ratio_to_bm25"],
             })

@@ -15,7 +15,6 @@ its in-process JVM for impacts, Anserini's indexing JVM for BM25) and records it
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ import lsr
 from lsr.bench.memory import PeakRSS
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
+from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 
 INDEX_HEAP = "1g"  # -Xmx of the indexing JVM
 INDEX_BUFFER_MB = 256  # Lucene's RAM buffer before a segment is flushed (Anserini's default, 4096, would not fit)
@@ -35,7 +34,7 @@ NAMES = {"bm25": "bm25", "impact": "inference-free"}
 
 
 def synthetic_index(kind: str, dataset: Dataset, source_index: Path, num_docs: int, out_dir: Path,
-                    threads: int = 2, seed: int = 0, doc_min_ratio: float = 0.0, name: str | None = None) -> tuple[Path, dict]:
+                    threads: int = 2, seed: int = 0, doc_min_ratio: float = 0.0, name: str | None = None) -> tuple[Path, Manifest]:
     """The folder and manifest of a synthetic ``kind`` (``bm25`` or ``impact``) index of ``num_docs`` documents, built unless cached.
 
     ``doc_min_ratio`` prunes each synthetic impact vector as ``IndexRecipe.doc_min_ratio`` prunes real ones.
@@ -61,7 +60,7 @@ def synthetic_index(kind: str, dataset: Dataset, source_index: Path, num_docs: i
         raise LsrError(f"building the synthetic {kind} index failed (exit {status}): {' '.join(command)}")
     manifest = read_manifest(output)
     manifest["peak_rss_bytes"] = peak.bytes
-    (output / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_manifest(output, manifest)
     return output, manifest
 
 
@@ -77,7 +76,8 @@ def _settings(kind: str, dataset: Dataset, source_index: Path, num_docs: int, se
             "source_fingerprint": source.get("recipe_fingerprint") if kind == "impact" else None, "doc_min_ratio": doc_min_ratio}
 
 
-def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output: Path, threads: int, seed: int, doc_min_ratio: float = 0.0) -> dict:
+def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output: Path, threads: int, seed: int,
+          doc_min_ratio: float = 0.0) -> Manifest:
     """Generate and index the synthetic corpus in this process (what the child of :func:`synthetic_index` runs)."""
     from lsr.bench import synthetic
 
@@ -108,14 +108,14 @@ def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output
             shutil.copytree(Path(source_index) / QUERY_DIR, tmp / QUERY_DIR)
             query_side = read_manifest(source_index)["query"]
         finished = time.perf_counter()
-        manifest = {
+        manifest: Manifest = {
             "lsr_version": lsr.__version__,
             "kind": kind,
             "query": query_side,
             "dataset": f"synthetic-{num_docs} (from {dataset.name})",
             "num_docs": indexed,
             "skipped_empty": [],
-            "lucene_bytes": directory_size(tmp / LUCENE_DIR),
+            "index_bytes": directory_size(tmp / LUCENE_DIR),
             "synthetic": _settings(kind, dataset, source_index, num_docs, seed, doc_min_ratio),
             "generate_seconds": round(generated - started, 1),
             "index_seconds": round(finished - generated, 1),
@@ -123,7 +123,7 @@ def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output
             "index_threads": threads if kind == "bm25" else 1,
             "index_docs_per_s": round(indexed / max(finished - started, 1e-9), 1),
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_manifest(tmp, manifest)
     return manifest
 
 

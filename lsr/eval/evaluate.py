@@ -26,7 +26,7 @@ from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
 from lsr.fusion import FusionConfig
-from lsr.index.manifest import read_manifest
+from lsr.index.manifest import index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
 from lsr.recipe_files import check_keys, read_recipe
 
@@ -98,8 +98,8 @@ def index_recipe_file(recipe_path: str | os.PathLike, dataset: str, data_dir: st
 
 def index_summary(index_dir: Path, manifest: dict) -> str:
     """One line about a built index: its folder, kind, documents, size on disk and build time."""
-    size = manifest.get("index_bytes", manifest.get("lucene_bytes", 0))
-    return f"{index_dir}: {manifest['kind']}, {manifest['num_docs']} documents, {size / 2**20:.1f} MiB, built in {manifest['build_seconds']} s"
+    size = index_bytes(manifest) / 2**20
+    return f"{index_dir}: {manifest['kind']}, {manifest['num_docs']} documents, {size:.1f} MiB, built in {manifest['build_seconds']} s"
 
 
 def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, progress: bool,
@@ -226,7 +226,7 @@ def index_facts(index_dir: Path, manifest: dict) -> dict:
         rates = [r for r in rates if r]
         rate = round(1 / sum(1 / r for r in rates), 1) if rates else None
     return {
-        "index_mb": round(manifest.get("index_bytes", manifest.get("lucene_bytes", 0)) / 2**20, 1),
+        "index_mb": round(index_bytes(manifest) / 2**20, 1),
         "build_s": manifest["build_seconds"],
         "encode_docs_per_s": rate,
     }

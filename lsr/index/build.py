@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
-from lsr.index.manifest import LUCENE_DIR, MANIFEST, QUERY_DIR, building, directory_size, read_manifest
+from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.jvm import run_java
@@ -102,7 +102,7 @@ def anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: i
 
 
 def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threads: int = 2,
-                keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None) -> dict:
+                keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None) -> Manifest:
     """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest.
 
     ``vectors_from``: an impact index of the same corpus built with ``keep_vectors`` by the same
@@ -133,7 +133,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             raise LsrError(f"Anserini indexed {indexed} documents of the {writer.count} written (see {tmp / 'anserini.log'})")
         if not keep_vectors:
             shutil.rmtree(collection)
-        manifest = {
+        manifest: Manifest = {
             "lsr_version": __version__,
             "recipe": recipe.__dict__,
             "recipe_fingerprint": recipe.fingerprint(),
@@ -143,13 +143,13 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             "corpus": {"path": str(dataset.corpus_path), "sha256": dataset.corpus_sha256},
             "num_docs": indexed,
             "skipped_empty": skipped,
-            "lucene_bytes": directory_size(tmp / LUCENE_DIR),
+            "index_bytes": directory_size(tmp / LUCENE_DIR),
             "build_seconds": round(time.perf_counter() - started, 1),
             **stats,
         }
         if skipped:
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_manifest(tmp, manifest)
     return manifest
 
 

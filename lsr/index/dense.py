@@ -22,7 +22,7 @@ from lsr.data import Dataset
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
-from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, building, directory_size, read_manifest
+from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.recipe import DenseRecipe
 from lsr.version import __version__
 
@@ -55,7 +55,7 @@ def same_documents(recipe: DenseRecipe, dataset: Dataset, siblings: Path) -> Pat
     return None
 
 
-def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path, threads: int = 2, progress: bool = True) -> dict:
+def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path, threads: int = 2, progress: bool = True) -> Manifest:
     """Encode ``dataset``'s documents with ``recipe``'s model into a faiss index at ``output``; returns the manifest.
 
     When a sibling index of ``output`` holds the same document vectors (a recipe that differs only on the
@@ -94,7 +94,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
         np.save(tmp / VECTORS, vectors)
         (tmp / DOCIDS).write_text(json.dumps(doc_ids), encoding="utf-8")
         faiss.write_index(faiss_index(recipe, vectors), str(tmp / FAISS_FILE))
-        manifest = {
+        manifest: Manifest = {
             "lsr_version": __version__,
             "recipe": recipe.__dict__,
             "recipe_fingerprint": recipe.fingerprint(),
@@ -114,5 +114,5 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
         }
         if skipped:
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_manifest(tmp, manifest)
     return manifest

@@ -5,18 +5,15 @@ It is only a manifest, rewritten in a moment; the component indexes are built (o
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.index.manifest import MANIFEST, building, read_manifest
+from lsr.index.manifest import SPARSE_KINDS, Manifest, building, index_bytes, read_manifest, write_manifest
 from lsr.index.recipe import HybridRecipe
 from lsr.version import __version__
-
-SPARSE_KINDS = ("bm25", "impact")
 
 
 def check_same_documents(sparse: dict, dense: dict, where: str = "hybrid") -> None:
@@ -30,7 +27,7 @@ def check_same_documents(sparse: dict, dense: dict, where: str = "hybrid") -> No
 
 
 def build_hybrid(recipe: HybridRecipe, sparse_dir: str | os.PathLike, dense_dir: str | os.PathLike, output: str | os.PathLike,
-                 more_sparse_dirs: tuple[str | os.PathLike, ...] = ()) -> dict:
+                 more_sparse_dirs: tuple[str | os.PathLike, ...] = ()) -> Manifest:
     """Write the hybrid's manifest at ``output``, pointing at its component indexes; returns it."""
     started = time.perf_counter()
     output = Path(output)
@@ -57,8 +54,8 @@ def build_hybrid(recipe: HybridRecipe, sparse_dir: str | os.PathLike, dense_dir:
             "dataset": dense["dataset"],
             "corpus": dense["corpus"],
             "num_docs": dense["num_docs"],
-            "index_bytes": sum(m.get("lucene_bytes", 0) for m in [sparse, *more]) + dense["index_bytes"],
+            "index_bytes": sum(index_bytes(m) for m in [sparse, *more, dense]),
             "build_seconds": round(sum(m["build_seconds"] for m in [sparse, *more]) + dense["build_seconds"] + time.perf_counter() - started, 1),
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_manifest(tmp, manifest)
     return manifest

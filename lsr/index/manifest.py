@@ -11,8 +11,9 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal, TypedDict, get_args
 
+from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
 MANIFEST = "manifest.json"
@@ -22,8 +23,67 @@ VECTORS = "vectors.npy"  # dense: float32 document vectors
 DOCIDS = "docids.json"  # dense: the document id of each row
 FAISS_FILE = "index.faiss"  # dense: the faiss index
 
+Kind = Literal["bm25", "impact", "dense", "hybrid"]
+KINDS: tuple[str, ...] = get_args(Kind)
+SPARSE_KINDS = ("bm25", "impact")
+LEGACY_SIZE = "lucene_bytes"  # the size's old name (sparse indexes): read from manifests on disk, never written
 
-def read_manifest(index_dir: str | os.PathLike) -> dict:
+
+class Corpus(TypedDict):
+    """The ``corpus`` section: where the documents came from and their checksum (``Dataset.corpus_sha256``)."""
+
+    path: str
+    sha256: str
+
+
+class _Required(TypedDict):
+    kind: Kind
+    num_docs: int  # documents indexed (empty ones skipped)
+
+
+class Manifest(_Required, total=False):
+    """What ``manifest.json`` holds. ``kind`` and ``num_docs`` always; the rest as the index's kind has them.
+
+    Every kind: ``lsr_version``, ``dataset``, ``index_bytes`` (bytes on disk of what a search reads: the Lucene index
+    of a sparse index, the whole directory of a dense one, the sum of the components of a hybrid), ``build_seconds``.
+    Built from a recipe: ``recipe`` (its settings), ``recipe_fingerprint`` and ``corpus``. Sparse and dense:
+    ``query`` (the query side a searcher needs: type, scale, tokenizer and table paths, ``lexical``, ``defaults``,
+    model) and ``skipped_empty``. Synthetic bench indexes (:mod:`lsr.bench.scale`) add their generation ``synthetic``
+    settings and timings.
+    """
+
+    lsr_version: str
+    dataset: str
+    corpus: Corpus
+    recipe: dict  # the recipe's settings (a hybrid: its name and its components' names)
+    recipe_fingerprint: str  # hash of the settings that change the index: reuse only when it matches
+    query: dict  # bm25: k1, b; impact: type, scale, tokenizer, weights, lexical, model, max_length, defaults; dense: model, prompt, ...
+    skipped_empty: list[str]  # ids of documents with neither title nor text
+    index_bytes: int
+    build_seconds: float
+    # impact
+    avg_doc_terms: float
+    encode_seconds: float  # also dense
+    encode_docs_per_s: float | None  # also dense
+    vectors_from: str  # built from another index's kept vectors (--vectors-from)
+    # dense
+    faiss: dict  # index, dim, ef_search
+    document_vectors_from: str | None  # a sibling index whose document vectors were copied
+    # hybrid: component index folders, relative to the hybrid's
+    sparse: str
+    dense: str
+    more_sparse: list[str]
+    fusion: dict  # FusionConfig's fields
+    # synthetic bench indexes
+    synthetic: dict  # the generation settings; the index is reused when they match
+    generate_seconds: float
+    index_seconds: float
+    index_threads: int
+    index_docs_per_s: float
+    peak_rss_bytes: int  # of the build's whole process tree
+
+
+def read_manifest(index_dir: str | os.PathLike) -> Manifest:
     """The manifest of an index directory; a clear error if it is not a complete lsr index."""
     index_dir = Path(index_dir)
     path = index_dir / MANIFEST
@@ -31,7 +91,33 @@ def read_manifest(index_dir: str | os.PathLike) -> dict:
         hint = " (an unfinished build?)" if index_dir.with_name(index_dir.name + ".partial").exists() else ""
         raise LsrError(f"{index_dir} is not an lsr index: {MANIFEST} is missing{hint}")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        manifest = json.load(handle)
+    if manifest.get("kind") in SPARSE_KINDS and "index_bytes" in manifest:  # transitional: until lsr/bench/run.py reads index_bytes()
+        manifest.setdefault(LEGACY_SIZE, manifest["index_bytes"])
+    return manifest
+
+
+def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
+    """Write ``directory``'s ``manifest.json`` whole or not at all; LsrError naming the key if ``kind`` or ``num_docs`` is missing or bad."""
+    directory = Path(directory)
+    if manifest.get("kind") not in KINDS:
+        why = "is missing" if "kind" not in manifest else f"is {manifest['kind']!r}, not one of {', '.join(KINDS)}"
+        raise LsrError(f"{directory}: cannot write {MANIFEST}: its 'kind' {why}")
+    num_docs = manifest.get("num_docs")
+    if not isinstance(num_docs, int) or isinstance(num_docs, bool) or num_docs < 0:
+        why = "is missing" if "num_docs" not in manifest else f"is {num_docs!r}, not a count"
+        raise LsrError(f"{directory}: cannot write {MANIFEST}: its 'num_docs' {why}")
+    body = {key: value for key, value in manifest.items() if key != LEGACY_SIZE}
+    if LEGACY_SIZE in manifest:
+        body.setdefault("index_bytes", manifest[LEGACY_SIZE])
+    text = json.dumps(body, indent=2)  # before the file is opened: a value JSON cannot hold leaves nothing behind
+    with atomic_file(directory / MANIFEST) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def index_bytes(manifest: Manifest) -> int:
+    """The index's size on disk as its manifest records it (0 if it does not); reads manifests written before ``index_bytes``."""
+    return int(manifest.get("index_bytes", manifest.get(LEGACY_SIZE, 0)))
 
 
 def directory_size(path: Path) -> int:
