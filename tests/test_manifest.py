@@ -37,4 +37,3 @@ def test_old_size_name_is_read_but_not_written(tmp_path):
     assert index_bytes(old) == 2048 and index_bytes({"kind": "hybrid", "num_docs": 1}) == 0
     write_manifest(tmp_path, old)
     assert json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8")) == {"kind": "impact", "num_docs": 1, "index_bytes": 2048}
-    assert read_manifest(tmp_path)["lucene_bytes"] == 2048  # transitional alias for sparse indexes, until lsr/bench/run.py reads index_bytes

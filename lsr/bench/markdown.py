@@ -84,7 +84,7 @@ def report(result: dict) -> str:
         lines += [f"## Synthetic corpus: {syn['num_docs']:,} documents with SciFact's statistics", ""]
         lines += _table(["index", "documents", "generate s", "index s", "threads", "docs/s", "peak RSS GiB (process tree)", "MiB on disk"],
                         [[n, i["num_docs"], i["generate_seconds"], i["index_seconds"], i["index_threads"], i["index_docs_per_s"],
-                          round(i["peak_rss_bytes"] / 2**30, 2) if i.get("peak_rss_bytes") else None, round(i["lucene_bytes"] / 2**20, 1)]
+                          round(i["peak_rss_bytes"] / 2**30, 2) if i.get("peak_rss_bytes") else None, round(i["index_bytes"] / 2**20, 1)]
                          for n, i in syn["indexing"].items()])
         lines += _search_section("Synthetic", syn)
     if "cold_start" in result:

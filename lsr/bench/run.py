@@ -40,6 +40,7 @@ from lsr.bench.pruning import (
     searcher_options,
 )
 from lsr.errors import LsrError
+from lsr.index.manifest import index_bytes
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
                     "jvm_cds_archive": archive.name},
         "skipped": skipped,
         "scifact": {"num_docs": {name: _manifest(ix)["num_docs"] for name, ix in indexes.items()},
-                    "index_mib": {name: round(_manifest(ix)["lucene_bytes"] / 2**20, 2) for name, ix in indexes.items()},
+                    "index_mib": {name: round(index_bytes(_manifest(ix)) / 2**20, 2) for name, ix in indexes.items()},
                     "terms_per_doc": {name: _manifest(ix).get("avg_doc_terms") for name, ix in indexes.items()}},
     }
     say("document- and query-side pruning for inference-free, chosen on SciFact train")
@@ -260,8 +261,9 @@ def _synthetic(dataset, sources: dict[str, Path], queries: list[str], settings: 
         built[name] = synthetic_index(kind, dataset, source, num_docs, out_dir / "bench", threads=settings.threads, doc_min_ratio=doc_ratio,
                                       name=folder)
     out = {"num_docs": num_docs,
-           "indexing": {name: {key: manifest.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds", "index_threads",
-                                                                  "index_docs_per_s", "peak_rss_bytes", "lucene_bytes")}
+           "indexing": {name: {**{key: manifest.get(key) for key in ("num_docs", "generate_seconds", "index_seconds", "build_seconds",
+                                                                     "index_threads", "index_docs_per_s", "peak_rss_bytes")},
+                               "index_bytes": index_bytes(manifest)}
                         for name, (_, manifest) in built.items()}}
     options = {pruned_name(chosen): {"query_min_ratio": chosen["query_min_ratio"]}, **({fast[0]: fast[2]} if fast else {})}
     systems = {name: (index, options.get(name, {})) for name, (index, _) in built.items()}

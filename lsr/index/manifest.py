@@ -91,10 +91,7 @@ def read_manifest(index_dir: str | os.PathLike) -> Manifest:
         hint = " (an unfinished build?)" if index_dir.with_name(index_dir.name + ".partial").exists() else ""
         raise LsrError(f"{index_dir} is not an lsr index: {MANIFEST} is missing{hint}")
     with open(path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    if manifest.get("kind") in SPARSE_KINDS and "index_bytes" in manifest:  # transitional: until lsr/bench/run.py reads index_bytes()
-        manifest.setdefault(LEGACY_SIZE, manifest["index_bytes"])
-    return manifest
+        return json.load(handle)
 
 
 def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
