@@ -7,6 +7,8 @@ import pytest
 
 from lsr.data import Document, load_dataset
 from lsr.errors import LsrError
+from lsr.index.manifest import read_manifest
+from lsr.index.recipe import IndexRecipe
 from lsr.training.adapt import MIN_DOCUMENTS, pseudo_queries, write_pseudo_dataset
 from lsr.training.recipe import TrainRecipe
 from tests.conftest import TINY_DOCS, write_beir
@@ -67,13 +69,16 @@ def test_adapt_end_to_end_on_a_small_corpus(tmp_path):
     recipe = TrainRecipe(name="adapt", teachers=["dense:all-MiniLM-L6-v2", "bm25"], candidates_k=10, negatives=2, rows_per_query=6,
                          batch_size=2, learning_rate=2e-4, warmup_ratio=0.1, eval_every=3, validation_fraction=0.2, doc_max_length=48,
                          lexical_weight=0.5, max_steps=30)
-    summary = adapt(corpus, recipe, tmp_path / "out", max_queries=25, progress=False)
+    settings = IndexRecipe(name="settings", encoder="splade-tiny", query_encoder="idf", doc_top_k=20, two_phase=[0.5, 2.0])
+    summary = adapt(corpus, recipe, tmp_path / "out", max_queries=25, progress=False, index_recipe=settings)
     log = json.loads((tmp_path / "out" / "adapt" / "corpus" / "model" / "training_log.json").read_text())
     base = [e["base_loss"] for e in log["log"] if "base_loss" in e]
     third = len(base) // 3
     assert third >= 3 and np.mean(base[-third:]) < np.mean(base[:third]), base
     assert MIN_DOCUMENTS <= summary["queries"] <= 25 and summary["steps"] == 30  # one-sentence documents make no query
     SparseEncoder(summary["model"], device="cpu")
+    manifest = read_manifest(summary["index"])
+    assert manifest["query"]["defaults"] == {"two_phase": [0.5, 2.0]} and manifest["query"]["lexical"]["weight"] == 0.5  # settings; the W of recipe
     with Searcher.open(summary["index"]) as searcher:
         assert searcher.search("aspirin colorectal cancer", k=3)[0].docid == "d1"
-    assert adapt(corpus, recipe, tmp_path / "out", max_queries=25, progress=False) == summary  # done: nothing runs again
+    assert adapt(corpus, recipe, tmp_path / "out", max_queries=25, progress=False, index_recipe=settings) == summary  # done: nothing runs again

@@ -69,7 +69,7 @@ def _adapt(args) -> None:
     from lsr.training.run import adapt_corpus
 
     print(json.dumps(adapt_corpus(args.dataset, args.recipe, parse_overrides(args.set), args.data_dir, args.out_dir, args.queries, args.threads,
-                                  not args.quiet)))
+                                  not args.quiet, index_recipe_path=args.index_recipe)))
 
 
 def _ablate(args) -> None:

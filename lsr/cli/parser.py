@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "zero-shot channel (docs/lexical-channel.md).")
     p.add_argument("dataset", help=f"{DATASET} (only corpus.jsonl is read)")
     p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
+    p.add_argument("--index-recipe", default="indexing/inference-free-bm25.yaml",
+                   help="index recipe whose settings (pruning, two-phase search) the adapted index takes (default: lsr's default)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")
     p.add_argument("--set", **overrides, help="override a recipe setting, e.g. --set max_steps=100")
     _common(p, out_dir="where the adaptation goes")

@@ -91,11 +91,15 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
 
 
 def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resume: bool = True, threads: int = 2,
-          progress: bool = True) -> dict:
+          progress: bool = True, index_recipe=None) -> dict:
     """Pseudo-queries -> teacher labels -> fine-tuned model -> index of ``dataset``; returns a summary.
 
     ``recipe`` is a :class:`~lsr.training.recipe.TrainRecipe` (its ``dataset`` and ``split`` are replaced);
     the model goes to ``<out_dir>/adapt/<corpus>/model``, the index to ``<out_dir>/adapt/<corpus>/index``.
+    ``index_recipe``: an :class:`~lsr.index.recipe.IndexRecipe` whose settings (pruning, search defaults)
+    the index takes, with the adapted model as its encoder, the corpus IDF as its queries and the
+    recipe's document length and BM25 channel weight (the `lsr adapt` command passes lsr's default,
+    ``indexing/inference-free-bm25.yaml``); none: no pruning and no search defaults.
     """
     from lsr.eval.evaluate import ensure_index
     from lsr.index.recipe import IndexRecipe
@@ -108,8 +112,8 @@ def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resu
     summary = json.loads((model / "training_log.json").read_text(encoding="utf-8")) if (model / "training_log.json").is_file() else None
     if summary is None:
         summary = train(recipe, model, out_dir=folder, resume=resume, threads=threads, progress=progress)
-    index_recipe = IndexRecipe(name=f"{dataset.name}-adapted", encoder=str(model), query_encoder="idf", doc_max_length=recipe.doc_max_length,
-                               lexical_weight=recipe.lexical_weight)
+    index_recipe = replace(index_recipe or IndexRecipe(name="adapted"), name=f"{dataset.name}-adapted", encoder=str(model), query_encoder="idf",
+                           doc_max_length=recipe.doc_max_length, lexical_weight=recipe.lexical_weight)
     index = ensure_index(index_recipe, dataset, folder, threads, progress, output=folder / "index")
     return {"queries": len(pseudo.queries(SPLIT)), "model": str(model), "index": str(index), "steps": summary["steps"],
             "minutes": summary["minutes"], "validation_retrieval": summary["validation_retrieval"]}

@@ -41,15 +41,18 @@ def train_recipe(path: str | os.PathLike, out_dir: Path | None = None, output: s
 
 
 def adapt_corpus(dataset: str, recipe_path: str | os.PathLike, overrides: dict | None = None, data_dir: str | None = None,
-                 out_dir: Path | None = None, queries: int = 2000, threads: int = 2, progress: bool = True) -> dict:
+                 out_dir: Path | None = None, queries: int = 2000, threads: int = 2, progress: bool = True,
+                 index_recipe_path: str | os.PathLike | None = None) -> dict:
     """Adapt the model of the training recipe at ``recipe_path`` (its settings replaced by ``overrides``) to ``dataset`` (a name under
-    the data root or a folder; only its corpus is read) with at most ``queries`` pseudo-queries, then index the corpus with it (see
-    :func:`lsr.training.adapt.adapt`); returns the summary."""
+    the data root or a folder; only its corpus is read) with at most ``queries`` pseudo-queries, then index the corpus with it, with the
+    settings of the index recipe at ``index_recipe_path`` (see :func:`lsr.training.adapt.adapt`); returns the summary."""
     from lsr.data import load_dataset
+    from lsr.index.recipe import IndexRecipe
     from lsr.training.adapt import adapt
     from lsr.training.recipe import TrainRecipe
 
     if queries < 1:
         raise LsrError(f"--queries must be positive, got {queries}")
     return adapt(load_dataset(dataset, data_dir), TrainRecipe.load(recipe_path, **(overrides or {})), config.out_dir(out_dir),
-                 max_queries=queries, threads=threads, progress=progress)
+                 max_queries=queries, threads=threads, progress=progress,
+                 index_recipe=IndexRecipe.load(index_recipe_path) if index_recipe_path else None)
