@@ -48,7 +48,7 @@ def test_evaluate_writes_runs_and_results(tiny, tmp_path, capsys):
     recipe.parent.mkdir()
     (tmp_path / "indexing").mkdir()
     (tmp_path / "indexing" / "bm25.yaml").write_text("name: bm25\nencoder: bm25\n")
-    recipe.write_text(f"dataset: {tiny.root}\nsplit: test\nsystems: [indexing/bm25.yaml]\n")
+    recipe.write_text(f"dataset: {tiny.root}\nsplit: test\nsystems: [../indexing/bm25.yaml]\n")
     out = tmp_path / "out"
     assert main(["evaluate", str(recipe), "--out-dir", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out

@@ -220,7 +220,7 @@ def test_cli_index_search_and_evaluate_a_hybrid(tmp_path, tiny, capsys):
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "tiny.yaml").write_text(textwrap.dedent(f"""\
         dataset: {tiny.root}
-        systems: [indexing/bm25.yaml, indexing/minilm.yaml, indexing/hybrid.yaml]
+        systems: [../indexing/bm25.yaml, ../indexing/minilm.yaml, ../indexing/hybrid.yaml]
         """))
     assert main(["evaluate", str(tmp_path / "eval" / "tiny.yaml"), "--out-dir", str(out), "--quiet"]) == 0
     rows = {row["system"]: row for row in json.loads((out / "results" / "tiny-test.json").read_text())}

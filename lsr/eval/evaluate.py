@@ -28,7 +28,7 @@ from lsr.eval.runs import write_run
 from lsr.fusion import FusionConfig
 from lsr.index.manifest import index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
-from lsr.recipe_files import check_keys, read_recipe
+from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
 
 if TYPE_CHECKING:
     from lsr.search import Searcher
@@ -47,21 +47,22 @@ class EvalRecipe:
     split: str = "test"
     k: int = 1000
     ignore_identical_ids: bool = True
-    base: Path = field(default=Path("."), repr=False)
+    path: Path | None = field(default=None, repr=False)  # the recipe file, whose folder relative system paths start from
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EvalRecipe":
-        """Read an evaluation recipe; system paths are relative to the repository (the recipe's parent's parent)."""
+        """Read an evaluation recipe; system paths (and a dataset given as a path) are relative to the recipe's folder."""
         path = Path(path)
         data = read_recipe(path)
         check_keys(path, data, {"dataset", "systems", "split", "k", "ignore_identical_ids"})
         if "dataset" not in data or not data.get("systems"):
             raise LsrError(f"{path}: an evaluation recipe needs 'dataset' and a list of 'systems'")
-        return cls(**data, base=path.resolve().parent.parent)
+        data["dataset"] = name_or_path(path, data["dataset"], "dataset")
+        return cls(**data, path=path)
 
     def index_recipes(self) -> list[Recipe]:
-        """The systems' index recipes."""
-        return [load_recipe(self.base / system) for system in self.systems]
+        """The systems' index recipes (relative paths from the recipe file's folder; from the working directory without one)."""
+        return [load_recipe(resolve_relative(self.path, system) if self.path else system) for system in self.systems]
 
 
 def index_path(recipe: Recipe, dataset: Dataset, out_dir: Path) -> Path:

@@ -1,10 +1,10 @@
 """The leaderboard matrix (``eval/leaderboard.yaml``): datasets x systems, with pinned nDCG@10 per cell.
 
-In the spirit of Pyserini's regression files: each system names an index recipe, each dataset
-lists the cells whose nDCG@10 is pinned (``expected``) with a tolerance. A cell is a number (the
-default tolerance applies) or ``{nDCG@10: value, tolerance: t, source: text}``. A dataset in the
-matrix (or given on the command line) that is not in the BEIR table is simply read from the data
-root: adding one is a YAML line, not code.
+In the spirit of Pyserini's regression files: each system names an index recipe (a path relative to the
+matrix file's folder, as is ``requires``), each dataset lists the cells whose nDCG@10 is pinned
+(``expected``) with a tolerance. A cell is a number (the default tolerance applies) or
+``{nDCG@10: value, tolerance: t, source: text}``. A dataset in the matrix (or given on the command
+line) that is not in the BEIR table is simply read from the data root: adding one is a YAML line, not code.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.recipe_files import check_keys, read_recipe
+from lsr.recipe_files import check_keys, read_recipe, resolve_relative
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,11 @@ class System:
     recipe: Path
     label: str
     requires: Path | None = None
-    requires_text: str = ""  # ``requires`` as the matrix spells it (relative to the repository)
 
     def missing(self) -> str | None:
         """Why this system cannot be built here (its required path is absent), else None."""
         if self.requires is not None and not self.requires.exists():
-            return f"not built: {self.requires_text} is missing"
+            return f"not built: {self.requires} is missing"
         return None
 
 
@@ -78,7 +77,7 @@ class Matrix:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Matrix":
-        """Read and check a matrix YAML; recipe and ``requires`` paths are relative to the repository (the file's parent's parent)."""
+        """Read and check a matrix YAML; recipe and ``requires`` paths are relative to the matrix file's folder."""
         path = Path(path)
         data = read_recipe(path)
         check_keys(path, data, {"systems", "datasets", "baseline", "k", "alpha", "bonferroni", "tolerance"})
@@ -86,8 +85,7 @@ class Matrix:
             raise LsrError(f"{path}: 'systems' must map system names to {{recipe, label, requires}}")
         if not isinstance(data.get("datasets"), dict) or not data["datasets"]:
             raise LsrError(f"{path}: 'datasets' must map dataset names to {{split, ignore_identical_ids, expected}}")
-        base = path.resolve().parent.parent
-        systems = {name: _system(path, base, name, spec) for name, spec in data["systems"].items()}
+        systems = {name: _system(path, name, spec) for name, spec in data["systems"].items()}
         tolerance = _number(path, "tolerance", data.get("tolerance", 0.002))
         datasets = [_dataset(path, name, spec or {}, systems, tolerance) for name, spec in data["datasets"].items()]
         baseline = data.get("baseline", "bm25")
@@ -121,15 +119,15 @@ def _number(path: Path, key: str, value) -> float:
     return float(value)
 
 
-def _system(path: Path, base: Path, name: str, spec) -> System:
+def _system(path: Path, name: str, spec) -> System:
     if not isinstance(spec, dict) or "recipe" not in spec:
-        raise LsrError(f"{path}: system {name!r} needs a 'recipe' (an index recipe path, e.g. indexing/bm25.yaml)")
+        raise LsrError(f"{path}: system {name!r} needs a 'recipe' (an index recipe path relative to {path.parent}, e.g. ../indexing/bm25.yaml)")
     check_keys(path, spec, {"recipe", "label", "requires"})
-    recipe = base / spec["recipe"]
+    recipe = Path(resolve_relative(path, str(spec["recipe"])))
     if not recipe.is_file():
-        raise LsrError(f"{path}: system {name!r}: recipe {recipe} does not exist")
-    requires = base / spec["requires"] if spec.get("requires") else None
-    return System(name, recipe, str(spec.get("label", name)), requires, str(spec.get("requires", "")))
+        raise LsrError(f"{path}: system {name!r}: recipe {recipe} does not exist (recipe paths are relative to {path.parent})")
+    requires = Path(resolve_relative(path, str(spec["requires"]))) if spec.get("requires") else None
+    return System(name, recipe, str(spec.get("label", name)), requires)
 
 
 def _dataset(path: Path, name: str, spec, systems: dict[str, System], tolerance: float) -> DatasetEntry:

@@ -6,7 +6,9 @@ Three kinds, told apart by the YAML's ``kind`` key (absent: a sparse recipe, as 
 - ``kind: dense`` (:class:`DenseRecipe`): a sentence-transformers encoder into a faiss index;
 - ``kind: hybrid`` (:class:`HybridRecipe`): a sparse recipe and a dense recipe, fused at search time.
 
-:func:`load_recipe` reads any of them; unknown keys are errors everywhere.
+:func:`load_recipe` reads any of them; unknown keys are errors everywhere. Paths in a recipe (a hybrid's
+components, an ``encoder`` or dense ``query_encoder`` given as a model folder) are relative to the recipe's
+folder (:func:`lsr.recipe_files.resolve_relative`); short model names and hub ids are names.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_pruning, check_two_phase
-from lsr.recipe_files import check_keys, read_recipe
+from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
 
 QUERY_ENCODERS = ("model", "idf", "table")
 TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained
@@ -64,8 +66,8 @@ def _digest_of(folder: str, state: tuple) -> str:
 class IndexRecipe:
     """How to index a corpus into Lucene (sparse).
 
-    ``encoder`` is ``bm25`` or a sparse encoder (short name, path or hub id). ``query_encoder`` says
-    how queries are encoded at search time: ``model`` runs the encoder on them (siamese SPLADE),
+    ``encoder`` is ``bm25`` or a sparse encoder (short name, path or hub id; in a recipe file a path is relative to its
+    folder). ``query_encoder`` says how queries are encoded at search time: ``model`` runs the encoder on them (siamese SPLADE),
     ``idf`` weights query tokens by the IDF of the corpus being indexed (zero-shot inference-free),
     ``table`` uses the inference-free model's own query weight table. Weights become Lucene
     impacts as ``round(w * scale)``. Document-side pruning (impact indexes): ``doc_top_k`` keeps each
@@ -162,7 +164,7 @@ class IndexRecipe:
 class DenseRecipe:
     """How to index a corpus into faiss with a sentence-transformers (bi-encoder) model.
 
-    ``encoder`` is a short name (``all-MiniLM-L6-v2``), a path or a hub id. ``faiss_index``:
+    ``encoder`` is a short name (``all-MiniLM-L6-v2``), a path (in a recipe file, relative to its folder) or a hub id. ``faiss_index``:
     ``flat`` (exact inner product) or ``hnsw`` (approximate; ``hnsw_m``, ``ef_construction``,
     ``ef_search``). ``normalize`` makes inner product the cosine. ``query_prompt`` /
     ``document_prompt`` are prepended to the texts (e.g. for BGE or E5 models); empty by default.
@@ -245,13 +247,18 @@ def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRe
     data.setdefault("name", path.stem)
     if kind == "sparse":
         check_keys(path, data, {f.name for f in fields(IndexRecipe)})
-        return IndexRecipe(**data)
+        return IndexRecipe(**_models(path, data, ("encoder",)))
     if kind == "dense":
         check_keys(path, data, {f.name for f in fields(DenseRecipe)})
-        return DenseRecipe(**data)
+        return DenseRecipe(**_models(path, data, ("encoder", "query_encoder")))
     if kind == "hybrid":
         return _load_hybrid(path, data)
     raise LsrError(f"{path}: kind must be sparse (the default), dense or hybrid, got {kind!r}")
+
+
+def _models(path: Path, data: dict, keys: tuple[str, ...]) -> dict:
+    """``data`` with the model settings ``keys`` that are paths read relative to the recipe's folder (names kept)."""
+    return {**data, **{key: name_or_path(path, data[key], key) for key in keys if key in data}}
 
 
 def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
@@ -262,8 +269,8 @@ def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
         raise LsrError(f"{path}: a hybrid recipe needs 'sparse': the path of a sparse recipe, or a list of them (relative to {path.parent})")
     if not isinstance(data.get("dense"), str):
         raise LsrError(f"{path}: a hybrid recipe needs 'dense': the path of a dense recipe (relative to {path.parent})")
-    sparse = [load_recipe(path.parent / name) for name in names]
-    dense = load_recipe(path.parent / data["dense"])
+    sparse = [load_recipe(resolve_relative(path, name)) for name in names]
+    dense = load_recipe(resolve_relative(path, data["dense"]))
     for name, recipe in zip(names, sparse):
         if not isinstance(recipe, IndexRecipe):
                 raise LsrError(f"{path}: 'sparse' must name a sparse (BM25 or impact) recipe, {name} is {recipe.kind}")

@@ -3,7 +3,7 @@
 An ablation recipe (``training/ablation.yaml``) names a base training recipe, settings applied to
 every variant, and the variants as overrides of the base::
 
-    base: training/inference-free-ensemble.yaml
+    base: inference-free-ensemble.yaml   # relative to this file's folder
     set: {epochs: 2}
     variants:
       default: {}
@@ -31,8 +31,8 @@ from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.markdown import markdown_table
-from lsr.recipe_files import check_keys, read_recipe
-from lsr.training.recipe import TrainRecipe
+from lsr.recipe_files import check_keys, read_recipe, resolve_relative
+from lsr.training.recipe import TrainRecipe, resolve_paths
 from lsr.training.train import split_queries
 
 COLUMNS = ("variant", *METRICS, "avg_doc_terms", "avg_query_terms", "flops", "index_mb", "train_min", "val_nDCG@10",
@@ -51,17 +51,17 @@ class AblationRecipe:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AblationRecipe":
-        """Read an ablation YAML; the base recipe and every variant are checked before anything runs."""
+        """Read an ablation YAML; the base recipe and every variant are checked before anything runs.
+
+        ``base`` and any path among the settings (a ``backbone`` or teacher model folder) are relative to this file's folder."""
         path = Path(path)
         data = read_recipe(path)
         check_keys(path, data, {"base", "set", "variants", "references"})
         if "base" not in data or not data.get("variants"):
             raise LsrError(f"{path}: an ablation needs `base` (a training recipe) and at least one entry under `variants`")
-        base = Path(data["base"])
-        if not base.is_file() and (path.parent / base.name).is_file():
-            base = path.parent / base.name
-        recipe = cls(path, base, dict(data.get("set") or {}), {str(k): dict(v or {}) for k, v in data["variants"].items()},
-                     bool(data.get("references", True)))
+        base = Path(resolve_relative(path, str(data["base"])))
+        recipe = cls(path, base, resolve_paths(path, dict(data.get("set") or {})),
+                     {str(k): resolve_paths(path, dict(v or {})) for k, v in data["variants"].items()}, bool(data.get("references", True)))
         for name in recipe.variants:
             recipe.training_recipe(name)
         return recipe

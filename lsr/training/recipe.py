@@ -1,4 +1,9 @@
-"""Training recipes: the YAML files in ``training/`` that ``lsr train`` runs."""
+"""Training recipes: the YAML files in ``training/`` that ``lsr train`` runs.
+
+Paths in a recipe file (``document_index``; ``backbone``, ``dataset`` or a teacher's model when given as a
+path, e.g. ``../out/models/NAME``) are relative to the recipe's folder (:mod:`lsr.recipe_files`);
+settings given on the command line (``--set``) are read from the working directory as usual.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.recipe_files import check_keys, read_recipe
+from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
 
 CHOICES = {
     "student": ("inference-free", "splade"),  # dense students: DenseTrainRecipe
@@ -88,6 +93,7 @@ class TrainRecipe:
         path = Path(path)
         data = read_recipe(path)
         check_keys(path, data, {f.name for f in fields(cls)})
+        data = resolve_paths(path, data)
         data.setdefault("name", path.stem)
         data.update(overrides)
         return cls(**data)
@@ -98,7 +104,7 @@ class DenseTrainRecipe:
     """Fine-tuning a sentence-transformers bi-encoder (``student: dense``; see ``training/minilm-scifact.yaml``).
 
     ``tune: query`` trains the query encoder only: the document vectors of ``document_index`` (a
-    dense index recipe of the backbone, path relative to this recipe) stay fixed, and the loss is
+    dense index recipe of the backbone, path relative to this recipe's folder) stay fixed, and the loss is
     the cross-entropy of each (query, judged positive) row against *every* document of the
     corpus at similarity ``scale`` (cheap: only queries go through the model; the index needs no
     re-encoding beyond the backbone's). ``tune: both`` trains the whole model: rows are (query, a
@@ -150,11 +156,37 @@ def load_training_recipe(path: str | os.PathLike, **overrides) -> TrainRecipe | 
     """Read any training recipe: ``student: dense`` -> :class:`DenseTrainRecipe`, else :class:`TrainRecipe`."""
     path = Path(path)
     data = read_recipe(path)
-    data.update(overrides)
-    if data.get("student") != "dense":
+    if {**data, **overrides}.get("student") != "dense":
         return TrainRecipe.load(path, **overrides)
-    check_keys(path, data, {f.name for f in fields(DenseTrainRecipe)})
+    check_keys(path, {**data, **overrides}, {f.name for f in fields(DenseTrainRecipe)})
+    data = resolve_paths(path, {"document_index": DenseTrainRecipe.document_index, **data})  # the default too is relative to the recipe
     data.setdefault("name", path.stem)
-    document_index = data.get("document_index", DenseTrainRecipe.document_index)
-    data["document_index"] = os.path.normpath(path.parent / document_index)  # relative to the recipe's folder
+    data.update(overrides)
     return DenseTrainRecipe(**data)
+
+
+def resolve_paths(path: str | os.PathLike, data: dict) -> dict:
+    """Settings read from the training recipe file at ``path``, with their paths relative to its folder.
+
+    ``document_index`` is a path; ``dataset``, ``backbone`` and each teacher's model (``dense:MODEL``, also as
+    a key of ``teacher_weights``) are paths only when they clearly are one (:func:`lsr.recipe_files.name_or_path`).
+    """
+    data = dict(data)
+    for key in ("dataset", "backbone"):
+        if key in data:
+            data[key] = name_or_path(path, data[key], key)
+    if isinstance(data.get("document_index"), str):
+        data["document_index"] = resolve_relative(path, data["document_index"])
+    if isinstance(data.get("teachers"), list):
+        data["teachers"] = [_teacher(path, spec) for spec in data["teachers"]]
+    if isinstance(data.get("teacher_weights"), dict):
+        data["teacher_weights"] = {_teacher(path, spec): weight for spec, weight in data["teacher_weights"].items()}
+    return data
+
+
+def _teacher(path: str | os.PathLike, spec):
+    """A teacher spec (``kind:argument``) whose argument, when a path, is read relative to the recipe's folder."""
+    if not isinstance(spec, str) or ":" not in spec:
+        return spec
+    kind, _, argument = spec.partition(":")
+    return f"{kind}:{name_or_path(path, argument, 'teacher')}"

@@ -1,0 +1,136 @@
+"""One rule for paths in recipe files: relative to the file's folder, whatever the working directory."""
+
+import logging
+import os
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import pytest
+
+from lsr.eval.evaluate import EvalRecipe
+from lsr.eval.matrix import Matrix
+from lsr.index.recipe import HybridRecipe, IndexRecipe, load_recipe
+from lsr.recipe_files import name_or_path, resolve_relative
+from lsr.training.ablation import AblationRecipe
+from lsr.training.recipe import load_training_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _strings(value):
+    """Every string inside a loaded recipe, each with the absolute path it would name from the working directory."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strings(v) for v in value]
+    if isinstance(value, (str, Path)):
+        return (str(value), os.path.abspath(value))
+    return value
+
+
+def _same(a, b, where=""):
+    """Names are equal as written; a path may be spelled differently from another working directory but names the same file."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str):
+        assert a[0] == b[0] or a[1] == b[1], f"{where}: {a[0]!r} and {b[0]!r} name different files"
+    else:
+        assert a == b, where
+
+
+def _load_everything() -> dict:
+    """Every recipe of the repository, loaded through each loader, as strings and the paths they name from here."""
+    loaded = {}
+    for path in sorted((REPO / "indexing").glob("*.yaml")):
+        recipe = load_recipe(path)
+        loaded[f"indexing/{path.name}"] = _strings(recipe)
+        if isinstance(recipe, HybridRecipe):
+            loaded[f"indexing/{path.name}:path"] = _strings(recipe.path)
+    for path in sorted((REPO / "training").glob("*.yaml")):
+        if path.name == "ablation.yaml":
+            ablation = AblationRecipe.load(path)
+            loaded["training/ablation.yaml"] = _strings({"base": ablation.base, **{v: ablation.training_recipe(v) for v in ablation.variants}})
+        else:
+            loaded[f"training/{path.name}"] = _strings(load_training_recipe(path))
+    evaluation = EvalRecipe.load(REPO / "eval" / "scifact.yaml")
+    loaded["eval/scifact.yaml"] = _strings({"dataset": evaluation.dataset, "recipes": evaluation.index_recipes()})
+    matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
+    loaded["eval/leaderboard.yaml"] = _strings({name: {"recipe": s.recipe, "requires": s.requires or "", "loaded": load_recipe(s.recipe)}
+                                                for name, s in matrix.systems.items()})
+    return loaded
+
+
+def test_every_recipe_names_the_same_files_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    here = _load_everything()
+    monkeypatch.chdir(tmp_path)
+    elsewhere = _load_everything()
+    assert here.keys() == elsewhere.keys()
+    for name in here:
+        _same(here[name], elsewhere[name], name)
+    # the paths themselves: recipes, models built later and trained-model requirements, all from the files' folders
+    matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
+    assert {s.recipe.resolve() for s in matrix.systems.values()} <= set((REPO / "indexing").glob("*.yaml"))
+    assert matrix.systems["minilm-scifact"].requires.resolve() == REPO / "out" / "models" / "minilm-scifact"
+    models = REPO / "out" / "models"
+    assert Path(load_recipe(REPO / "indexing" / "inference-free-trained.yaml").encoder).resolve() == models / "inference-free-ensemble"
+    assert Path(load_recipe(REPO / "indexing" / "minilm-scifact.yaml").query_encoder).resolve() == models / "minilm-scifact"
+    assert AblationRecipe.load(REPO / "training" / "ablation.yaml").base.resolve() == REPO / "training" / "inference-free-ensemble.yaml"
+    assert Path(load_training_recipe(REPO / "training" / "minilm-scifact.yaml").document_index).resolve() == REPO / "indexing" / "minilm.yaml"
+    assert len(EvalRecipe.load(REPO / "eval" / "scifact.yaml").index_recipes()) == 13
+
+
+def test_recipes_without_model_folders_fingerprint_the_same_from_anywhere(tmp_path, monkeypatch):
+    def fingerprints():
+        return {p.name: load_recipe(p).fingerprint() for p in sorted((REPO / "indexing").glob("*.yaml"))}
+
+    monkeypatch.chdir(REPO)
+    here = fingerprints()
+    monkeypatch.chdir(tmp_path)
+    elsewhere = fingerprints()
+    local_models = {"inference-free-trained.yaml", "minilm-scifact.yaml", "hybrid-bm25-minilmft.yaml", "hybrid-bm25-if-minilmft.yaml"}
+    assert {name for name in here if here[name] != elsewhere[name]} <= local_models
+    assert here["bm25.yaml"] == "7671b1f25a255593"  # the fingerprint of every BM25 index built so far
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_a_model_folder_fingerprints_as_when_it_was_read_from_the_working_directory(tmp_path, monkeypatch, built):
+    """``../out/models/m`` in indexing/r.yaml, run from the project folder, hashes as ``out/models/m`` did: no index is rebuilt."""
+    (tmp_path / "indexing").mkdir()
+    (tmp_path / "indexing" / "r.yaml").write_text("name: r\nencoder: ../out/models/m\nquery_encoder: table\n")
+    if built:
+        (tmp_path / "out" / "models" / "m").mkdir(parents=True)
+        (tmp_path / "out" / "models" / "m" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    recipe = IndexRecipe.load(tmp_path / "indexing" / "r.yaml")
+    assert recipe.encoder == "out/models/m"
+    assert recipe.fingerprint() == IndexRecipe(name="r", encoder="out/models/m", query_encoder="table").fingerprint()
+    monkeypatch.chdir(tmp_path / "indexing")  # elsewhere the folder is named by its absolute path
+    assert IndexRecipe.load("r.yaml").encoder == str(tmp_path / "out" / "models" / "m")
+
+
+def test_names_stay_names_and_paths_are_relative_to_the_recipe(tmp_path, monkeypatch, caplog):
+    recipe = tmp_path / "recipes" / "r.yaml"
+    (tmp_path / "recipes" / "models" / "mine").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for name in ("splade-tiny", "inference-free-bm25-tiny", "naver/splade-v3", "all-MiniLM-L6-v2", "scifact", "cqadupstack/android", ""):
+        assert name_or_path(recipe, name) == name
+    assert name_or_path(recipe, None) is None
+    assert name_or_path(recipe, "models/mine") == os.path.join("recipes", "models", "mine")  # exists beside the recipe
+    assert name_or_path(recipe, "../out/models/later") == os.path.join("out", "models", "later")  # built later: ../ says it is a path
+    assert name_or_path(recipe, "./x") == os.path.join("recipes", "x")
+    assert name_or_path(recipe, "/abs/model") == "/abs/model"
+    assert resolve_relative(recipe, "../indexing/bm25.yaml") == os.path.join("indexing", "bm25.yaml")
+    assert resolve_relative(recipe, "/abs/r.yaml") == "/abs/r.yaml"
+    (tmp_path / "out" / "models" / "old").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="lsr.recipe_files"):
+        assert name_or_path(recipe, "out/models/old", "encoder") == "out/models/old"  # the old rule's spelling: a name, with a warning
+    assert "relative to the recipe's folder" in caplog.text and "encoder" in caplog.text
