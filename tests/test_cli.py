@@ -43,6 +43,15 @@ def test_idf_command_writes_a_table(tiny, tmp_path):
     assert table["sleep"] > table["cancer"] > 0
 
 
+def test_idf_command_refuses_an_empty_corpus_and_a_folder_as_output(tiny, tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["idf", str(empty), "-o", str(tmp_path / "idf.json"), "--quiet"]) == 2
+    assert "no documents" in capsys.readouterr().err and not (tmp_path / "idf.json").exists()
+    assert main(["idf", str(tiny.root), "-o", str(tmp_path), "--quiet"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
 def test_evaluate_writes_runs_and_results(tiny, tmp_path, capsys):
     recipe = tmp_path / "eval" / "tiny.yaml"
     recipe.parent.mkdir()

@@ -88,14 +88,9 @@ def _tune_fusion(args) -> None:
 
 
 def _idf(args) -> None:
-    from lsr.data import load_corpus
-    from lsr.encoders.idf import corpus_idf
-    from lsr.encoders.table import model_tokenizer, write_weights
+    from lsr.encoders.idf import write_corpus_idf
 
-    table = corpus_idf((d.contents for d in load_corpus(args.corpus, args.data_dir).corpus()), model_tokenizer(args.tokenizer),
-                       progress=not args.quiet)
-    write_weights(table, args.output)
-    print(f"{args.output}: {len(table)} tokens")
+    print(f"{args.output}: {write_corpus_idf(args.corpus, args.output, args.tokenizer, args.data_dir, not args.quiet)} tokens")
 
 
 def _jvm_cache(args) -> None:

@@ -10,12 +10,8 @@ EPILOG = """examples:
   lsr index indexing/inference-free.yaml --dataset scifact --output out/scifact-if
   lsr search out/scifact-if "aspirin lowers the risk of colorectal cancer" -k 5
   lsr index indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact     BM25 + MiniLM (builds or reuses both)
-  lsr tune-fusion indexing/hybrid-bm25-minilm-minmax.yaml --dataset scifact --modes fusion,rerank
-  lsr idf scifact -o idf.json                    IDF table (idf.json) of a corpus for inference-free queries
-  lsr train training/inference-free-ensemble.yaml --set epochs=2     distil the teacher ensemble into a student
+  lsr train training/inference-free-bm25-tiny.yaml    train the shipped model (lsr COMMAND --help for the others)
   lsr adapt cisi                                 adapt the model to a corpus without queries or labels, then index it
-  lsr ablate training/ablation.yaml --set epochs=1                   the training ablation table on SciFact test
-  lsr train training/minilm-scifact.yaml         fine-tune MiniLM on SciFact train (80%; 20% held out for tuning)
   lsr bench --docs 100000 --repeats 3             speed benchmark (make bench runs it with 1M synthetic documents)
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
@@ -102,11 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("jvm-cache", help="build the JVM class-data-sharing archive that speeds up searcher start (make install runs it)")
     p.add_argument("--force", **flag, help="rebuild even if an archive for this Java runtime and Anserini jar exists")
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
-                            description="Benchmark on SciFact and on a synthetic corpus built from it (each synthetic document mixes two real "
-                            "ones: their words for BM25, their encoded vectors for inference-free). The `make train` inference-free model joins "
-                            "where out/models has it (otherwise the result says it was skipped). Systems are timed one after the other in each "
-                            "repeat and every figure is a median over --repeats; ratios are taken within a repeat. Pruning is chosen on SciFact "
-                            "train. Results: <out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
+                            description="Benchmark on SciFact and on a synthetic corpus built from it. Every figure is a median over "
+                            "--repeats, ratios are taken within a repeat, pruning is chosen on SciFact train (docs/performance.md). Results: "
+                            "<out-dir>/bench/results/bench.{json,md} (--results DIR elsewhere; make bench writes bench/results).")
     p.add_argument("--docs", type=int, default=1_000_000, help="documents in the synthetic corpus (default: 1000000; 0 skips it); cached under "
                    "<out-dir>/bench")
     p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
@@ -151,11 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-base", **flag, help="dense recipes: also score the untrained model on the held-out queries")
     _common(p, out_dir="where candidate/teacher caches and the BM25 index go")
     p = commands.add_parser("adapt", help="adapt an inference-free model to a corpus without queries or labels, then index it",
-                            description="Make training queries from the corpus (titles, sentence spans, each cut from its document: the "
-                                        "inverse cloze task), label BM25 candidates with the recipe's teachers, fine-tune the recipe's "
-                                        "backbone (the shipped model), and index the corpus with it. Resumes where it stopped. Writes "
-                                        "<out-dir>/adapt/<corpus>/{model,index}. Experimental: on SciFact it beats BM25 but not the "
-                                        "zero-shot channel (docs/lexical-channel.md).")
+                            description="Make training queries from the corpus (titles and sentence spans cut from their documents: the "
+                                        "inverse cloze task), label BM25 candidates with the recipe's teachers, fine-tune the shipped model, "
+                                        "index the corpus with it (<out-dir>/adapt/<corpus>/{model,index}). Resumes where it stopped.")
     p.add_argument("dataset", help=f"{DATASET} (only corpus.jsonl is read)")
     p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
     p.add_argument("--index-recipe", default="indexing/inference-free-bm25.yaml",
@@ -164,9 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", **overrides, help="override a recipe setting, e.g. --set max_steps=100")
     _common(p, out_dir="where the adaptation goes")
     p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
-                            description="Train every variant of an ablation recipe (training/ablation.yaml) with the same budget, "
-                                        "index each model in Lucene and evaluate it on the test split. Models and indexes built "
-                                        "from the same settings are reused, so an interrupted ablation continues where it stopped.")
+                            description="Train every variant of an ablation recipe with the same budget, index and evaluate each; "
+                                        "models and indexes built from the same settings are reused.")
     p.add_argument("recipe", nargs="?", default="training/ablation.yaml", help="ablation recipe YAML (default: training/ablation.yaml)")
     p.add_argument("--only", action="append", metavar="VARIANT", help="run only this variant (repeatable)")
     p.add_argument("--set", **overrides, help="override a training setting in every variant, e.g. --set epochs=1")

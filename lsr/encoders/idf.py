@@ -8,11 +8,16 @@ gets a weight (unseen tokens the largest), so the table also serves other corpor
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterable
 
 import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
+
+from lsr.data import load_corpus
+from lsr.encoders.table import model_tokenizer, write_weights
+from lsr.errors import LsrError
 
 
 def bm25_idf(df: np.ndarray, num_docs: int) -> np.ndarray:
@@ -39,10 +44,21 @@ def corpus_idf(texts: Iterable[str], tokenizer: Tokenizer, batch_size: int = 102
             batch = []
     if batch:
         count(batch)
+    if num_docs == 0:
+        raise LsrError("the corpus has no documents: there is nothing to take an IDF table from")
     idf = bm25_idf(df, num_docs)
     special = set(_special_tokens(tokenizer))
     vocab = tokenizer.get_vocab()
     return {token: float(idf[i]) for token, i in sorted(vocab.items(), key=lambda kv: kv[1]) if token not in special and math.isfinite(idf[i])}
+
+
+def write_corpus_idf(corpus: str, output: str | os.PathLike, tokenizer: str = "splade-tiny", data_dir: str | os.PathLike | None = None,
+                     progress: bool = True) -> int:
+    """Write the IDF table of ``corpus`` (a ``corpus.jsonl``, BEIR folder or dataset name) over ``tokenizer``'s tokens to ``output``;
+    returns the number of tokens."""
+    table = corpus_idf((d.contents for d in load_corpus(corpus, data_dir).corpus()), model_tokenizer(tokenizer), progress=progress)
+    write_weights(table, output)
+    return len(table)
 
 
 def _special_tokens(tokenizer: Tokenizer) -> list[str]:

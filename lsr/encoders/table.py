@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from lsr.atomic import atomic_file
 from lsr.config import cache_dir
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
@@ -67,12 +68,15 @@ def read_weights(path: str | os.PathLike) -> dict[str, float]:
 
 
 def write_weights(table: dict[str, float], path: str | os.PathLike) -> None:
-    """Write an ``idf.json`` table atomically."""
+    """Write an ``idf.json`` table atomically; a folder or an unwritable place for ``path`` is a clear error."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(table, out, ensure_ascii=False)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise LsrError(f"{path} is a folder: give the weight table's file name, e.g. {path / 'idf.json'}")
+    try:
+        with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+            json.dump(table, out, ensure_ascii=False)
+    except OSError as error:
+        raise LsrError(f"cannot write weight table {path}: {error.strerror or error}") from None
 
 
 class TableQueryEncoder:
