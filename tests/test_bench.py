@@ -14,7 +14,7 @@ from lsr.bench.synthetic import RealDocuments, synthetic_texts, synthetic_vector
 from lsr.errors import LsrError
 from lsr.index.build import build_index
 from lsr.index.impact_writer import SEP, ImpactIndexWriter
-from lsr.index.manifest import FORWARD_FILE, LUCENE_DIR, directory_size, read_manifest
+from lsr.index.manifest import LUCENE_DIR, read_manifest
 from lsr.index.pruning import prune_rows, prune_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.jvm import jclass
@@ -234,28 +234,6 @@ def test_an_index_recipe_sets_the_two_phase_search_its_searchers_default_to(tmp_
             IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", two_phase=bad)
     with pytest.raises(LsrError, match="BM25 index"):
         IndexRecipe(name="x", two_phase=[0.4, 2.0])
-
-
-def test_a_two_phase_index_scores_few_candidates_from_its_forward_index_as_the_posting_lists_do(tmp_path, tiny, if_index):
-    """A recipe with ``two_phase`` writes a forward index; its second phase ranks and scores as Lucene's QueryRescorer does."""
-    recipe = IndexRecipe(name="if-2p", encoder="splade-tiny", query_encoder="idf", two_phase=[0.7, 1.5])
-    manifest = build_index(recipe, tiny, tmp_path / "2p", threads=1, progress=False, vectors_from=if_index)
-    forward = tmp_path / "2p" / FORWARD_FILE
-    assert forward.is_file() and not (if_index / FORWARD_FILE).exists()
-    assert manifest["index_bytes"] == directory_size(tmp_path / "2p" / LUCENE_DIR) + forward.stat().st_size
-    for ratio in (0.3, 0.7):
-        with Searcher.open(tmp_path / "2p", two_phase=TwoPhase(ratio, 1.5)) as vectors, \
-                Searcher.open(if_index, two_phase=TwoPhase(ratio, 1.5)) as postings:
-            for query in QUERIES:
-                for k in (1, 2, 3):
-                    got, expected = vectors.search(query, k=k), postings.search(query, k=k)
-                    assert [h.docid for h in got] == [h.docid for h in expected]
-                    assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=1e-4)
-    forward.write_bytes(forward.read_bytes()[:40])
-    with pytest.raises(LsrError, match="forward index"):
-        Searcher.open(tmp_path / "2p")
-    with Searcher.open(tmp_path / "2p", exhaustive=True) as exhaustive:  # an exhaustive search never reads it
-        assert exhaustive.search(QUERIES[0], k=1)
 
 
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):

@@ -26,7 +26,7 @@ import lsr
 from lsr.bench.memory import PeakRSS
 from lsr.data import Dataset, load_dataset
 from lsr.errors import LsrError
-from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, read_manifest, stored_bytes, write_manifest
+from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 
 INDEX_HEAP = "1g"  # -Xmx of the indexing JVM
 INDEX_BUFFER_MB = 256  # Lucene's RAM buffer before a segment is flushed (Anserini's default, 4096, would not fit)
@@ -107,10 +107,6 @@ def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output
             indexed = writer.count
             shutil.copytree(Path(source_index) / QUERY_DIR, tmp / QUERY_DIR)
             query_side = read_manifest(source_index)["query"]
-            if "two_phase" in query_side.get("defaults", {}):
-                from lsr.index.build import write_forward_index
-
-                write_forward_index(tmp)
         finished = time.perf_counter()
         manifest: Manifest = {
             "lsr_version": lsr.__version__,
@@ -119,7 +115,7 @@ def build(kind: str, dataset: Dataset, source_index: Path, num_docs: int, output
             "dataset": f"synthetic-{num_docs} (from {dataset.name})",
             "num_docs": indexed,
             "skipped_empty": [],
-            "index_bytes": stored_bytes(tmp),
+            "index_bytes": directory_size(tmp / LUCENE_DIR),
             "synthetic": _settings(kind, dataset, source_index, num_docs, seed, doc_min_ratio),
             "generate_seconds": round(generated - started, 1),
             "index_seconds": round(finished - generated, 1),

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
-from lsr.index.manifest import FORWARD_FILE, LUCENE_DIR, QUERY_DIR, Manifest, building, read_manifest, stored_bytes, write_manifest
+from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
 from lsr.index.recipe import IndexRecipe
 from lsr.jvm import run_java
@@ -101,11 +101,6 @@ def anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: i
     return _indexed_count(log)
 
 
-def write_forward_index(index_dir: Path) -> None:
-    """Write the forward index (``FORWARD_FILE``) of the impact index at ``index_dir`` in a child JVM, for two-phase search."""
-    run_java("lsr.lucene.ForwardIndex", [str(index_dir / LUCENE_DIR), "contents", str(index_dir / FORWARD_FILE)], index_dir / "forward.log")
-
-
 def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threads: int = 2,
                 keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None) -> Manifest:
     """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest.
@@ -134,8 +129,6 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             if recipe.search_defaults:
                 query_side["defaults"] = recipe.search_defaults
             indexed = anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
-            if recipe.two_phase is not None:
-                write_forward_index(tmp)
         if indexed != writer.count:
             raise LsrError(f"Anserini indexed {indexed} documents of the {writer.count} written (see {tmp / 'anserini.log'})")
         if not keep_vectors:
@@ -150,7 +143,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             "corpus": {"path": str(dataset.corpus_path), "sha256": dataset.corpus_sha256},
             "num_docs": indexed,
             "skipped_empty": skipped,
-            "index_bytes": stored_bytes(tmp),
+            "index_bytes": directory_size(tmp / LUCENE_DIR),
             "build_seconds": round(time.perf_counter() - started, 1),
             **stats,
         }

@@ -18,7 +18,6 @@ from lsr.errors import LsrError
 
 MANIFEST = "manifest.json"
 LUCENE_DIR = "lucene"
-FORWARD_FILE = "forward.lsr"  # an impact index's forward vectors, for two-phase search (lsr/search/java/ForwardIndex.java)
 QUERY_DIR = "query"
 VECTORS = "vectors.npy"  # dense: float32 document vectors
 DOCIDS = "docids.json"  # dense: the document id of each row
@@ -121,12 +120,6 @@ def index_bytes(manifest: Manifest) -> int:
 def directory_size(path: Path) -> int:
     """Bytes on disk under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def stored_bytes(index_dir: Path) -> int:
-    """Bytes on disk of what a search of the index at ``index_dir`` reads: its Lucene index and forward index."""
-    forward = index_dir / FORWARD_FILE
-    return directory_size(index_dir / LUCENE_DIR) + (forward.stat().st_size if forward.is_file() else 0)
 
 
 @contextmanager

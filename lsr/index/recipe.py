@@ -149,8 +149,6 @@ class IndexRecipe:
         for key in ("query_min_ratio", "query_max_df", "two_phase"):  # nor recipes without search defaults
             if key not in self.search_defaults:
                 del settings[key]
-        if self.two_phase is not None:
-            settings["forward_index"] = True  # their indexes carry a forward index (FORWARD_FILE) for the second phase
         return _fingerprint(settings)
 
     @classmethod

@@ -55,8 +55,8 @@ _lucene_store_logger = None
 
 
 def run_java(main_class: str, args: list[str], log_path: Path, heap_size: str | None = None) -> None:
-    """Run an Anserini (or lsr helper) command-line tool in a child JVM (``-Xmx`` ``heap_size``, default :func:`heap`), logged to ``log_path``."""
-    command = [str(java_binary()), f"-Xmx{heap_size or heap()}", "-cp", os.pathsep.join([str(anserini_jar()), str(helper_jar())]), main_class, *args]
+    """Run an Anserini command-line tool in a child JVM (``-Xmx`` ``heap_size``, default :func:`heap`), logged to ``log_path``."""
+    command = [str(java_binary()), f"-Xmx{heap_size or heap()}", "-cp", str(anserini_jar()), main_class, *args]
     with open(log_path, "w", encoding="utf-8") as log:
         status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     if status != 0:

@@ -69,8 +69,6 @@ def _top_k_searcher(searcher):
             ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
             ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
         frequentTerms = JavaMethod("(Ljava/lang/String;DLjava/lang/String;)Ljava/lang/String;")
-        useForwardIndex = JavaMethod("(Ljava/lang/String;)V")
-        close = JavaMethod("()V")
 
     return TopKSearcher(searcher, ID)
 
@@ -124,15 +122,6 @@ class LuceneIndex:
         """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
         return self._hits(self._top_k.twoPhase(queries, CONTENTS, text, k, float(ratio), float(expansion)))
 
-    def use_forward_index(self, path: str | Path) -> None:
-        """Let two-phase search score few candidates from the index's forward vectors (``TopKSearcher.useForwardIndex``)."""
-        from jnius import JavaException
-
-        try:
-            self._top_k.useForwardIndex(str(path))
-        except JavaException as error:
-            raise LsrError(f"{path}: not a forward index of this index ({error}); rebuild the index") from None
-
     @staticmethod
     def _hits(hits) -> list[Hit]:
         scores = hits.scores
@@ -142,8 +131,7 @@ class LuceneIndex:
         return list(map(_new_hit, zip(docids, scores)))
 
     def close(self) -> None:
-        """Close the index reader and the forward index."""
-        self._top_k.close()
+        """Close the index reader."""
         self._reader.close()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
-from lsr.index.manifest import FORWARD_FILE, LUCENE_DIR, read_manifest
+from lsr.index.manifest import LUCENE_DIR, read_manifest
 from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
 from lsr.types import Hit
 
@@ -185,8 +185,6 @@ class ImpactSearcher(LuceneSearcher):
         self.query_min_ratio = query_min_ratio
         if two_phase is not None:
             two_phase.check()
-            if (self.index_dir / FORWARD_FILE).is_file():
-                self._lucene.use_forward_index(self.index_dir / FORWARD_FILE)
         self.two_phase = two_phase
         if isinstance(inner, TableQueryEncoder):
             self._text_queries = table_queries(inner.tokenizer.to_str(), inner.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio,

@@ -43,7 +43,7 @@ import org.apache.lucene.util.PriorityQueue;
  * {@code ScoreTiesAdjusterReranker} treatment (rounded to 1e-4, ties lowered by 1e-6 each), and the
  * hits cross back to Python as two arrays.
  */
-public final class TopKSearcher implements java.io.Closeable {
+public final class TopKSearcher {
   /** The hits of one search, best first: collection ids and scores. */
   public static final class Hits {
     public final String[] docids;
@@ -64,13 +64,10 @@ public final class TopKSearcher implements java.io.Closeable {
   }
 
   private static final int MAX_CACHED_TERMS = 1 << 20;
-  /** A Lucene clause costs about as much as reading 1,000-2,000 forward postings (measured at k=10, 100, 1000 on SciFact). */
-  private static final double FORWARD_POSTINGS_PER_CLAUSE = 1000;
 
   private final IndexSearcher searcher;
   private final BytesRef[] ids;
   private final Map<Term, TermStates> termStates = new ConcurrentHashMap<>();
-  private volatile ForwardIndex forward;
 
   /** Reads the collection id of every document from the {@code idField} doc values (binary or sorted). */
   public TopKSearcher(IndexSearcher searcher, String idField) throws IOException {
@@ -188,9 +185,7 @@ public final class TopKSearcher implements java.io.Closeable {
    * candidates only, and the top {@code k} of them come back. Every returned score is the document's
    * full score (integer impacts and weights sum exactly in floats); a document that the heavy terms
    * leave out of the candidates is missed, which is the quality this trades for speed. The light
-   * terms are the long lists of frequent tokens that cost MaxScore the most. With a forward index
-   * ({@link #useForwardIndex}) and few candidates, the light terms' scores are read from the
-   * candidates' own vectors instead: the same scores, without a Lucene clause per light term.
+   * terms are the long lists of frequent tokens that cost MaxScore the most.
    */
   public Hits twoPhase(String field, String[] terms, float[] weights, int k, double ratio, double expansion) throws IOException {
     float heaviest = 0;
@@ -207,10 +202,6 @@ public final class TopKSearcher implements java.io.Closeable {
     }
     int depth = (int) Math.min(ids.length, Math.max(k, Math.ceil(expansion * k)));
     TopDocs candidates = searcher.search(subQuery(field, terms, weights, heavy), depth);
-    ForwardIndex vectors = forward;
-    if (vectors != null && depth * vectors.averageLength() <= light.size() * FORWARD_POSTINGS_PER_CLAUSE) {
-      return rescore(vectors, candidates, terms, weights, light, k);
-    }
     TopDocs rescored = new QueryRescorer(subQuery(field, terms, weights, light)) {
       @Override
       protected float combine(float firstPassScore, boolean secondPassMatches, float secondPassScore) {
@@ -222,53 +213,6 @@ public final class TopKSearcher implements java.io.Closeable {
       top.offer(hit.doc, hit.score);
     }
     return top.hits();
-  }
-
-  /** The top {@code k} of {@code candidates} once the {@code light} terms' scores, read from their forward vectors, are added. */
-  private Hits rescore(ForwardIndex vectors, TopDocs candidates, String[] terms, float[] weights, List<Integer> light, int k)
-      throws IOException {
-    long[] known = new long[light.size()];  // term id in the high half, position in light in the low half: sorted by id
-    int n = 0;
-    for (int i = 0; i < light.size(); i++) {
-      int id = vectors.termId(terms[light.get(i)]);
-      if (id >= 0) {
-        known[n++] = ((long) id << 32) | i;
-      }
-    }
-    java.util.Arrays.sort(known, 0, n);
-    int[] termIds = new int[n];
-    float[] termWeights = new float[n];
-    for (int i = 0; i < n; i++) {
-      termIds[i] = (int) (known[i] >>> 32);
-      termWeights[i] = weights[light.get((int) known[i])];
-    }
-    TopK top = new TopK(Math.max(1, Math.min(k, ids.length)), ids);
-    for (ScoreDoc hit : candidates.scoreDocs) {
-      top.offer(hit.doc, hit.score + vectors.score(hit.doc, termIds, termWeights));
-    }
-    return top.hits();
-  }
-
-  /**
-   * Two-phase search scores its candidates on the light terms from {@code file}, a {@link ForwardIndex} of this
-   * index's impact field, wherever that reads fewer postings than a clause per light term costs.
-   */
-  public void useForwardIndex(String file) throws IOException {
-    ForwardIndex vectors = ForwardIndex.open(java.nio.file.Path.of(file));
-    if (vectors.numDocs() != ids.length) {
-      vectors.close();
-      throw new IllegalArgumentException(file + " holds " + vectors.numDocs() + " documents, the index " + ids.length);
-    }
-    forward = vectors;
-  }
-
-  /** Closes the forward index, if there is one (the index reader is its owner's to close). */
-  public void close() throws IOException {
-    ForwardIndex vectors = forward;
-    forward = null;
-    if (vectors != null) {
-      vectors.close();
-    }
   }
 
   /** {@link #twoPhase(String, String[], float[], int, double, double)} for the query that {@code queries} weighs for {@code text}. */
