@@ -375,6 +375,36 @@ def test_impact_writer_gives_the_same_index_as_anserini(tmp_path, if_index):
             assert written.search(query, 20) == anserini_built.search(query, 20)
 
 
+def test_two_phase_adds_the_light_terms_scores_in_every_segment(tmp_path):
+    """An index of several segments: the second phase finds each candidate's light-term postings in its own segment."""
+    from lsr.search.lucene import LuceneIndex, impact_similarity
+
+    rng = np.random.default_rng(0)
+    vocabulary = ["heavy", "light1", "light2", "light3"]
+    docs = {f"d{i}": {t: int(w) for t, w in zip(vocabulary, rng.integers(0, 6, size=4)) if w} or {"light1": 1} for i in range(40)}
+    for name, segments in (("split", 4), ("merged", 1)):
+        with ImpactIndexWriter(tmp_path / name) as writer:
+            for i, (docid, vector) in enumerate(docs.items()):
+                writer.add(docid, list(vector), list(vector.values()))
+                if i % 10 == 9 and segments > 1:
+                    writer._writer.commit()  # one segment per ten documents
+            if segments == 1:
+                writer.force_merge(1)
+    split, merged = LuceneIndex(tmp_path / "split", impact_similarity()), LuceneIndex(tmp_path / "merged", impact_similarity())
+    assert len(list((tmp_path / "split").glob("*.si"))) > 1 and len(list((tmp_path / "merged").glob("*.si"))) == 1
+    query = {"heavy": 10, "light1": 2, "light2": 1, "light3": 3}
+    exact = {docid: sum(query[t] * w for t, w in vector.items()) for docid, vector in docs.items()}
+    for k in (1, 5, 40):
+        for index in (split, merged):
+            hits = index.two_phase(query, k, 0.5, 40 / k)  # every document with the heavy term is a candidate
+            candidates = [d for d in docs if "heavy" in docs[d]]
+            assert [h.docid for h in hits] == sorted(candidates, key=lambda d: (-exact[d], d))[:k]  # ties: by id, as Anserini
+            assert all(h.score == pytest.approx(exact[h.docid], abs=1e-4) for h in hits)
+        assert split.two_phase(query, k, 0.5, 2.0) == merged.two_phase(query, k, 0.5, 2.0)
+    split.close()
+    merged.close()
+
+
 def test_ties_break_on_the_collection_id_as_anserini_does(tmp_path):
     """Documents added out of id order with equal scores: the top k are the smallest ids, like Anserini's sort."""
     ids = ["d9", "d10", "d2", "d1", "d30", "d3"]

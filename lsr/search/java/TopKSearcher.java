@@ -2,6 +2,7 @@ package lsr.lucene;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -11,7 +12,9 @@ import org.apache.lucene.index.BinaryDocValues;
 import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.PostingsEnum;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.index.TermState;
 import org.apache.lucene.index.TermStates;
 import org.apache.lucene.index.Terms;
 import org.apache.lucene.index.TermsEnum;
@@ -19,15 +22,14 @@ import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.search.Collector;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.LeafCollector;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.search.QueryRescorer;
 import org.apache.lucene.search.Scorable;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.ScoreMode;
 import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.util.BytesRef;
 import org.apache.lucene.util.PriorityQueue;
 
@@ -181,8 +183,8 @@ public final class TopKSearcher {
   /**
    * Two-phase search (as OpenSearch's {@code neural_sparse_two_phase_processor}): the query's heavy
    * terms, those weighing at least {@code ratio} x its heaviest, find the top {@code expansion} x
-   * {@code k} candidates; Lucene's {@link QueryRescorer} then adds the light terms' scores to those
-   * candidates only, and the top {@code k} of them come back. Every returned score is the document's
+   * {@code k} candidates; the light terms' scores are then added to those candidates only (read from
+   * the light terms' posting lists at the candidates), and the top {@code k} of them come back. Every returned score is the document's
    * full score (integer impacts and weights sum exactly in floats); a document that the heavy terms
    * leave out of the candidates is missed, which is the quality this trades for speed. The light
    * terms are the long lists of frequent tokens that cost MaxScore the most.
@@ -201,18 +203,57 @@ public final class TopKSearcher {
       return search(weightedQuery(field, terms, weights), k);
     }
     int depth = (int) Math.min(ids.length, Math.max(k, Math.ceil(expansion * k)));
-    TopDocs candidates = searcher.search(subQuery(field, terms, weights, heavy), depth);
-    TopDocs rescored = new QueryRescorer(subQuery(field, terms, weights, light)) {
-      @Override
-      protected float combine(float firstPassScore, boolean secondPassMatches, float secondPassScore) {
-        return secondPassMatches ? firstPassScore + secondPassScore : firstPassScore;
-      }
-    }.rescore(searcher, candidates, depth);
+    ScoreDoc[] candidates = searcher.search(subQuery(field, terms, weights, heavy), depth).scoreDocs.clone();
+    Arrays.sort(candidates, (a, b) -> Integer.compare(a.doc, b.doc));
+    float[] lightScores = lightScores(field, terms, weights, light, candidates);
     TopK top = new TopK(Math.max(1, Math.min(k, ids.length)), ids);
-    for (ScoreDoc hit : rescored.scoreDocs) {
-      top.offer(hit.doc, hit.score);
+    for (int i = 0; i < candidates.length; i++) {
+      top.offer(candidates[i].doc, candidates[i].score + lightScores[i]);
     }
     return top.hits();
+  }
+
+  /**
+   * The score of each of {@code candidates} (in docid order) on the {@code light} terms, read from those terms'
+   * posting lists: per segment, one terms enum and one postings enum reused for every term, each positioned from
+   * the cached term state and advanced to the candidates only. Lucene's {@code QueryRescorer} gets the same scores
+   * through a Weight and a Scorer per term, whose set-up costs more than the reading at small k.
+   */
+  private float[] lightScores(String field, String[] terms, float[] weights, List<Integer> light, ScoreDoc[] candidates) throws IOException {
+    float[] scores = new float[candidates.length];
+    int first = 0;
+    for (LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
+      int end = first;
+      while (end < candidates.length && candidates[end].doc < leaf.docBase + leaf.reader().maxDoc()) {
+        end++;
+      }
+      Terms fieldTerms = end > first ? leaf.reader().terms(field) : null;
+      if (fieldTerms != null) {
+        TermsEnum iterator = fieldTerms.iterator();
+        PostingsEnum postings = null;
+        for (int i : light) {
+          Term term = new Term(field, terms[i]);
+          TermState state = termStates(term).get(leaf);
+          if (state == null) {
+            continue;  // not in this segment
+          }
+          iterator.seekExact(term.bytes(), state);
+          postings = iterator.postings(postings, PostingsEnum.FREQS);
+          for (int c = first; c < end; c++) {
+            int doc = candidates[c].doc - leaf.docBase;
+            int at = postings.docID() < doc ? postings.advance(doc) : postings.docID();
+            if (at == DocIdSetIterator.NO_MORE_DOCS) {
+              break;
+            }
+            if (at == doc) {
+              scores[c] += weights[i] * postings.freq();  // ImpactSimilarity: boost x stored impact
+            }
+          }
+        }
+      }
+      first = end;
+    }
+    return scores;
   }
 
   /** {@link #twoPhase(String, String[], float[], int, double, double)} for the query that {@code queries} weighs for {@code text}. */
