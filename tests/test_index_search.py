@@ -14,6 +14,7 @@ from lsr.eval.metrics import evaluate
 from lsr.index.build import build_index
 from lsr.index.manifest import read_manifest
 from lsr.index.recipe import IndexRecipe
+from lsr.search import TwoPhase, lucene
 from lsr.search.exact import ExactSearcher
 from tests.conftest import TINY_QUERIES, write_beir
 
@@ -111,6 +112,29 @@ def test_empty_and_unmatchable_queries_have_no_hits(index, request):
         assert searcher.search("   ", k=5) == []
         assert searcher.batch_search(["", "aspirin"], k=2)[0] == []
         assert len(searcher.batch_search(["", "aspirin"], k=2)[1]) == 2
+
+
+LONG_QUERY = "aspirin cancer " + " ".join(f"word{i}x" for i in range(3000))  # ~3,000 distinct analysed terms, 1,024 being Lucene's default limit
+
+
+@pytest.mark.parametrize("index, two_phase", [("bm25_index", None), ("if_index", None), ("if_index", TwoPhase(0.4, 5)), ("splade_index", None)])
+def test_a_query_of_thousands_of_distinct_words_is_searched(index, two_phase, request):
+    with Searcher.open(request.getfixturevalue(index), two_phase=two_phase) as searcher:
+        assert searcher.search(LONG_QUERY, k=3)[0].docid in ("d1", "d11", "d12")
+        many = {f"term{i}": 1 + i % 7 for i in range(3000)} | {"cancer": 50}  # a model's query may weigh thousands of terms
+        assert searcher._lucene.search(searcher._lucene.weighted_query(many), 3)
+        assert searcher._lucene.two_phase(many, 3, 0.4, 5.0)
+
+
+def test_a_query_beyond_the_clause_limit_is_cut_with_a_warning(bm25_index, if_index, monkeypatch, caplog):
+    monkeypatch.setattr(lucene, "MAX_QUERY_CLAUSES", 100)
+    words = LONG_QUERY.split()
+    assert lucene.within_clause_limit(" ".join(words[:50])) == " ".join(words[:50]) and not caplog.records
+    assert lucene.within_clause_limit(LONG_QUERY * 2) == " ".join(words[:100])  # "aspirin", "cancer" and 98 more terms
+    assert lucene.within_term_limit({f"t{i}": i for i in range(300)}) == {f"t{i}": i for i in range(299, 199, -1)}
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"] and "cut to its first 100" in caplog.records[0].message
+    with Searcher.open(bm25_index) as searcher:
+        assert searcher.search(LONG_QUERY, k=3)
 
 
 def test_query_of_only_special_or_unknown_tokens(if_index):

@@ -20,6 +20,11 @@ from lsr.errors import LsrError
 from lsr.jvm.cds import jvm_options
 from lsr.jvm.runtime import anserini_jar, heap, helper_jar, java_binary, java_home
 
+MAX_QUERY_CLAUSES = 1 << 16
+"""Lucene's bound on the clauses of one query, raised from its 1,024 at JVM start: a BM25 query of more distinct
+analysed terms (a pasted document) would otherwise fail with ``TooManyClauses``. Longer queries are cut
+(:func:`lsr.search.lucene.within_clause_limit`)."""
+
 
 @lru_cache(maxsize=None)
 def jclass(name: str):
@@ -49,6 +54,22 @@ def _start_jvm() -> None:
     global _lucene_store_logger
     _lucene_store_logger = autoclass("java.util.logging.Logger").getLogger("org.apache.lucene.store")
     _lucene_store_logger.setLevel(autoclass("java.util.logging.Level").WARNING)
+    _raise_clause_limit()
+
+
+def _raise_clause_limit() -> None:
+    """Set Lucene's ``IndexSearcher.setMaxClauseCount`` (static, process-wide) to :data:`MAX_QUERY_CLAUSES`.
+
+    Declared rather than reflected (``autoclass`` over IndexSearcher costs hundreds of milliseconds at start);
+    :func:`lsr.jvm.classes.declared` declares the class again with the methods its searches call.
+    """
+    from jnius import JavaClass, JavaStaticMethod, MetaJavaClass
+
+    class IndexSearcher(JavaClass, metaclass=MetaJavaClass):
+        __javaclass__ = "org/apache/lucene/search/IndexSearcher"
+        setMaxClauseCount = JavaStaticMethod("(I)V")
+
+    IndexSearcher.setMaxClauseCount(MAX_QUERY_CLAUSES)
 
 
 _lucene_store_logger = None

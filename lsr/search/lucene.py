@@ -19,19 +19,23 @@ Results are identical to Anserini's searchers (tests check hits, order and score
 
 from __future__ import annotations
 
+import bisect
 import json
-from functools import partial
+import logging
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from lsr.errors import LsrError
-from lsr.jvm import jclass
-from lsr.jvm.classes import LUCENE, declared, english_analyzer
+from lsr.jvm import MAX_QUERY_CLAUSES, jclass
+from lsr.jvm.classes import LUCENE, declared, english_analyzer, english_terms
 from lsr.types import Hit
 
 CONTENTS = "contents"
 ID = "id"
 SEP = "\u0001"  # between the terms of an impact query: never inside a term, not whitespace for Java
+
+log = logging.getLogger(__name__)
 
 
 def bm25_similarity(k1: float, b: float):
@@ -102,6 +106,7 @@ class LuceneIndex:
 
     def weighted_query(self, weights: dict[str, int | float]):
         """A query of boosted terms ``{term: weight}`` (one JNI call for the whole query)."""
+        weights = within_term_limit(weights)
         return self._weighted_query(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()])
 
     def search(self, query, k: int) -> list[Hit]:
@@ -110,7 +115,7 @@ class LuceneIndex:
 
     def search_text(self, queries, text: str, k: int) -> list[Hit]:
         """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
-        return self._hits(self._search(queries, CONTENTS, text, k))
+        return self._hits(self._search(queries, CONTENTS, within_clause_limit(text), k))
 
     def two_phase(self, weights: dict[str, int | float], k: int, ratio: float, expansion: float) -> list[Hit]:
         """Two-phase search (``TopKSearcher.twoPhase``): the terms weighing at least ``ratio`` x the heaviest
@@ -120,7 +125,7 @@ class LuceneIndex:
 
     def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float) -> list[Hit]:
         """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
-        return self._hits(self._top_k.twoPhase(queries, CONTENTS, text, k, float(ratio), float(expansion)))
+        return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), k, float(ratio), float(expansion)))
 
     @staticmethod
     def _hits(hits) -> list[Hit]:
@@ -136,6 +141,41 @@ class LuceneIndex:
 
 
 _new_hit = partial(tuple.__new__, Hit)  # Hit((docid, score)) in C: a third of Hit(docid, score)'s cost, felt at k=1000
+
+
+def within_term_limit(weights: dict[str, int | float]) -> dict[str, int | float]:
+    """``weights``, or its :data:`MAX_QUERY_CLAUSES` heaviest terms (with a warning) when it has more: Lucene's bound on a query."""
+    if len(weights) <= MAX_QUERY_CLAUSES:
+        return weights
+    log.warning("a query of %d terms is cut to its %d heaviest (Lucene's limit on the clauses of one query)", len(weights), MAX_QUERY_CLAUSES)
+    return dict(sorted(weights.items(), key=lambda item: -item[1])[:MAX_QUERY_CLAUSES])
+
+
+def within_clause_limit(text: str) -> str:
+    """``text``, or (with a warning) its longest prefix of whole words whose analysed terms are at most :data:`MAX_QUERY_CLAUSES` distinct.
+
+    A BM25 query (or an impact index's BM25 channel) has a clause per distinct term of Anserini's English analysis; Lucene
+    refuses more than :data:`MAX_QUERY_CLAUSES`. A text of no more characters than that has no more terms, and is not analysed here.
+    """
+    if len(text) <= MAX_QUERY_CLAUSES:
+        return text
+    words = text.split()
+
+    def distinct(n: int) -> int:  # distinct terms of the first n words: grows with n
+        return len(set(_english_terms()(" ".join(words[:n]))))
+
+    if distinct(len(words)) <= MAX_QUERY_CLAUSES:
+        return text
+    kept = bisect.bisect_right(range(len(words) + 1), MAX_QUERY_CLAUSES, key=distinct) - 1
+    log.warning("a query of %d words is cut to its first %d: more distinct terms than Lucene's limit on the clauses of one query (%d)",
+                len(words), kept, MAX_QUERY_CLAUSES)
+    return " ".join(words[:kept])
+
+
+@lru_cache(maxsize=1)
+def _english_terms():
+    """:func:`lsr.jvm.classes.english_terms`, made once."""
+    return english_terms()
 
 
 def _joined(tokens, what: str = "token") -> str:
