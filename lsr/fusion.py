@@ -28,12 +28,14 @@ from typing import Sequence
 import numpy as np
 
 from lsr.errors import LsrError
+from lsr.recipe_files import Number, check_numbers
 from lsr.types import Hit
 
 METHODS = ("rrf", "minmax", "zscore", "raw")
 NORMALISATIONS = ("minmax", "zscore")
 MISSING = ("min", "zero")
 MODES = ("fusion", "rerank")
+FUSION_NUMBERS = {"rrf_k": Number(low=0, above=True), "depth": Number(integer=True, low=1), "cross_encoder_depth": Number(integer=True, low=1)}
 
 Run = dict[str, dict[str, float]]
 
@@ -178,8 +180,7 @@ class FusionConfig:
             raise LsrError(f"missing must be one of {', '.join(MISSING)}, got {self.missing!r}")
         if not isinstance(self.dense_weight, (int, float)) or not 0 <= self.dense_weight <= 1:
             raise LsrError(f"dense_weight must be a number in [0, 1] (the sparse side weighs 1 - dense_weight), got {self.dense_weight!r}")
-        if self.rrf_k <= 0 or self.depth < 1 or self.cross_encoder_depth < 1:
-            raise LsrError("rrf_k, depth and cross_encoder_depth must be positive")
+        check_numbers(self, FUSION_NUMBERS, "fusion")
 
     @property
     def weights(self) -> tuple[float, ...]:

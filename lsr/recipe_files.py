@@ -9,7 +9,9 @@ settings that may also hold a name (models, datasets) and only when the value is
 from __future__ import annotations
 
 import logging
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -35,6 +37,76 @@ def check_keys(path: Path, data: dict, known: set[str]) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise LsrError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+def check_name(name) -> None:
+    """LsrError unless a recipe's ``name`` is a plain file name: it names the recipe's output folder, which it must not leave."""
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0") or ".." in name or name == ".":
+        raise LsrError(f"recipe name {name!r}: a name must be a plain file name (no '/', '\\', '..' or NUL; not empty), "
+                       "e.g. bm25 or splade-tiny-v2")
+
+
+def check_strings(settings, names: tuple[str, ...]) -> None:
+    """LsrError naming the first of ``settings``' (a recipe dataclass) fields ``names`` that does not hold a string."""
+    for field in names:
+        value = getattr(settings, field)
+        if not isinstance(value, str):
+            raise LsrError(f"recipe {settings.name!r}: {field} must be a string, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Number:
+    """What a numeric recipe setting may hold: a finite number (an ``integer`` if set; never a bool) from ``low``
+    (excluded when ``above``) to ``high``; ``None`` too when ``optional``."""
+
+    integer: bool = False
+    low: float = -math.inf
+    high: float = math.inf
+    above: bool = False
+    optional: bool = False
+
+    def allows(self, value) -> bool:
+        """Whether ``value`` is such a number."""
+        if value is None:
+            return self.optional
+        kind = int if self.integer else (int, float)
+        if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value):
+            return False
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def describe(self) -> str:
+        """E.g. ``an integer >= 1``, ``a number in [0, 1]``, ``a finite number > 0``."""
+        kind = "an integer" if self.integer else "a finite number"
+        if self.low > -math.inf and self.high < math.inf:
+            bounds = f" in {'(' if self.above else '['}{self.low:g}, {self.high:g}]"
+        elif self.low > -math.inf:
+            bounds = f" {'>' if self.above else '>='} {self.low:g}"
+        else:
+            bounds = f" <= {self.high:g}" if self.high < math.inf else ""
+        return kind + bounds + (" or empty" if self.optional else "")
+
+
+def check_numbers(settings, numbers: dict[str, Number], what: str) -> None:
+    """LsrError naming the first of ``settings``' (a recipe dataclass) ``numbers`` that is not the number it must be, and what would be."""
+    for field, number in numbers.items():
+        value = getattr(settings, field)
+        if not number.allows(value):
+            raise LsrError(f"{what}: {field} must be {number.describe()}, got {value!r}{_string_hint(value)}")
+
+
+def _string_hint(value) -> str:
+    """Why a number may have been read as a string: YAML 1.1 takes ``1.0e12`` (an exponent without its sign) for one."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    mantissa, exponent_mark, exponent = value.strip().lower().partition("e")
+    if not exponent_mark:
+        return " (a string: write it without quotes)"
+    written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent if exponent[:1] in ('+', '-') else '+' + exponent}"
+    return f" (a string: YAML reads a number in exponent form as a number only with a dot and a signed exponent, e.g. {written})"
 
 
 def parse_overrides(items: list[str]) -> dict:

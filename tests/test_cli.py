@@ -114,6 +114,20 @@ def test_option_values_are_checked_before_any_work(capsys):
     assert "--resume: dense training runs in one go" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["search", "out/x", "aspirin", "-k", "0"], "argument -k: must be at least 1, got 0"),
+    (["evaluate", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    (["index", "indexing/bm25.yaml", "--dataset", "scifact", "--threads", "-2"], "argument --threads: must be at least 1, got -2"),
+    (["evaluate", "--threads", "two"], "argument --threads: expected a whole number of at least 1, got 'two'"),
+    (["search", "out/x", "aspirin", "--query-top-k", "0"], "argument --query-top-k: must be at least 1, got 0"),
+    (["evaluate-model", "splade-tiny", "--doc-max-length", "0"], "argument --doc-max-length: must be at least 1, got 0"),
+])
+def test_counts_below_one_are_refused_before_any_work(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2 and expected in capsys.readouterr().err
+
+
 def test_ablate_writes_its_table_under_the_output_folder(tmp_path, monkeypatch, capsys):
     from lsr.training import ablation
 

@@ -156,6 +156,9 @@ def test_hybrid_recipe_and_index_directory(tmp_path, bm25_index, dense_index):
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\nmethod: borda\n", "unknown fusion method 'borda'"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\ndense_weight: 2\n", "dense_weight must be a number in"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\nweight: 0.5\n", "unknown setting\\(s\\) weight"),
+    ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\ndepth: 2.5\n", "bad.yaml: fusion: depth must be an integer >= 1, got 2.5"),
+    ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\nrrf_k: high\n", "bad.yaml: fusion: rrf_k must be a finite number > 0, got 'high'"),
+    ("kind: hybrid\nname: ../x\nsparse: bm25.yaml\ndense: minilm.yaml\n", "bad.yaml: recipe name '../x': a name must be a plain file name"),
 ])
 def test_bad_hybrid_recipes(tmp_path, text, message):
     recipe_files(tmp_path)

@@ -1,6 +1,7 @@
 """End to end on the tiny corpus: build -> Lucene index -> Searcher, checked against exact retrieval."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -192,6 +193,17 @@ def test_rebuild_replaces_an_existing_index(tmp_path, tiny):
     (output / "stale").write_text("x")
     build_index(IndexRecipe(name="bm25", k1=1.2), tiny, output, progress=False)
     assert not (output / "stale").exists() and read_manifest(output)["query"]["k1"] == 1.2
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"doc_max_length": 1000}, "sparse encoder 'splade-tiny' reads at most 512 tokens per text (its max_position_embeddings), asked for 1000"),
+    ({"query_max_length": 513}, "reads at most 512 tokens per text (its max_position_embeddings), asked for 513 per query"),
+    ({"doc_scale": 1e12}, "doc_scale 1e+12 makes impacts beyond Lucene's 2147483647"),
+])
+def test_impact_settings_the_model_cannot_honour_are_refused(tiny, tmp_path, settings, message):
+    with pytest.raises(LsrError, match=re.escape(message)):
+        build_index(IndexRecipe(name="x", encoder="splade-tiny", query_encoder="idf", **settings), tiny, tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
 
 def test_recipe_rejects_unknown_settings(tmp_path):

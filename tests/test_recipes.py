@@ -1,12 +1,14 @@
-"""One rule for paths in recipe files: relative to the file's folder, whatever the working directory."""
+"""Recipe files: one rule for paths (relative to the file's folder, whatever the working directory); every setting type- and range-checked."""
 
 import logging
 import os
+import re
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import pytest
 
+from lsr.errors import LsrError
 from lsr.eval.evaluate import EvalRecipe
 from lsr.eval.matrix import Matrix
 from lsr.index.recipe import HybridRecipe, IndexRecipe, load_recipe
@@ -134,3 +136,70 @@ def test_names_stay_names_and_paths_are_relative_to_the_recipe(tmp_path, monkeyp
     with caplog.at_level(logging.WARNING, logger="lsr.recipe_files"):
         assert name_or_path(recipe, "out/models/old", "encoder") == "out/models/old"  # the old rule's spelling: a name, with a warning
     assert "relative to the recipe's folder" in caplog.text and "encoder" in caplog.text
+
+
+IMPACT = "encoder: splade-tiny\nquery_encoder: idf\n"
+
+
+@pytest.mark.parametrize("settings, field, expected", [
+    ("k1: high", "k1", "a finite number >= 0, got 'high'"),
+    ("k1: -5", "k1", "a finite number >= 0, got -5"),
+    ("k1: .inf", "k1", "a finite number >= 0, got inf"),
+    ("b: 1.5", "b", "a finite number in [0, 1], got 1.5"),
+    ("b: .nan", "b", "a finite number in [0, 1], got nan"),
+    (IMPACT + "doc_scale: 1.0e12", "doc_scale", "a finite number > 0, got '1.0e12' (a string: YAML reads a number in exponent form as a number "
+                                                "only with a dot and a signed exponent, e.g. 1.0e+12)"),
+    (IMPACT + "query_scale: 0", "query_scale", "a finite number > 0, got 0"),
+    (IMPACT + "doc_max_length: 0", "doc_max_length", "an integer >= 1, got 0"),
+    (IMPACT + "doc_max_length: -3", "doc_max_length", "an integer >= 1, got -3"),
+    (IMPACT + "query_max_length: 32.5", "query_max_length", "an integer >= 1, got 32.5"),
+    (IMPACT + "batch_size: 0", "batch_size", "an integer >= 1, got 0"),
+    (IMPACT + "batch_size: -4", "batch_size", "an integer >= 1, got -4"),
+    (IMPACT + "batch_size: '32'", "batch_size", "an integer >= 1, got '32' (a string: write it without quotes)"),
+    (IMPACT + "doc_top_k: 2.5", "doc_top_k", "an integer >= 1 or empty, got 2.5"),
+    (IMPACT + "doc_top_k: true", "doc_top_k", "an integer >= 1 or empty, got True"),
+    (IMPACT + "doc_min_ratio: 2", "doc_min_ratio", "a finite number in [0, 1], got 2"),
+    (IMPACT + "query_min_ratio: half", "query_min_ratio", "a finite number in [0, 1], got 'half'"),
+    (IMPACT + "query_max_df: 0", "query_max_df", "a finite number in (0, 1], got 0"),
+    (IMPACT + "lexical_weight: -1", "lexical_weight", "a finite number >= 0, got -1"),
+    ("kind: dense\nmax_length: 0", "max_length", "an integer >= 1 or empty, got 0"),
+    ("kind: dense\nbatch_size: 0", "batch_size", "an integer >= 1, got 0"),
+    ("kind: dense\nhnsw_m: 2.5", "hnsw_m", "an integer >= 1, got 2.5"),
+    ("kind: dense\nef_search: -1", "ef_search", "an integer >= 1, got -1"),
+    ("kind: dense\nef_construction: 1e3", "ef_construction", "an integer >= 1, got '1e3' (a string: YAML reads a number in exponent form"),
+])
+def test_recipe_numbers_are_checked_naming_the_field_and_the_file(tmp_path, settings, field, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(settings + "\n")
+    with pytest.raises(LsrError) as error:
+        load_recipe(path)
+    assert str(error.value).startswith(f"{path}: recipe 'bad': {field} must be {expected}") and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("settings", ["k1: 0\nb: 0", "k1: 2\nb: 1", IMPACT + "doc_scale: 1.0e+3\ndoc_top_k: 1\nquery_max_df: 1",
+                                      "kind: dense\nmax_length: 128\nhnsw_m: 1"])
+def test_numbers_at_the_edges_of_their_ranges_are_accepted(tmp_path, settings):
+    path = tmp_path / "edge.yaml"
+    path.write_text(settings + "\n")
+    load_recipe(path)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ("encoder: 5", "encoder must be a string, got 5"),
+    ("kind: dense\nnormalize: 'yes'", "normalize must be true or false, got 'yes'"),
+    ("kind: dense\nquery_prompt: [a]", "query_prompt must be a string, got ['a']"),
+])
+def test_recipe_strings_and_flags_are_type_checked(tmp_path, settings, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(settings + "\n")
+    with pytest.raises(LsrError, match=re.escape(f"{path}: recipe 'bad': {expected}")):
+        load_recipe(path)
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "a\\\\b", "''", "5", "x..y"])
+@pytest.mark.parametrize("kind", ["", "kind: dense\n"])
+def test_a_recipe_name_must_be_a_plain_file_name(tmp_path, name, kind):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"{kind}name: {name}\n")
+    with pytest.raises(LsrError, match=f"^{re.escape(str(path))}: recipe name .*: a name must be a plain file name"):
+        load_recipe(path)

@@ -50,8 +50,19 @@ def _common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None
     if out_dir:
         parser.add_argument("--out-dir", default=None, help=f"{out_dir} (default: $LSR_OUT_DIR or out)")
     parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
-    parser.add_argument("--threads", type=int, default=2, help="indexing/search threads (default: 2)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="indexing/search threads (default: 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages, only warnings")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (threads, hits, tokens)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def comma_list(kind: type = str, empty: bool = False):
@@ -84,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("search", help="search an index and print the hits")
     p.add_argument("index", help="an lsr index directory")
     p.add_argument("query", nargs="+", help="query text")
-    p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
-    p.add_argument("--query-top-k", type=int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
+    p.add_argument("-k", type=positive_int, default=10, help="number of hits (default: 10)")
+    p.add_argument("--query-top-k", type=positive_int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
     p.add_argument("--query-min-ratio", type=float, help="impact indexes: drop query terms under this fraction of the heaviest "
                    "(default: the index recipe's query_min_ratio, else 0)")
     p.add_argument("--query-max-df", type=float, help="impact indexes: drop query terms found in more than this fraction of the index's "
@@ -130,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a SparseEncoder directory, short name or hub id (e.g. out/models/inference-free-ensemble)")
     p.add_argument("--dataset", default="scifact", help=f"{DATASET} (default: scifact)")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
-    p.add_argument("--doc-max-length", type=int, default=256, help="tokens per document (default: 256)")
+    p.add_argument("--doc-max-length", type=positive_int, default=256, help="tokens per document (default: 256)")
     p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight, as an index recipe's lexical_weight "
                    "does (default: 0, none)")
     p.add_argument("--held-out", **flag, help="only the train queries the model held out for validation (listed in its training_log.json; "

@@ -24,9 +24,15 @@ def load_dense_encoder(name: str, max_length: int | None = None) -> SentenceTran
     """
     path = resolve_model(name)
     try:
-        return _load(path, max_length)
+        model = _load(path, max_length)
     except Exception as error:  # transformers/hub raise many types; name the model in one clear error
         raise LsrError(f"cannot load dense encoder {name!r} from {path}: {type(error).__name__}: {error}") from None
+    config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    if max_length is not None and isinstance(limit, int) and max_length > limit:
+        raise LsrError(f"dense encoder {name!r} reads at most {limit} tokens per text (its max_position_embeddings), "
+                       f"asked for {max_length} (max_length)")
+    return model
 
 
 @lru_cache(maxsize=4)

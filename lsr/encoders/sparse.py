@@ -43,11 +43,21 @@ def load_sparse_encoder(name: str, document_length: int | None = None, query_len
         raise LsrError(f"cannot load sparse encoder {name!r} from {path}: {type(error).__name__}: {error}") from None
     for module in model.modules():
         if isinstance(module, Transformer):
+            _check_length(name, module, document_length, "document (doc_max_length)")
+            _check_length(name, module, query_length, "query (query_max_length)")
             if document_length is not None:
                 module.document_length = document_length
             if query_length is not None:
                 module.query_length = query_length
     return model
+
+
+def _check_length(name: str, module: Transformer, length: int | None, what: str) -> None:
+    """LsrError when ``length`` tokens per ``what`` exceed what the model's position embeddings reach (when it has them)."""
+    limit = getattr(module.auto_model.config, "max_position_embeddings", None)
+    if length is not None and isinstance(limit, int) and length > limit:
+        raise LsrError(f"sparse encoder {name!r} reads at most {limit} tokens per text (its max_position_embeddings), "
+                       f"asked for {length} per {what}")
 
 
 def inference_free_encoder(document_model: SparseEncoder, weights: dict[str, float], frozen: bool = True) -> SparseEncoder:

@@ -36,9 +36,13 @@ ENCODE_CHUNK = 1024  # documents handed to the encoder at once (it sorts them by
 
 
 def quantise(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
-    """``round(w * scale)`` as int32, zeros dropped: Lucene truncates impacts to integers."""
+    """``round(w * scale)`` as int32, zeros dropped: Lucene truncates impacts to integers; LsrError when one would not fit."""
     out = matrix.copy()
-    out.data = np.rint(out.data * scale).astype(np.int32)
+    scaled = np.rint(out.data * scale)
+    if scaled.size and scaled.max() > np.iinfo(np.int32).max:
+        raise LsrError(f"doc_scale {scale:g} makes impacts beyond Lucene's {np.iinfo(np.int32).max} (the heaviest weight is "
+                       f"{out.data.max():g}): use a smaller doc_scale")
+    out.data = scaled.astype(np.int32)
     out = out.astype(np.int32)
     out.eliminate_zeros()
     return out

@@ -22,12 +22,18 @@ from pathlib import Path
 
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
-from lsr.index.pruning import check_pruning, check_two_phase
-from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
+from lsr.index.pruning import check_two_phase
+from lsr.recipe_files import Number, check_keys, check_name, check_numbers, check_strings, name_or_path, read_recipe, resolve_relative
 
 QUERY_ENCODERS = ("model", "idf", "table")
 TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained
 FAISS_INDEXES = ("flat", "hnsw")
+COUNT, FRACTION, POSITIVE = Number(integer=True, low=1), Number(low=0, high=1), Number(low=0, above=True)
+SPARSE_NUMBERS = {"doc_max_length": COUNT, "query_max_length": COUNT, "doc_scale": POSITIVE, "query_scale": POSITIVE, "batch_size": COUNT,
+                  "k1": Number(low=0), "b": FRACTION, "doc_top_k": Number(integer=True, low=1, optional=True), "doc_min_ratio": FRACTION,
+                  "lexical_weight": Number(low=0), "query_min_ratio": FRACTION, "query_max_df": Number(low=0, high=1, above=True)}
+DENSE_NUMBERS = {"max_length": Number(integer=True, low=1, optional=True), "batch_size": COUNT, "hnsw_m": COUNT, "ef_construction": COUNT,
+                 "ef_search": COUNT}
 
 
 def _fingerprint(settings: dict) -> str:
@@ -99,18 +105,13 @@ class IndexRecipe:
     two_phase: tuple[float, float] | None = None
 
     def __post_init__(self):
+        check_name(self.name)
+        check_strings(self, ("encoder", "query_encoder"))
         if self.query_encoder not in QUERY_ENCODERS:
             raise LsrError(f"recipe {self.name!r}: query_encoder must be one of {QUERY_ENCODERS}, got {self.query_encoder!r}")
-        if self.doc_scale <= 0 or self.query_scale <= 0:
-            raise LsrError(f"recipe {self.name!r}: doc_scale and query_scale must be positive")
-        check_pruning(self.doc_top_k, self.doc_min_ratio, f"recipe {self.name!r}: doc pruning (doc_top_k, doc_min_ratio)")
+        check_numbers(self, SPARSE_NUMBERS, f"recipe {self.name!r}")
         if self.encoder == "bm25" and (self.doc_top_k is not None or self.doc_min_ratio > 0):
             raise LsrError(f"recipe {self.name!r}: doc_top_k / doc_min_ratio prune impact vectors; a BM25 index has none")
-        if not (isinstance(self.lexical_weight, (int, float)) and 0 <= self.lexical_weight < float("inf")):
-            raise LsrError(f"recipe {self.name!r}: lexical_weight must be a finite number >= 0, got {self.lexical_weight!r}")
-        check_pruning(None, self.query_min_ratio, f"recipe {self.name!r}: query pruning (query_min_ratio)")
-        if not 0.0 < self.query_max_df <= 1.0:
-            raise LsrError(f"recipe {self.name!r}: query_max_df must be in (0, 1], got {self.query_max_df!r}")
         if self.two_phase is not None:
             if not isinstance(self.two_phase, (list, tuple)) or len(self.two_phase) != 2:
                 raise LsrError(f"recipe {self.name!r}: two_phase must be [ratio, expansion], got {self.two_phase!r}")
@@ -189,10 +190,13 @@ class DenseRecipe:
     kind = "dense"
 
     def __post_init__(self):
+        check_name(self.name)
+        check_strings(self, ("encoder", "query_encoder", "query_prompt", "document_prompt"))
         if self.faiss_index not in FAISS_INDEXES:
             raise LsrError(f"recipe {self.name!r}: faiss_index must be one of {FAISS_INDEXES}, got {self.faiss_index!r}")
-        if min(self.batch_size, self.hnsw_m, self.ef_construction, self.ef_search) < 1 or (self.max_length is not None and self.max_length < 1):
-            raise LsrError(f"recipe {self.name!r}: batch_size, max_length, hnsw_m, ef_construction and ef_search must be positive")
+        if not isinstance(self.normalize, bool):
+            raise LsrError(f"recipe {self.name!r}: normalize must be true or false, got {self.normalize!r}")
+        check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}")
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change the stored vectors or the faiss index (not the name, not
@@ -224,6 +228,9 @@ class HybridRecipe:
 
     kind = "hybrid"
 
+    def __post_init__(self):
+        check_name(self.name)
+
     @property
     def sparse_recipes(self) -> tuple[IndexRecipe, ...]:
         """Every sparse component, in fusion order."""
@@ -247,13 +254,21 @@ def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRe
     data.setdefault("name", path.stem)
     if kind == "sparse":
         check_keys(path, data, {f.name for f in fields(IndexRecipe)})
-        return IndexRecipe(**_models(path, data, ("encoder",)))
+        return _made(path, IndexRecipe, _models(path, data, ("encoder",)))
     if kind == "dense":
         check_keys(path, data, {f.name for f in fields(DenseRecipe)})
-        return DenseRecipe(**_models(path, data, ("encoder", "query_encoder")))
+        return _made(path, DenseRecipe, _models(path, data, ("encoder", "query_encoder")))
     if kind == "hybrid":
         return _load_hybrid(path, data)
     raise LsrError(f"{path}: kind must be sparse (the default), dense or hybrid, got {kind!r}")
+
+
+def _made(path: Path, make, settings: dict):
+    """``make(**settings)``, its errors (a bad setting) prefixed with the recipe file's path."""
+    try:
+        return make(**settings)
+    except LsrError as error:
+        raise LsrError(f"{path}: {error}") from None
 
 
 def _models(path: Path, data: dict, keys: tuple[str, ...]) -> dict:
@@ -286,4 +301,5 @@ def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
     if len(fusion.weights) != len(sparse) + 1:
         raise LsrError(f"{path}: {len(sparse)} sparse list(s) and a dense one need {len(sparse) + 1} weights; "
                        f"give list_weights (one per sparse recipe, in order, then the dense one)")
-    return HybridRecipe(data["name"], sparse[0], dense, fusion, path, tuple(sparse[1:]))
+    return _made(path, HybridRecipe, {"name": data["name"], "sparse": sparse[0], "dense": dense, "fusion": fusion, "path": path,
+                                      "more_sparse": tuple(sparse[1:])})
