@@ -62,9 +62,18 @@ def _field(record: dict, name: str, path: Path, number: int, required: bool = Tr
         value = str(value)
     if not isinstance(value, str):
         raise LsrError(f"{path}:{number}: field {name!r} must be a string, got {type(value).__name__}")
-    if name == "_id" and not value.strip():
-        raise LsrError(f"{path}:{number}: field '_id' is empty")
+    if name == "_id":
+        _check_id(value, path, number, "field '_id'")
     return value
+
+
+def _check_id(value: str, path: Path, number: int, what: str) -> None:
+    """LsrError unless ``value`` can stand as an id in a TREC run or qrels file: not empty, no whitespace."""
+    if not value:
+        raise LsrError(f"{path}:{number}: {what} is empty")
+    if any(c.isspace() for c in value):
+        raise LsrError(f"{path}:{number}: {what} {value!r} holds whitespace, which TREC run files cannot (ids must be non-empty, without "
+                       "spaces, tabs or line breaks)")
 
 
 def _unique(seen: dict[str, int], key: str, path: Path, number: int) -> None:
@@ -160,6 +169,8 @@ class Dataset:
                     grade = int(parts[2])
                 except ValueError:
                     raise LsrError(f"{path}:{number}: score {parts[2]!r} is not an integer") from None
+                _check_id(parts[0], path, number, "query-id")
+                _check_id(parts[1], path, number, "corpus-id")
                 qrels.setdefault(parts[0], {})[parts[1]] = grade
         return qrels
 

@@ -1,6 +1,7 @@
 """Loading BEIR-layout data: every kind of bad input gets an error naming file, line and field."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,30 @@ def test_bad_corpus_line_names_file_and_line(tmp_path, line, message):
     dataset = corpus_with(tmp_path, [b'{"_id": "ok", "text": "fine"}', line])
     with pytest.raises(LsrError, match=rf"corpus.jsonl:2: .*{message}|corpus.jsonl:2: {message}"):
         read_all(dataset)
+
+
+WHITESPACE = "holds whitespace, which TREC run files cannot"
+
+
+@pytest.mark.parametrize("doc_id", ["d 1", "d1\t", "\nd1", "d\u00a01", "   "])
+def test_ids_that_would_corrupt_a_run_file_are_refused(tmp_path, doc_id):
+    dataset = corpus_with(tmp_path, [b'{"_id": "ok", "text": "fine"}', json.dumps({"_id": doc_id, "text": "x"}).encode()])
+    with pytest.raises(LsrError, match=re.escape(f"corpus.jsonl:2: field '_id' {doc_id!r} {WHITESPACE}")):
+        read_all(dataset)
+
+
+@pytest.mark.parametrize("query_id, qrels_line, message", [
+    ("q 1", "q1\td1\t1", f"queries.jsonl:2: field '_id' 'q 1' {WHITESPACE}"),
+    ("q1", "q 1\td1\t1", f"test.tsv:2: query-id 'q 1' {WHITESPACE}"),
+    ("q1", "q1\td 1\t1", f"test.tsv:2: corpus-id 'd 1' {WHITESPACE}"),
+    ("q1", "q1\t\t1", "test.tsv:2: corpus-id is empty"),
+    ("q1", "\td1\t1", "test.tsv:2: query-id is empty"),
+])
+def test_query_and_qrels_ids_that_would_corrupt_a_run_file_are_refused(tmp_path, query_id, qrels_line, message):
+    root = write_beir(tmp_path / "d", queries={"q0": "fine", query_id: "aspirin"}, qrels={})
+    (root / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\n{qrels_line}\n", encoding="utf-8")
+    with pytest.raises(LsrError, match=re.escape(message)):
+        load_dataset(str(root)).queries("test")
 
 
 def test_duplicate_ids_name_both_lines(tmp_path):
