@@ -70,6 +70,29 @@ def test_evaluate_writes_runs_and_results(tiny, tmp_path, capsys):
     assert (out / "indexes" / "tiny" / "bm25" / "manifest.json").stat().st_mtime == built
 
 
+@pytest.mark.parametrize("make", ["folder", "file", "recipe name"])
+def test_index_never_destroys_what_is_not_an_lsr_index(tiny, tmp_path, capsys, make):
+    output, recipe = tmp_path / "output", "indexing/bm25.yaml"
+    if make == "folder":
+        output.mkdir()
+        (output / "thesis.tex").write_text("years of work")
+    elif make == "file":
+        output.write_text("years of work")
+    else:
+        recipe, output = tmp_path / "recipes" / "escape.yaml", tmp_path / "out" / "indexes" / "tiny" / "x"
+        recipe.parent.mkdir()
+        recipe.write_text("name: ../../../thesis\n")
+        (tmp_path / "thesis").mkdir()
+        (tmp_path / "thesis" / "thesis.tex").write_text("years of work")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    argv = ["index", str(recipe), "--dataset", str(tiny.root), "--out-dir", str(tmp_path / "out"), "--quiet"]
+    assert main(argv + (["--output", str(output)] if make != "recipe name" else [])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lsr: error:") and len(err.splitlines()) == 1
+    assert {"folder": "is not an lsr index", "file": "is not a folder", "recipe name": "a name must be a plain file name"}[make] in err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
 def test_library_warnings_go_to_stderr_even_when_quiet(tiny, tmp_path, capsys):
     output = tmp_path / "bm25"
     assert main(["index", "indexing/bm25.yaml", "--dataset", str(tiny.root), "--output", str(output), "--quiet"]) == 0

@@ -92,3 +92,8 @@ def resolve_model(name: str) -> str:
     if "/" in name and not name.startswith((".", "/")) and name.count("/") == 1:
         return name  # a hub id: loading it needs network or the hub cache
     raise LsrError(f"unknown model {name!r}: not a directory, not a hub id (org/name), not one of {', '.join(MODELS)}")
+
+
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` holds a sentence-transformers model (what ``lsr train`` writes): it has a ``modules.json``."""
+    return (path / "modules.json").is_file()

@@ -26,7 +26,7 @@ from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
 from lsr.fusion import FusionConfig
-from lsr.index.manifest import index_bytes, read_manifest
+from lsr.index.manifest import check_replaceable, index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
 from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
 
@@ -94,6 +94,7 @@ def index_recipe_file(recipe_path: str | os.PathLike, dataset: str, data_dir: st
     recipe, out_dir = load_recipe(recipe_path), config.out_dir(out_dir)
     loaded = load_dataset(dataset, data_dir)
     output = Path(output) if output else index_path(recipe, loaded, out_dir)
+    check_replaceable(output)  # before a hybrid's components are built
     return output, build_recipe_index(recipe, loaded, output, out_dir, threads, progress, **options)
 
 

@@ -11,7 +11,7 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Literal, TypedDict, get_args
+from typing import Callable, Iterator, Literal, TypedDict, get_args
 
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
@@ -122,10 +122,34 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def is_index(path: Path) -> bool:
+    """Whether ``path`` is an lsr index: a folder whose ``manifest.json`` names a kind that lsr writes."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") in KINDS
+
+
+def check_replaceable(output: Path, own: Callable[[Path], bool] = is_index, what: str = "an lsr index") -> None:
+    """LsrError unless ``output`` is absent, an empty folder or ``what`` lsr wrote (``own``): nothing else is ever replaced."""
+    if not output.exists() and not output.is_symlink():
+        return
+    if not output.is_dir():
+        raise LsrError(f"{output} exists and is not a folder: lsr writes {what} there only in place of nothing or of {what}; "
+                       "choose another output")
+    if any(output.iterdir()) and not own(output):
+        raise LsrError(f"{output} exists and is not {what}: lsr replaces only its own; remove it or choose another output")
+
+
 @contextmanager
-def building(output: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``output``; it replaces ``output`` only if the block completes."""
-    output = Path(output)
+def building(output: str | os.PathLike, own: Callable[[Path], bool] = is_index, what: str = "an lsr index") -> Iterator[Path]:
+    """Yield a temporary directory beside ``output``; it replaces ``output`` only if the block completes.
+
+    An existing ``output`` must be ``what`` lsr wrote (``own``; an index by default) or an empty folder (:func:`check_replaceable`).
+    """
+    output = Path(os.path.abspath(output))  # "." has no name to put a sibling beside
+    check_replaceable(output, own, what)
     tmp = output.with_name(output.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

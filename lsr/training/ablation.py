@@ -173,11 +173,12 @@ def reference_rows(recipe: TrainRecipe, dataset: Dataset, split: str, out_dir: P
 
 def _save_zero_shot(recipe: TrainRecipe, dataset: Dataset, output: Path) -> None:
     """The untrained student (backbone + corpus-IDF query table), saved like a trained model."""
+    from lsr.encoders.names import is_model_folder
     from lsr.index.manifest import building
     from lsr.training.train import build_student, corpus_idf_for
 
     model = build_student(recipe, corpus_idf_for(recipe, dataset, progress=False))
-    with building(output) as tmp:
+    with building(output, is_model_folder, "a model folder") as tmp:
         model.save(str(tmp))
 
 

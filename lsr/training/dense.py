@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lsr.encoders.names import is_model_folder
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import building
@@ -199,7 +200,7 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
                        "trained": history[-1]["val_nDCG@10"], "history": history},
         "log": trainer.state.log_history,
     }
-    with building(output) as tmp:
+    with building(output, is_model_folder, "a model folder") as tmp:
         model.save(str(tmp))
         (tmp / TRAINING_INFO).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     shutil.rmtree(checkpoints, ignore_errors=True)

@@ -23,6 +23,7 @@ import numpy as np
 
 from lsr.atomic import atomic_file
 from lsr.data import Dataset, load_dataset
+from lsr.encoders.names import is_model_folder
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
 from lsr.index.manifest import building
@@ -249,7 +250,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         "teachers_on_validation": _teacher_validation({**teacher_scores, "ensemble": targets}, candidates, val_ids, val_qrels),
         "validation": history, "log": trainer.state.log_history,
     }
-    with building(output) as tmp:
+    with building(output, is_model_folder, "a model folder") as tmp:
         model.save(str(tmp))
         if recipe.student == "inference-free":
             write_weights(query_table(model), tmp / "idf.json")
