@@ -138,12 +138,12 @@ def test_option_values_are_checked_before_any_work(capsys):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["search", "out/x", "aspirin", "-k", "0"], "argument -k: must be at least 1, got 0"),
-    (["evaluate", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
-    (["index", "indexing/bm25.yaml", "--dataset", "scifact", "--threads", "-2"], "argument --threads: must be at least 1, got -2"),
+    (["search", "out/x", "aspirin", "-k", "0"], "argument -k: expected a whole number of at least 1, got '0'"),
+    (["evaluate", "--threads", "0"], "argument --threads: expected a whole number of at least 1, got '0'"),
+    (["index", "indexing/bm25.yaml", "--dataset", "x", "--threads", "-2"], "argument --threads: expected a whole number of at least 1, got '-2'"),
     (["evaluate", "--threads", "two"], "argument --threads: expected a whole number of at least 1, got 'two'"),
-    (["search", "out/x", "aspirin", "--query-top-k", "0"], "argument --query-top-k: must be at least 1, got 0"),
-    (["evaluate-model", "splade-tiny", "--doc-max-length", "0"], "argument --doc-max-length: must be at least 1, got 0"),
+    (["search", "out/x", "aspirin", "--query-top-k", "0"], "argument --query-top-k: expected a whole number of at least 1, got '0'"),
+    (["evaluate-model", "splade-tiny", "--doc-max-length", "0"], "argument --doc-max-length: expected a whole number of at least 1, got '0'"),
 ])
 def test_counts_below_one_are_refused_before_any_work(argv, expected, capsys):
     with pytest.raises(SystemExit) as exit:

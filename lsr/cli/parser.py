@@ -34,11 +34,6 @@ system whose model is missing is reported as "not built".
 
 --check: exit status 1, naming the cells, when a pinned nDCG@10 moved beyond its tolerance, when
 nothing pinned was checked, or when a dataset/system named in --datasets/--systems did not run.
-
-examples:
-  lsr leaderboard                                  the whole matrix -> eval/leaderboard.md/.csv/.png
-  lsr leaderboard --check --datasets scifact --systems bm25
-  lsr leaderboard --datasets my-corpus             a BEIR-layout folder <data root>/my-corpus, every system
 """
 
 
@@ -56,13 +51,9 @@ def _common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (threads, hits, tokens)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def comma_list(kind: type = str, empty: bool = False):
@@ -97,8 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="query text")
     p.add_argument("-k", type=positive_int, default=10, help="number of hits (default: 10)")
     p.add_argument("--query-top-k", type=positive_int, help="impact indexes: keep only the query's N heaviest terms (query-side pruning)")
-    p.add_argument("--query-min-ratio", type=float, help="impact indexes: drop query terms under this fraction of the heaviest "
-                   "(default: the index recipe's query_min_ratio, else 0)")
+    p.add_argument("--query-min-ratio", type=float, help="impact indexes: drop query terms under this fraction of the heaviest (default: recipe's)")
     p.add_argument("--query-max-df", type=float, help="impact indexes: drop query terms found in more than this fraction of the index's "
                    "documents (default: the index recipe's query_max_df, else 1: keep all)")
     p.add_argument("--two-phase", nargs=2, type=float, metavar=("RATIO", "EXPANSION"), help="impact indexes: two-phase search; the terms "
@@ -142,8 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="scifact", help=f"{DATASET} (default: scifact)")
     p.add_argument("--split", default="test", help="qrels split (default: test)")
     p.add_argument("--doc-max-length", type=positive_int, default=256, help="tokens per document (default: 256)")
-    p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight, as an index recipe's lexical_weight "
-                   "does (default: 0, none)")
+    p.add_argument("--lexical-weight", type=float, default=0.0, help="add a BM25 channel of this weight (a recipe's lexical_weight; default: 0)")
     p.add_argument("--held-out", **flag, help="only the train queries the model held out for validation (listed in its training_log.json; "
                    "the split becomes the one it trained on): choose recipes on this, not on test")
     _common(p)
