@@ -48,8 +48,8 @@ def _folder_with(path, files: dict):
 
 @pytest.mark.parametrize("files, why", [
     ({"notes.txt": "mine"}, "is not an lsr index"),
-    ({MANIFEST: '{"name": "another tool"}', "data.bin": "x"}, "is not an lsr index"),
-    ({MANIFEST: "not json"}, "is not an lsr index"),
+    ({MANIFEST: '{"name": "another tool"}', "data.bin": "x"}, r"is not an lsr index \(its manifest.json is unreadable or names no kind of lsr's\)"),
+    ({MANIFEST: "not json"}, r"is not an lsr index \(its manifest.json is unreadable or names no kind of lsr's\)"),
 ])
 def test_a_build_never_replaces_a_folder_that_is_not_an_lsr_index(tmp_path, files, why):
     output = _folder_with(tmp_path / "out", files)

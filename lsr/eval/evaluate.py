@@ -10,6 +10,7 @@ as JSON and a markdown table.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import time
@@ -26,7 +27,8 @@ from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
 from lsr.eval.runs import write_run
 from lsr.fusion import FusionConfig
-from lsr.index.manifest import check_replaceable, index_bytes, read_manifest
+from lsr.index.check import REUSE_KEYS, check_index
+from lsr.index.manifest import LUCENE_DIR, SPARSE_KINDS, check_replaceable, index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
 from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from lsr.search import Searcher
 
 Recipe = IndexRecipe | DenseRecipe | HybridRecipe
+
+log = logging.getLogger(__name__)
 
 LATENCY_QUERIES = 100  # single-thread k=10 latency is the median over these, after one warm-up pass
 
@@ -108,7 +112,8 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
                  keep_vectors: bool = False, output: Path | None = None) -> Path:
     """The index of ``recipe`` over ``dataset`` (at ``output``, else under ``out_dir``), built unless an up-to-date one exists.
 
-    A hybrid's components go under ``out_dir`` (reused when up to date); its own manifest is rewritten.
+    A hybrid's components go under ``out_dir`` (reused when up to date); its own manifest is rewritten. An index that
+    cannot be read is rebuilt (:func:`reusable`); a folder that is not lsr's is never replaced (:func:`lsr.index.manifest.building`).
     """
     index_dir = output or index_path(recipe, dataset, out_dir)
     if isinstance(recipe, HybridRecipe):
@@ -119,13 +124,8 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
         dense = ensure_index(recipe.dense, dataset, out_dir, threads, progress)
         build_hybrid(recipe, sparse, dense, index_dir, more)
         return index_dir
-    try:
-        manifest = read_manifest(index_dir)
-        if (manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256
-                and (not keep_vectors or (index_dir / "collection").is_dir())):
-            return index_dir
-    except LsrError:
-        pass
+    if reusable(index_dir, recipe, dataset, keep_vectors):
+        return index_dir
     if isinstance(recipe, DenseRecipe):
         from lsr.index.dense import build_dense_index
 
@@ -135,6 +135,27 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
 
         build_index(recipe, dataset, index_dir, threads=threads, progress=progress, keep_vectors=keep_vectors)
     return index_dir
+
+
+def reusable(index_dir: Path, recipe: Recipe, dataset: Dataset, keep_vectors: bool = False) -> bool:
+    """Whether ``index_dir`` holds an index of ``recipe`` over ``dataset`` that can be searched as it is: whole
+    (:func:`lsr.index.check.check_index`, and Lucene opens a sparse one) and built from the same settings and corpus.
+
+    Why a damaged index is not reused is logged as a warning; an absent, outdated or damaged one is to be (re)built.
+    """
+    if not index_dir.exists():
+        return False
+    try:
+        manifest = check_index(index_dir, REUSE_KEYS)
+        if manifest["kind"] in SPARSE_KINDS:
+            from lsr.search.lucene import check_readable
+
+            check_readable(index_dir / LUCENE_DIR)
+    except LsrError as error:
+        log.warning("rebuilding: %s", error)
+        return False
+    return (manifest["recipe_fingerprint"] == recipe.fingerprint() and manifest["corpus"]["sha256"] == dataset.corpus_sha256
+            and (not keep_vectors or (index_dir / "collection").is_dir()))
 
 
 def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, progress: bool,

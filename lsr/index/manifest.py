@@ -84,14 +84,20 @@ class Manifest(_Required, total=False):
 
 
 def read_manifest(index_dir: str | os.PathLike) -> Manifest:
-    """The manifest of an index directory; a clear error if it is not a complete lsr index."""
+    """The manifest of an index directory; a clear error if it is missing or not JSON (:func:`lsr.index.check.check_index`
+    also checks what it holds and the files it names)."""
     index_dir = Path(index_dir)
     path = index_dir / MANIFEST
     if not path.is_file():
         hint = " (an unfinished build?)" if index_dir.with_name(index_dir.name + ".partial").exists() else ""
         raise LsrError(f"{index_dir} is not an lsr index: {MANIFEST} is missing{hint}")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LsrError(f"{index_dir}: a damaged lsr index: {MANIFEST} cannot be read ({error}); rebuild it") from None
+    if not isinstance(manifest, dict):
+        raise LsrError(f"{index_dir}: a damaged lsr index: {MANIFEST} holds a {type(manifest).__name__}, not a mapping; rebuild it")
+    return manifest
 
 
 def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
@@ -139,7 +145,8 @@ def check_replaceable(output: Path, own: Callable[[Path], bool] = is_index, what
         raise LsrError(f"{output} exists and is not a folder: lsr writes {what} there only in place of nothing or of {what}; "
                        "choose another output")
     if any(output.iterdir()) and not own(output):
-        raise LsrError(f"{output} exists and is not {what}: lsr replaces only its own; remove it or choose another output")
+        why = f" (its {MANIFEST} is unreadable or names no kind of lsr's)" if (output / MANIFEST).is_file() else ""
+        raise LsrError(f"{output} exists and is not {what}{why}: lsr replaces only its own; remove it or choose another output")
 
 
 @contextmanager

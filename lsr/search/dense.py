@@ -17,7 +17,8 @@ import numpy as np
 
 from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
-from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS, read_manifest
+from lsr.index.check import check_index, damaged
+from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS
 from lsr.search.searcher import Searcher, _check_k
 from lsr.types import Hit
 
@@ -27,10 +28,15 @@ class DenseSearcher(Searcher):
 
     def __init__(self, index_dir: str | os.PathLike, manifest: dict | None = None):
         self.index_dir = Path(index_dir)
-        self.manifest = manifest or read_manifest(index_dir)
+        self.manifest = manifest or check_index(index_dir)
         if self.manifest["kind"] != "dense":
             raise LsrError(f"{index_dir}: a {self.manifest['kind']} index, not a dense one")
-        self.doc_ids: list[str] = json.loads((self.index_dir / DOCIDS).read_text(encoding="utf-8"))
+        try:
+            self.doc_ids: list[str] = json.loads((self.index_dir / DOCIDS).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise damaged(index_dir, f"{DOCIDS} cannot be read ({error})") from None
+        if not isinstance(self.doc_ids, list) or len(self.doc_ids) != self.manifest["num_docs"]:
+            raise damaged(index_dir, f"{DOCIDS} does not hold the manifest's {self.manifest['num_docs']} document ids")
         self.rows = {docid: row for row, docid in enumerate(self.doc_ids)}
 
     @cached_property
@@ -43,7 +49,10 @@ class DenseSearcher(Searcher):
         """The faiss index, read on first dense search."""
         import faiss
 
-        index = faiss.read_index(str(self.index_dir / FAISS_FILE))
+        try:
+            index = faiss.read_index(str(self.index_dir / FAISS_FILE))
+        except RuntimeError as error:
+            raise damaged(self.index_dir, f"faiss cannot read {FAISS_FILE} ({str(error).strip().splitlines()[-1]})") from None
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = int(self.manifest["faiss"]["ef_search"])
         return index

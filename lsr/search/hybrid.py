@@ -19,8 +19,8 @@ import numpy as np
 
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
+from lsr.index.check import check_index
 from lsr.index.hybrid import check_same_documents
-from lsr.index.manifest import read_manifest
 from lsr.search.dense import DenseSearcher
 from lsr.search.searcher import Searcher, _check_k
 from lsr.types import Hit
@@ -71,7 +71,7 @@ class HybridSearcher(Searcher):
     def from_manifest(cls, index_dir: str | os.PathLike, manifest: dict | None = None) -> "HybridSearcher":
         """Open a hybrid index directory (what ``lsr index`` writes for a ``kind: hybrid`` recipe)."""
         index_dir = Path(index_dir)
-        manifest = manifest or read_manifest(index_dir)
+        manifest = manifest or check_index(index_dir)
         sparse = [Searcher.open(index_dir / d) for d in [manifest["sparse"], *manifest.get("more_sparse", [])]]
         fusion = dict(manifest["fusion"])
         if fusion.get("list_weights") is not None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from lsr.errors import LsrError
+from lsr.index.check import damaged
 from lsr.jvm import MAX_QUERY_CLAUSES, jclass
 from lsr.jvm.classes import LUCENE, declared, english_analyzer, english_terms
 from lsr.types import Hit
@@ -77,12 +78,30 @@ def _top_k_searcher(searcher):
     return TopKSearcher(searcher, ID)
 
 
+def open_reader(lucene_dir: str | Path):
+    """A Lucene ``DirectoryReader`` over ``lucene_dir``; a folder Lucene cannot read (missing, truncated or stray segment
+    files) is an LsrError naming the index and Lucene's reason."""
+    from jnius import JavaException
+
+    java = declared()
+    try:
+        return java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
+    except JavaException as error:
+        reason = f"{(error.classname or 'Java error').rpartition('.')[2]}: {error.innermessage or ''}".strip().replace("\n", " ")
+        raise damaged(Path(lucene_dir).parent, f"Lucene cannot read {Path(lucene_dir).name}/ ({reason})") from None
+
+
+def check_readable(lucene_dir: str | Path) -> None:
+    """LsrError (:func:`open_reader`'s) unless Lucene opens ``lucene_dir``; the reader is closed again."""
+    open_reader(lucene_dir).close()
+
+
 class LuceneIndex:
     """An open Lucene index: build queries, search, get ``[(docid, score), ...]`` back."""
 
     def __init__(self, lucene_dir: str | Path, similarity):
         java = declared()
-        self._reader = java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
+        self._reader = open_reader(lucene_dir)
         self._searcher = java.IndexSearcher(self._reader)
         self._searcher.setSimilarity(similarity)
         self._top_k = _top_k_searcher(self._searcher)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
-from lsr.index.manifest import LUCENE_DIR, read_manifest
+from lsr.index.check import check_index
+from lsr.index.manifest import LUCENE_DIR
 from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
 from lsr.types import Hit
 
@@ -51,18 +52,16 @@ class Searcher(ABC):
     @staticmethod
     def open(index_dir: str | os.PathLike, query_top_k: int | None = None, query_min_ratio: float | None = None,
              two_phase: TwoPhase | None = None, query_max_df: float | None = None, exhaustive: bool = False) -> "Searcher":
-        """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes.
+        """Open any lsr index directory (BM25, impact, dense or hybrid), as its manifest describes; a damaged one (its manifest
+        or files, :func:`lsr.index.check.check_index`) is an LsrError naming the folder and what is wrong.
 
         ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers;
         ``two_phase``: their two-phase search (see :class:`ImpactSearcher`). ``None`` takes the index's
         default from its recipe (``IndexRecipe.search_defaults``), if any; ``exhaustive`` ignores those
         defaults, so that every query term scores every document (the options given still apply).
         """
-        manifest = read_manifest(index_dir)
-        opener = OPENERS.get(manifest["kind"])
-        if opener is None:
-            raise LsrError(f"{index_dir}: unknown index kind {manifest['kind']!r} in the manifest")
-        return opener(index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
+        manifest = check_index(index_dir)
+        return OPENERS[manifest["kind"]](index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
                       query_max_df=query_max_df, exhaustive=exhaustive)
 
     @abstractmethod
