@@ -1,19 +1,27 @@
-"""Faults: damaged index folders."""
+"""Faults: damaged index folders, a killed parent of the indexing JVM, two writers of one output."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from lsr.errors import LsrError
 from lsr.eval.evaluate import ensure_index, index_path
-from lsr.index.manifest import FAISS_FILE, LUCENE_DIR, MANIFEST, VECTORS
+from lsr.index.manifest import FAISS_FILE, LUCENE_DIR, MANIFEST, VECTORS, building, read_manifest, write_manifest
 from lsr.index.recipe import DenseRecipe, IndexRecipe
 from lsr.search import Searcher
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _manifest(index: Path, change) -> None:
@@ -158,3 +166,132 @@ def test_an_unreadable_manifest_is_never_taken_for_lsrs_so_nothing_is_deleted(bm
     with pytest.raises(LsrError, match=f"^{index} exists and is not an lsr index \\(its manifest.json is unreadable"):
         ensure_index(recipe, tiny, tmp_path, threads=1, progress=False)
     assert sorted(p.relative_to(index) for p in index.rglob("*")) == files
+
+
+# -- the indexing JVM dies with its parent ---------------------------------------------------------------------------
+
+PARENT = textwrap.dedent("""
+    import subprocess, sys, time
+    from lsr.jvm import dying_with_parent
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], **({} if sys.argv[1] == "plain" else dying_with_parent()))
+    print(child.pid, flush=True)
+    time.sleep(120)
+""")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped by whoever adopted it, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _grandchild_after_kill(how: str) -> tuple[int, bool]:
+    """Start a parent that starts a long child (``how``: through lsr's helper or plainly), kill -9 the parent, and tell
+    (the child's pid, whether it is still alive 5 s later)."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, how], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child, _alive(child)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal is Linux's")
+def test_the_indexing_jvm_dies_when_its_parent_is_killed():
+    child, alive = _grandchild_after_kill("lsr")
+    assert not alive, f"pid {child} outlived its parent"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal is Linux's")
+def test_without_the_helper_the_child_outlives_its_parent():
+    """The fault the helper prevents is real here: a plain child keeps running (it is then ended by the test)."""
+    child, alive = _grandchild_after_kill("plain")
+    try:
+        assert alive
+    finally:
+        if alive:
+            os.kill(child, signal.SIGKILL)
+
+
+def test_run_java_starts_the_jvm_dying_with_its_parent(monkeypatch, tmp_path):
+    import lsr.jvm
+
+    seen = {}
+
+    def run(command, **options):
+        seen.update(options)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(lsr.jvm.subprocess, "run", run)
+    lsr.jvm.run_java("io.anserini.index.IndexCollection", [], tmp_path / "log")
+    assert seen.get("preexec_fn") is not None or not sys.platform.startswith("linux")
+
+
+# -- one writer per output ---------------------------------------------------------------------------------------------
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from lsr.index.manifest import building
+    with building(sys.argv[1]) as tmp:
+        (tmp / "half-written").write_text("x")
+        print("building", flush=True)
+        time.sleep(120)
+""")
+
+
+def _holder(output: Path) -> subprocess.Popen:
+    """Another process building ``output`` (it stops once told that it is building)."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(output)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout.readline() == "building\n"
+    return process
+
+
+def test_a_second_writer_of_an_output_is_told_who_holds_it(tmp_path):
+    output = tmp_path / "index"
+    holder = _holder(output)
+    try:
+        with pytest.raises(LsrError, match=f"^{output} is in use by another lsr process \\(pid {holder.pid}\\), which holds {output}.lock"):
+            with building(output):
+                pytest.fail("the second build must not start")
+        assert (tmp_path / "index.partial" / "half-written").is_file()  # the holder's work is left alone
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_leftovers_of_a_killed_writer_are_cleaned_up_by_the_next(tmp_path):
+    output = tmp_path / "index"
+    holder = _holder(output)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / "index.partial" / "half-written").is_file()
+    with building(output) as tmp:
+        assert list(tmp.iterdir()) == []
+        write_manifest(tmp, {"kind": "bm25", "num_docs": 1})
+    assert read_manifest(output)["num_docs"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_writers_of_one_output_in_one_process_exclude_each_other_too(tmp_path):
+    output = tmp_path / "index"
+    with building(output) as tmp:
+        with pytest.raises(LsrError, match=f"in use by another lsr process \\(pid {os.getpid()}\\)"):
+            with building(output):
+                pytest.fail("the second build must not start")
+        write_manifest(tmp, {"kind": "bm25", "num_docs": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+    with building(output) as tmp:  # the lock went with the first build
+        write_manifest(tmp, {"kind": "bm25", "num_docs": 2})
+    assert read_manifest(output)["num_docs"] == 2
+
+
+def test_an_output_whose_lock_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LsrError, match=f"^{tmp_path / 'file' / 'index'}: cannot take its lock"):
+        with building(tmp_path / "file" / "index"):
+            pytest.fail("the build must not start")

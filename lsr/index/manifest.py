@@ -6,6 +6,7 @@ version) so that a searcher opens it correctly and an evaluation can reuse it sa
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -150,24 +151,63 @@ def check_replaceable(output: Path, own: Callable[[Path], bool] = is_index, what
 
 
 @contextmanager
+def writing(output: Path) -> Iterator[None]:
+    """Hold ``output``'s lock (``<output>.lock``, an exclusive ``flock`` holding the holder's pid) for the block.
+
+    A second lsr process writing ``output`` meanwhile gets an LsrError naming the holder's pid. The kernel releases the
+    lock when its holder ends, however it ends (``kill -9`` included), so a killed build never blocks the next one;
+    the file goes when the block ends.
+    """
+    path = output.with_name(output.name + ".lock")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = open(path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise LsrError(f"{output} is in use by another lsr process (pid {holder}), which holds {path}: "
+                               "wait for it to end, or choose another output") from None
+            if path.exists() and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+            handle.close()  # its holder removed the file as it finished: lock the file now at that path
+    except OSError as error:
+        raise LsrError(f"{output}: cannot take its lock {path} ({error.strerror or error}); choose an output in a writable folder") from None
+    try:
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still locked: a waiting process then locks a new file, never this one
+        handle.close()
+
+
+@contextmanager
 def building(output: str | os.PathLike, own: Callable[[Path], bool] = is_index, what: str = "an lsr index") -> Iterator[Path]:
     """Yield a temporary directory beside ``output``; it replaces ``output`` only if the block completes.
 
     An existing ``output`` must be ``what`` lsr wrote (``own``; an index by default) or an empty folder (:func:`check_replaceable`).
+    One process at a time builds an output (:func:`writing`); the leftovers of a killed build (``<output>.partial``) are
+    removed only by the next one, once it holds the lock.
     """
     output = Path(os.path.abspath(output))  # "." has no name to put a sibling beside
     check_replaceable(output, own, what)
-    tmp = output.with_name(output.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
+    with writing(output):
+        tmp = output.with_name(output.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = output.with_name(output.name + ".old")
-    if output.exists():
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        old = output.with_name(output.name + ".old")
+        if output.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            output.rename(old)
+        tmp.rename(output)
         shutil.rmtree(old, ignore_errors=True)
-        output.rename(old)
-    tmp.rename(output)
-    shutil.rmtree(old, ignore_errors=True)

@@ -11,8 +11,11 @@ archive that speeds up the JVM's start, and :mod:`lsr.jvm.classes` declares the 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -75,11 +78,37 @@ def _raise_clause_limit() -> None:
 _lucene_store_logger = None
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that started it ends
+
+
+def dying_with_parent() -> dict:
+    """``subprocess.Popen`` keyword arguments for a child that must not outlive this process (a JVM writing an index).
+
+    On Linux the child asks the kernel for SIGKILL when its parent ends, however it ends (``kill -9`` included), and
+    ends at once if the parent is already gone; elsewhere: none. The signal comes when the *thread* that started the
+    child ends, so start such children from a thread that lives as long as the work (lsr starts them from the main one).
+    """
+    if not sys.platform.startswith("linux"):
+        return {}
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent ended before the signal was set
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return {"preexec_fn": set_parent_death_signal}
+
+
 def run_java(main_class: str, args: list[str], log_path: Path, heap_size: str | None = None) -> None:
-    """Run an Anserini command-line tool in a child JVM (``-Xmx`` ``heap_size``, default :func:`heap`), logged to ``log_path``."""
+    """Run an Anserini command-line tool in a child JVM (``-Xmx`` ``heap_size``, default :func:`heap`), logged to ``log_path``.
+
+    The JVM dies with this process (:func:`dying_with_parent`): a killed ``lsr index`` leaves no JVM writing its index.
+    """
     command = [str(java_binary()), f"-Xmx{heap_size or heap()}", "-cp", str(anserini_jar()), main_class, *args]
     with open(log_path, "w", encoding="utf-8") as log:
-        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, **dying_with_parent()).returncode
     if status != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
         raise LsrError(f"{main_class} failed (exit {status}); last lines of {log_path}:\n" + "\n".join(tail))
