@@ -94,6 +94,14 @@ def check_numbers(settings, numbers: dict[str, Number], what: str) -> None:
             raise LsrError(f"{what}: {field} must be {number.describe()}, got {value!r}{_string_hint(value)}")
 
 
+def made(path: Path, make, settings: dict):
+    """``make(**settings)``, its errors (a bad setting) prefixed with the recipe file's path."""
+    try:
+        return make(**settings)
+    except LsrError as error:
+        raise LsrError(f"{path}: {error}") from None
+
+
 def _string_hint(value) -> str:
     """Why a number may have been read as a string: YAML 1.1 takes ``1.0e12`` (an exponent without its sign) for one."""
     if not isinstance(value, str):

@@ -93,8 +93,10 @@ def test_dense_recipes_load_and_are_checked(tmp_path):
     path = tmp_path / "training" / "d.yaml"
     path.parent.mkdir()
     path.write_text("student: dense\nepochs: 2\nlearning_rate: 1.0e-4\n")
-    loaded = load_training_recipe(path, batch_size="8")
+    loaded = load_training_recipe(path, batch_size=8)
     assert isinstance(loaded, DenseTrainRecipe) and loaded.name == "d" and loaded.batch_size == 8 and loaded.learning_rate == 1e-4
+    with pytest.raises(LsrError, match=f"^{path}: recipe 'd': batch_size must be an integer >= 1, got '8' \\(a string"):
+        load_training_recipe(path, batch_size="8")
     assert loaded.document_index == str(tmp_path / "indexing" / "minilm.yaml")  # relative to the recipe's folder
     path.write_text("student: dense\nnegatives: 7\n")
     with pytest.raises(LsrError, match="unknown setting"):

@@ -98,6 +98,57 @@ def test_recipe_validation(tmp_path):
         parse_overrides(["epochs"])
 
 
+@pytest.mark.parametrize("settings, field, expected", [
+    ("batch_size: 2.5", "batch_size", "an integer >= 1, got 2.5"),
+    ("batch_size: 0", "batch_size", "an integer >= 1, got 0"),
+    ("batch_size: '12'", "batch_size", "an integer >= 1, got '12' (a string: write it without quotes)"),
+    ("negatives: true", "negatives", "an integer >= 1, got True"),
+    ("max_steps: 10.5", "max_steps", "an integer >= 1 or empty, got 10.5"),
+    ("eval_every: 1e2", "eval_every", "an integer >= 1, got '1e2' (a string: YAML reads a number in exponent form"),
+    ("learning_rate: fast", "learning_rate", "a finite number > 0, got 'fast'"),
+    ("learning_rate: .nan", "learning_rate", "a finite number > 0, got nan"),
+    ("learning_rate: '0.5'", "learning_rate", "a finite number > 0, got '0.5' (a string: write it without quotes)"),
+    ("epochs: .inf", "epochs", "a finite number > 0, got inf"),
+    ("temperature: 0", "temperature", "a finite number > 0, got 0"),
+    ("warmup_ratio: 1.5", "warmup_ratio", "a finite number in [0, 1], got 1.5"),
+    ("doc_reg_weight: -1", "doc_reg_weight", "a finite number >= 0, got -1"),
+    ("student: dense\nepochs: 2.5", "epochs", "an integer >= 1, got 2.5"),
+    ("student: dense\nhard_negatives: -1", "hard_negatives", "an integer >= 0, got -1"),
+    ("student: dense\nscale: '20'", "scale", "a finite number > 0, got '20' (a string: write it without quotes)"),
+])
+def test_training_recipe_numbers_are_checked_naming_the_field_and_the_file(tmp_path, settings, field, expected):
+    from lsr.training.recipe import load_training_recipe
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(settings + "\n")
+    with pytest.raises(LsrError) as error:
+        load_training_recipe(path)
+    assert str(error.value).startswith(f"{path}: recipe 'bad': {field} must be {expected}") and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("settings, field, value", [
+    ("learning_rate: 1e-4", "learning_rate", 1e-4),  # a string to YAML 1.1, but exactly a number
+    ("learning_rate: 1.0e-4", "learning_rate", 1e-4),
+    ("learning_rate: 1", "learning_rate", 1.0),
+    ("epochs: 2", "epochs", 2.0),
+    ("batch_size: 8.0", "batch_size", 8),
+    ("student: dense\nepochs: 3.0", "epochs", 3),
+])
+def test_training_recipe_numbers_that_are_exactly_numbers_are_read_as_their_fields_type(tmp_path, settings, field, value):
+    from lsr.training.recipe import load_training_recipe
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(settings + "\n")
+    loaded = getattr(load_training_recipe(path), field)
+    assert loaded == value and type(loaded) is type(value)
+
+
+def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_number(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("seed: 1\n")
+    assert TrainRecipe.load(path, **parse_overrides(["learning_rate=1e-4"])).learning_rate == 1e-4  # docs/training.md's example
+
+
 def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
     """Loss and active document terms go down; the saved model reloads and encodes identically."""
     from sentence_transformers import SparseEncoder

@@ -23,7 +23,7 @@ from pathlib import Path
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_two_phase
-from lsr.recipe_files import Number, check_keys, check_name, check_numbers, check_strings, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import Number, check_keys, check_name, check_numbers, check_strings, made, name_or_path, read_recipe, resolve_relative
 
 QUERY_ENCODERS = ("model", "idf", "table")
 TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained
@@ -254,21 +254,13 @@ def load_recipe(path: str | os.PathLike) -> IndexRecipe | DenseRecipe | HybridRe
     data.setdefault("name", path.stem)
     if kind == "sparse":
         check_keys(path, data, {f.name for f in fields(IndexRecipe)})
-        return _made(path, IndexRecipe, _models(path, data, ("encoder",)))
+        return made(path, IndexRecipe, _models(path, data, ("encoder",)))
     if kind == "dense":
         check_keys(path, data, {f.name for f in fields(DenseRecipe)})
-        return _made(path, DenseRecipe, _models(path, data, ("encoder", "query_encoder")))
+        return made(path, DenseRecipe, _models(path, data, ("encoder", "query_encoder")))
     if kind == "hybrid":
         return _load_hybrid(path, data)
     raise LsrError(f"{path}: kind must be sparse (the default), dense or hybrid, got {kind!r}")
-
-
-def _made(path: Path, make, settings: dict):
-    """``make(**settings)``, its errors (a bad setting) prefixed with the recipe file's path."""
-    try:
-        return make(**settings)
-    except LsrError as error:
-        raise LsrError(f"{path}: {error}") from None
 
 
 def _models(path: Path, data: dict, keys: tuple[str, ...]) -> dict:
@@ -301,5 +293,5 @@ def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
     if len(fusion.weights) != len(sparse) + 1:
         raise LsrError(f"{path}: {len(sparse)} sparse list(s) and a dense one need {len(sparse) + 1} weights; "
                        f"give list_weights (one per sparse recipe, in order, then the dense one)")
-    return _made(path, HybridRecipe, {"name": data["name"], "sparse": sparse[0], "dense": dense, "fusion": fusion, "path": path,
+    return made(path, HybridRecipe, {"name": data["name"], "sparse": sparse[0], "dense": dense, "fusion": fusion, "path": path,
                                       "more_sparse": tuple(sparse[1:])})
