@@ -308,6 +308,64 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
     assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a), [k for k in a if not torch.allclose(a[k], c[k], atol=1e-6)]
 
 
+def _interrupted(checkpoints, recipe, corpus_sha256):
+    """A checkpoint folder as a run of ``recipe`` over that corpus leaves it when killed after its first validation."""
+    from dataclasses import asdict
+
+    checkpoints.mkdir()
+    (checkpoints / "validation.json").write_text(json.dumps({"history": [{"step": 0}], "seconds": 1.0,
+                                                             "settings": {**asdict(recipe), "corpus_sha256": corpus_sha256}}))
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"learning_rate": 1e-4}, ["learning_rate 2e-05 -> 0.0001"]),
+    ({"batch_size": 8, "seed": 7}, ["batch_size 12 -> 8", "seed 42 -> 7"]),
+    ({"teachers": ["bm25"]}, ["teachers ['dense:all-MiniLM-L6-v2', 'sparse:splade-tiny', 'bm25'] -> ['bm25']"]),
+    ({"corpus_sha256": "another"}, ["corpus_sha256 'abc' -> 'another'"]),
+])
+def test_resume_refuses_changed_settings_and_names_them(tmp_path, changes, named):
+    from dataclasses import asdict
+
+    from lsr.training.train import resumed_progress
+
+    recipe = TrainRecipe(name="r")
+    _interrupted(tmp_path / "r.checkpoints", recipe, "abc")
+    now = {**asdict(recipe), "corpus_sha256": "abc", **changes}
+    with pytest.raises(LsrError) as error:
+        resumed_progress(tmp_path / "r.checkpoints", now)
+    message = str(error.value)
+    assert message.startswith(f"--resume: the run in {tmp_path / 'r.checkpoints'} was started with other settings (")
+    assert all(change in message for change in named) and "\n" not in message
+    assert resumed_progress(tmp_path / "r.checkpoints", {**asdict(recipe), "corpus_sha256": "abc"})["history"] == [{"step": 0}]
+
+
+def test_resume_refuses_a_run_whose_settings_were_not_recorded_and_starts_afresh_without_one(tmp_path):
+    from lsr.training.train import resumed_progress
+
+    assert resumed_progress(tmp_path / "none.checkpoints", {"seed": 1}) == {}
+    (tmp_path / "old.checkpoints" / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(LsrError, match="does not record the settings its run was started with; run without --resume"):
+        resumed_progress(tmp_path / "old.checkpoints", {"seed": 1})
+
+
+def test_train_refuses_to_resume_with_another_learning_rate_before_any_work(tmp_path):
+    """The check comes before the teachers and the training: the checkpoint is left as it was, and no model is written."""
+    from dataclasses import replace
+
+    from lsr.data import load_dataset
+    from lsr.training.train import train
+    from tests.conftest import write_beir
+
+    root = write_beir(tmp_path / "tinyresume", split="train")
+    recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["bm25"], candidates_k=10, negatives=2, batch_size=2, max_steps=4)
+    _interrupted(tmp_path / "m.checkpoints", recipe, load_dataset(str(root)).corpus_sha256)
+    before = (tmp_path / "m.checkpoints" / "validation.json").read_text()
+    with pytest.raises(LsrError, match=r"started with other settings \(learning_rate 2e-05 -> 0.001\)"):
+        train(replace(recipe, learning_rate=1e-3), tmp_path / "m", out_dir=tmp_path / "out", resume=True, progress=False)
+    assert (tmp_path / "m.checkpoints" / "validation.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.checkpoints", "tinyresume"]
+
+
 def test_lexical_prior_loss_hand_computed():
     """KL to the teacher of softmax(q . d + weight x prior); weight 0 is sentence-transformers' KL loss."""
     import torch

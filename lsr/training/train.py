@@ -192,6 +192,9 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     started = time.perf_counter()
     output = Path(output)
     dataset, qrels = start_run(recipe, data_dir, threads)
+    checkpoints = output.with_name(output.name + ".checkpoints")
+    settings = {**asdict(recipe), "corpus_sha256": dataset.corpus_sha256}
+    resumed = resumed_progress(checkpoints, settings) if resume else {}  # before any work: a run with other settings is refused
     candidates, teacher_scores, targets = teacher_targets(recipe, dataset, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
 
@@ -201,9 +204,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     rows = training_rows(recipe, candidates, targets, qrels, train_ids, priors)
     loss = _loss(recipe, model, idf)
 
-    checkpoints = output.with_name(output.name + ".checkpoints")
-    progress_file = checkpoints / "validation.json"  # validation history and time spent, for --resume
-    resumed = json.loads(progress_file.read_text(encoding="utf-8")) if resume and progress_file.is_file() else {}
+    progress_file = checkpoints / PROGRESS
     history: list[dict] = resumed.get("history", [])
     started -= resumed.get("seconds", 0.0)
     val_qrels = {q: qrels[q] for q in val_ids}
@@ -219,7 +220,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
             history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
             model.train()
         with atomic_file(progress_file) as tmp:
-            tmp.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started}), encoding="utf-8")
+            tmp.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started, "settings": settings}), encoding="utf-8")
 
     class Validation(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -263,6 +264,34 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         plot_curves(summary, tmp / "training_curve.png")
     shutil.rmtree(checkpoints, ignore_errors=True)
     return summary
+
+
+PROGRESS = "validation.json"
+"""In a run's checkpoint folder: its validation history, time spent and settings (the recipe's and the corpus checksum), for ``--resume``."""
+
+
+def resumed_progress(checkpoints: Path, settings: dict) -> dict:
+    """What ``--resume`` continues from the interrupted run in ``checkpoints`` (its :data:`PROGRESS`; {} when there is none).
+
+    LsrError when that run recorded other ``settings`` (naming each changed one, then and now), or none: a resumed run
+    must train with the settings its first steps were trained with, since its log records one set for every step.
+    """
+    progress_file = checkpoints / PROGRESS
+    if not progress_file.is_file() and not any(checkpoints.glob("checkpoint-*")):
+        return {}
+    try:
+        resumed = json.loads(progress_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        resumed = {}
+    before = resumed.get("settings") if isinstance(resumed, dict) else None
+    if not isinstance(before, dict):
+        raise LsrError(f"--resume: {checkpoints} does not record the settings its run was started with; run without --resume to start over")
+    now = json.loads(json.dumps(settings))  # as JSON holds them: tuples as lists
+    changed = [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+    if changed:
+        raise LsrError(f"--resume: the run in {checkpoints} was started with other settings ({'; '.join(changed)}): resume it with the "
+                       "settings it was started with, or run without --resume to start over")
+    return resumed
 
 
 @contextmanager
