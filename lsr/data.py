@@ -175,11 +175,13 @@ class Dataset:
         return qrels
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datasets_id: str | None = None) -> Dataset:
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datasets_id: str | None = None,
+                 corpus_only: bool = False) -> Dataset:
     """Find a dataset by directory path, by name under the data root, or through ir_datasets when online.
 
     ``ir_datasets_id`` overrides ``beir/<name>``; an empty one means the dataset cannot be downloaded.
-    A nested name (``cqadupstack/android``) is called ``cqadupstack-android``.
+    A nested name (``cqadupstack/android``) is called ``cqadupstack-android``. ``corpus_only``: a folder
+    with a ``corpus.jsonl`` and no queries will do.
     """
     path = find_local(name, data_dir)
     label = Path(name).name if path == Path(name) else name.replace("/", "-")
@@ -188,7 +190,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datase
             raise LsrError(f"dataset {name!r} not found: no BEIR-layout directory at {name} or {data_root(data_dir) / name}, "
                            "and it cannot be downloaded")
         path = _from_ir_datasets(name, data_root(data_dir), ir_datasets_id)
-    for required in ("corpus.jsonl", "queries.jsonl"):
+    for required in ("corpus.jsonl",) if corpus_only else ("corpus.jsonl", "queries.jsonl"):
         if not (path / required).is_file():
             raise LsrError(f"dataset {name!r}: {path / required} is missing")
     return Dataset(label, path)
@@ -197,7 +199,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datase
 def load_corpus(corpus: str, data_dir: str | os.PathLike | None = None) -> Dataset:
     """A corpus by ``corpus.jsonl``-style file (a dataset of that file alone), BEIR-layout directory or dataset name under the data root."""
     path = Path(corpus)
-    return Dataset(path.stem, path.parent, path.name) if path.is_file() else load_dataset(corpus, data_dir)
+    return Dataset(path.stem, path.parent, path.name) if path.is_file() else load_dataset(corpus, data_dir, corpus_only=True)
 
 
 def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:

@@ -86,6 +86,16 @@ def test_a_corpus_file_alone_is_a_dataset(tiny):
     assert load_corpus(str(tiny.root)).name == tiny.name
 
 
+def test_a_folder_with_only_a_corpus_is_a_corpus_but_not_an_evaluation_dataset(tiny, tmp_path):
+    """``lsr adapt`` and ``lsr idf`` read a corpus alone; evaluation needs its queries."""
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "corpus.jsonl").write_text(tiny.corpus_path.read_text())
+    assert [d.id for d in load_corpus(str(tmp_path / "bare")).corpus()] == [d.id for d in tiny.corpus()]
+    assert load_dataset(str(tmp_path / "bare"), corpus_only=True).name == "bare"
+    with pytest.raises(LsrError, match="queries.jsonl is missing"):
+        load_dataset(str(tmp_path / "bare"))
+
+
 def test_missing_split_lists_the_available_ones(tiny):
     with pytest.raises(LsrError, match=r"no qrels for split 'dev'.*available: test"):
         tiny.qrels("dev")

@@ -53,6 +53,6 @@ def adapt_corpus(dataset: str, recipe_path: str | os.PathLike, overrides: dict |
 
     if queries < 1:
         raise LsrError(f"--queries must be positive, got {queries}")
-    return adapt(load_dataset(dataset, data_dir), TrainRecipe.load(recipe_path, **(overrides or {})), config.out_dir(out_dir),
+    return adapt(load_dataset(dataset, data_dir, corpus_only=True), TrainRecipe.load(recipe_path, **(overrides or {})), config.out_dir(out_dir),
                  max_queries=queries, threads=threads, progress=progress,
                  index_recipe=IndexRecipe.load(index_recipe_path) if index_recipe_path else None)
