@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +19,8 @@ from typing import Iterator
 
 from lsr.config import data_root
 from lsr.errors import LsrError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,12 +127,22 @@ class Dataset:
 
     @cached_property
     def corpus_sha256(self) -> str:
-        """Checksum of corpus.jsonl, recorded in every index manifest built from it."""
-        digest = hashlib.sha256()
-        with open(self.corpus_path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        """Checksum of corpus.jsonl (taken once, on first use), recorded in every index manifest built from it."""
+        return _sha256(self.corpus_path)
+
+    def check_corpus_unchanged(self, checksum: str) -> None:
+        """Raise a clear error if corpus.jsonl no longer has ``checksum`` (it changed while being read)."""
+        if _sha256(self.corpus_path) != checksum:
+            raise LsrError(f"{self.corpus_path} changed while it was being read: run again on the finished file")
+
+    @cached_property
+    def corpus_ids(self) -> frozenset[str]:
+        """The ids of the corpus's documents."""
+        return frozenset(doc.id for doc in self.corpus())
+
+    @cached_property
+    def _checked_splits(self) -> set[str]:
+        return set()
 
     def all_queries(self) -> dict[str, str]:
         """Every query in queries.jsonl, id -> text."""
@@ -172,7 +185,21 @@ class Dataset:
                 _check_id(parts[0], path, number, "query-id")
                 _check_id(parts[1], path, number, "corpus-id")
                 qrels.setdefault(parts[0], {})[parts[1]] = grade
+        if split not in self._checked_splits:
+            self._checked_splits.add(split)
+            missing = sorted({doc for judged in qrels.values() for doc in judged} - self.corpus_ids)
+            if missing:
+                log.warning("%s: %d judged document(s) are not in %s (e.g. %r): no system can retrieve them", path, len(missing),
+                            self.corpus_path, missing[0])
         return qrels
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datasets_id: str | None = None,

@@ -8,7 +8,7 @@ import pytest
 
 from lsr.data import Dataset, load_corpus, load_dataset
 from lsr.errors import LsrError
-from tests.conftest import write_beir
+from tests.conftest import TINY_DOCS, write_beir
 
 
 def corpus_with(tmp_path, lines: list[bytes]) -> Dataset:
@@ -94,6 +94,19 @@ def test_a_folder_with_only_a_corpus_is_a_corpus_but_not_an_evaluation_dataset(t
     assert load_dataset(str(tmp_path / "bare"), corpus_only=True).name == "bare"
     with pytest.raises(LsrError, match="queries.jsonl is missing"):
         load_dataset(str(tmp_path / "bare"))
+
+
+def test_judged_documents_missing_from_the_corpus_are_reported_once(tiny, tmp_path, caplog):
+    dataset = load_dataset(str(write_beir(tmp_path / "gaps", docs=[d for d in TINY_DOCS if d[0] != "d1"])))
+    with caplog.at_level("WARNING", logger="lsr"):
+        dataset.qrels("test")
+        dataset.qrels("test")
+    warnings = [r.getMessage() for r in caplog.records if "judged document" in r.getMessage()]
+    assert len(warnings) == 1 and "'d1'" in warnings[0] and "1 judged document(s)" in warnings[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lsr"):
+        tiny.qrels("test")
+    assert not [r for r in caplog.records if "judged document" in r.getMessage()]
 
 
 def test_missing_split_lists_the_available_ones(tiny):

@@ -295,3 +295,22 @@ def test_an_output_whose_lock_cannot_be_made_is_a_clear_error(tmp_path):
     with pytest.raises(LsrError, match=f"^{tmp_path / 'file' / 'index'}: cannot take its lock"):
         with building(tmp_path / "file" / "index"):
             pytest.fail("the build must not start")
+
+
+def test_a_corpus_changed_while_it_is_indexed_is_not_recorded_as_indexed(tiny, tmp_path):
+    """The checksum is taken before the corpus is read and checked before the manifest is written."""
+    from lsr.data import Dataset
+    from lsr.index.build import build_index
+
+    root = tmp_path / "moving"
+    shutil.copytree(tiny.root, root)
+
+    class Appending(Dataset):
+        def corpus(self):
+            yield from super().corpus()
+            with open(self.corpus_path, "a", encoding="utf-8") as handle:  # another writer, while the index is built
+                handle.write(json.dumps({"_id": "late", "title": "", "text": "added while indexing"}) + "\n")
+
+    with pytest.raises(LsrError, match="changed while it was being read"):
+        build_index(IndexRecipe(name="bm25"), Appending("moving", root), tmp_path / "index", threads=1, progress=False)
+    assert not (tmp_path / "index").exists()

@@ -113,6 +113,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
     encoder settings; its quantised vectors are reused (pruned as ``recipe`` says) instead of encoding again.
     """
     started = time.perf_counter()
+    checksum = dataset.corpus_sha256  # before the corpus is read: a corpus changed meanwhile is not recorded as indexed
     skipped: list[str] = []
     stats: dict = {}
     with building(output) as tmp:
@@ -144,7 +145,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             "kind": recipe.kind,
             "query": query_side,
             "dataset": dataset.name,
-            "corpus": {"path": str(dataset.corpus_path), "sha256": dataset.corpus_sha256},
+            "corpus": {"path": str(dataset.corpus_path), "sha256": checksum},
             "num_docs": indexed,
             "skipped_empty": skipped,
             "index_bytes": directory_size(tmp / LUCENE_DIR),
@@ -153,6 +154,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
         }
         if skipped:
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
+        dataset.check_corpus_unchanged(checksum)
         write_manifest(tmp, manifest)
     return manifest
 

@@ -63,6 +63,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
     from lsr.encoders import dense  # torch is needed only here
 
     started = time.perf_counter()
+    checksum = dataset.corpus_sha256  # before the corpus is read
     faiss.omp_set_num_threads(threads)
     output = Path(output)
     source = same_documents(recipe, dataset, output.parent) if output.parent.is_dir() else None
@@ -103,7 +104,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
                       "prompt": recipe.query_prompt, "normalize": recipe.normalize},
             "faiss": {"index": recipe.faiss_index, "dim": int(vectors.shape[1]), "ef_search": recipe.ef_search},
             "dataset": dataset.name,
-            "corpus": {"path": str(dataset.corpus_path), "sha256": dataset.corpus_sha256},
+            "corpus": {"path": str(dataset.corpus_path), "sha256": checksum},
             "num_docs": len(doc_ids),
             "skipped_empty": skipped,
             "index_bytes": directory_size(tmp),
@@ -114,5 +115,6 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
         }
         if skipped:
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
+        dataset.check_corpus_unchanged(checksum)
         write_manifest(tmp, manifest)
     return manifest
