@@ -314,3 +314,24 @@ def test_a_corpus_changed_while_it_is_indexed_is_not_recorded_as_indexed(tiny, t
     with pytest.raises(LsrError, match="changed while it was being read"):
         build_index(IndexRecipe(name="bm25"), Appending("moving", root), tmp_path / "index", threads=1, progress=False)
     assert not (tmp_path / "index").exists()
+
+
+def test_a_siamese_index_refuses_a_query_model_replaced_after_indexing(tiny, tmp_path):
+    """The index pins its query model's files (a digest in the manifest): a changed or missing model is a clear error."""
+    from lsr.encoders.names import resolve_model
+    from lsr.index.build import build_index
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model("splade-tiny"), model)
+    index = tmp_path / "siamese"
+    build_index(IndexRecipe(name="siamese", encoder=str(model), query_encoder="model"), tiny, index, threads=1, progress=False)
+    assert read_manifest(index)["query"]["model_digest"]
+    with Searcher.open(index) as searcher:
+        assert searcher.search("aspirin", k=1)
+    with open(model / "config.json", "a", encoding="utf-8") as handle:
+        handle.write("\n")
+    with pytest.raises(LsrError, match="changed since the index was built"):
+        Searcher.open(index)
+    shutil.rmtree(model)
+    with pytest.raises(LsrError, match="query model .* is missing"):
+        Searcher.open(index)

@@ -25,7 +25,7 @@ from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
-from lsr.index.recipe import IndexRecipe
+from lsr.index.recipe import IndexRecipe, directory_digest
 from lsr.jvm import run_java
 from lsr.version import __version__
 
@@ -198,6 +198,8 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     if recipe.query_encoder == "model":
         query_side["model"] = resolve_model(recipe.encoder)
         query_side["max_length"] = recipe.query_max_length
+        if Path(query_side["model"]).is_dir():  # pinned: a model replaced after indexing must not change results silently
+            query_side["model_digest"] = directory_digest(Path(query_side["model"]))
         return stats, query_side
     (tmp / QUERY_DIR).mkdir(exist_ok=True)
     transformer = next(m for m in model.modules() if type(m).__name__ == "Transformer")

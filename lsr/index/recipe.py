@@ -42,11 +42,11 @@ def _fingerprint(settings: dict) -> str:
     for key in ("encoder", "query_encoder"):
         model = settings.get(key)
         if isinstance(model, str) and model and Path(model).is_dir():
-            settings = {**settings, f"{key}_digest": _directory_digest(Path(model))}
+            settings = {**settings, f"{key}_digest": directory_digest(Path(model))}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _directory_digest(folder: Path) -> str:
+def directory_digest(folder: Path) -> str:
     """sha256 over the relative paths and contents of the files under ``folder``.
 
     Fingerprints are taken several times per run (every system, every hybrid component); the

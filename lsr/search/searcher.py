@@ -210,6 +210,20 @@ class ImpactSearcher(LuceneSearcher):
         return self._lucene.weighted_query(weights) if weights else None
 
 
+def check_query_model(index_dir: Path, query: dict) -> None:
+    """Raise a clear error if the query model that the index pinned (``model_digest``) is missing or changed."""
+    from lsr.index.recipe import directory_digest
+
+    pinned, model = query.get("model_digest"), Path(query["model"])
+    if pinned is None:
+        return
+    if not model.is_dir():
+        raise LsrError(f"{index_dir}: its query model {model} is missing; rebuild the index (lsr index ... --output {index_dir})")
+    if directory_digest(model) != pinned:
+        raise LsrError(f"{index_dir}: its query model {model} changed since the index was built (the files' digest differs); "
+                       f"rebuild the index (lsr index ... --output {index_dir})")
+
+
 def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
     """The query encoder that a manifest's ``query`` section describes (with its BM25 channel, if any)."""
     if query["type"] in ("idf", "table"):
@@ -219,6 +233,7 @@ def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
     elif query["type"] == "model":
         from lsr.encoders.sparse import ModelQueryEncoder, load_sparse_encoder
 
+        check_query_model(index_dir, query)
         encoder = ModelQueryEncoder(load_sparse_encoder(query["model"], query_length=query.get("max_length")))
     else:
         raise LsrError(f"{index_dir}: unknown query encoder type {query['type']!r} in the manifest")
