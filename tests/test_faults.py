@@ -335,3 +335,19 @@ def test_a_siamese_index_refuses_a_query_model_replaced_after_indexing(tiny, tmp
     shutil.rmtree(model)
     with pytest.raises(LsrError, match="query model .* is missing"):
         Searcher.open(index)
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda i: _manifest(i, lambda m: m.pop("query")), "manifest.json lacks query.type"),
+    (lambda i: next((i / "collection").glob("*.jsonl")).write_text('{"id": "d1", "vector": ', encoding="utf-8"), ".jsonl:1 cannot be read"),
+    (lambda i: next((i / "collection").glob("*.jsonl")).write_text('{"vector": {}}\n', encoding="utf-8"), ".jsonl:1 cannot be read"),
+])
+def test_exact_search_of_a_damaged_index_is_a_clear_error(if_index, tmp_path, damage, expected):
+    from lsr.search.exact import ExactSearcher
+
+    index = tmp_path / "index"
+    shutil.copytree(if_index, index)
+    damage(index)
+    with pytest.raises(LsrError, match=re.escape(expected)) as error:
+        ExactSearcher.from_index(index)
+    assert str(error.value).startswith(f"{index}: a damaged lsr index")

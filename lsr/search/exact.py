@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lsr.errors import LsrError
-from lsr.index.manifest import read_manifest
+from lsr.index.check import check_index, damaged
 from lsr.index.pruning import quantise_weights
 from lsr.search.searcher import QueryEncoder, Searcher, query_encoder
 from lsr.types import Hit
@@ -30,20 +30,24 @@ class ExactSearcher(Searcher):
     def from_index(cls, index_dir: str | os.PathLike) -> "ExactSearcher":
         """Load the vectors of an impact index built with ``keep_vectors=True``."""
         index_dir = Path(index_dir)
-        manifest = read_manifest(index_dir)
+        manifest = check_index(index_dir)
         shards = sorted((index_dir / "collection").glob("*.jsonl"))
         if manifest["kind"] != "impact" or not shards:
             raise LsrError(f"{index_dir}: exact search needs an impact index built with --keep-vectors")
         doc_ids, rows, cols, values, columns = [], [], [], [], {}
         for shard in shards:
             with open(shard, encoding="utf-8") as handle:
-                for line in handle:
-                    record = json.loads(line)
-                    for term, weight in record["vector"].items():
+                for number, line in enumerate(handle, start=1):
+                    try:
+                        record = json.loads(line)
+                        vector, doc_id = record["vector"].items(), record["id"]
+                    except (ValueError, KeyError, TypeError, AttributeError) as error:
+                        raise damaged(index_dir, f"its kept vectors {shard.name}:{number} cannot be read ({error!r})") from None
+                    for term, weight in vector:
                         rows.append(len(doc_ids))
                         cols.append(columns.setdefault(term, len(columns)))
                         values.append(weight)
-                    doc_ids.append(record["id"])
+                    doc_ids.append(doc_id)
         matrix = sp.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), shape=(len(doc_ids), len(columns)))
         return cls(doc_ids, matrix, columns, query_encoder(index_dir, manifest["query"]), float(manifest["query"]["scale"]))
 
