@@ -128,11 +128,11 @@ class Dataset:
     @cached_property
     def corpus_sha256(self) -> str:
         """Checksum of corpus.jsonl (taken once, on first use), recorded in every index manifest built from it."""
-        return _sha256(self.corpus_path)
+        return file_sha256(self.corpus_path)
 
     def check_corpus_unchanged(self, checksum: str) -> None:
         """Raise a clear error if corpus.jsonl no longer has ``checksum`` (it changed while being read)."""
-        if _sha256(self.corpus_path) != checksum:
+        if file_sha256(self.corpus_path) != checksum:
             raise LsrError(f"{self.corpus_path} changed while it was being read: run again on the finished file")
 
     @cached_property
@@ -194,7 +194,8 @@ class Dataset:
         return qrels
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -7,10 +7,10 @@ every listed file, so a truncated or replaced weight file fails with an error na
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from pathlib import Path
 
+from lsr.data import file_sha256
 from lsr.errors import LsrError
 
 # short name -> (module whose package ships the weights, folder inside it, hub id; "" when only lsr has it)
@@ -46,11 +46,7 @@ def _sha256(path: Path) -> str:
 @functools.lru_cache(maxsize=64)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
     """A file's sha256, hashed once per process for as long as its size and mtime stay the same."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def verify_checksums(folder: Path) -> None:
