@@ -147,6 +147,13 @@ def test_an_intact_index_is_reused(bm25_index, tiny, tmp_path):
     assert (index / MANIFEST).stat().st_mtime_ns == before
 
 
+def test_a_fresh_process_whose_first_java_call_is_the_reuse_check_reuses_the_index(bm25_index):
+    """The check opens the index with lsr's JVM (its Java, its classpath), not with one that importing jnius would start."""
+    script = "import sys; from pathlib import Path; from lsr.search.lucene import check_readable; check_readable(Path(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", script, str(bm25_index / LUCENE_DIR)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_dense_index_with_a_truncated_faiss_file_is_rebuilt(dense_index, tiny, tmp_path):
     recipe = DenseRecipe(name="minilm")
     index = index_path(recipe, tiny, tmp_path)

@@ -81,9 +81,9 @@ def _top_k_searcher(searcher):
 def open_reader(lucene_dir: str | Path):
     """A Lucene ``DirectoryReader`` over ``lucene_dir``; a folder Lucene cannot read (missing, truncated or stray segment
     files) is an LsrError naming the index and Lucene's reason."""
+    java = declared()  # starts the JVM: importing jnius first would start one without lsr's Java and classpath
     from jnius import JavaException
 
-    java = declared()
     try:
         return java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
     except JavaException as error:
