@@ -1,6 +1,7 @@
 """lsr adapt: pseudo-queries from a corpus alone, then a short fine-tuning and an index of the corpus."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -82,3 +83,6 @@ def test_adapt_end_to_end_on_a_small_corpus(tmp_path):
     with Searcher.open(summary["index"]) as searcher:
         assert searcher.search("aspirin colorectal cancer", k=3)[0].docid == "d1"
     assert adapt(corpus, recipe, tmp_path / "out", max_queries=25, progress=False, index_recipe=settings) == summary  # done: nothing runs again
+    with pytest.raises(LsrError, match=r"was adapted with other settings \(max_steps 30 -> 40\)"):  # neither reused nor replaced
+        adapt(corpus, replace(recipe, max_steps=40), tmp_path / "out", max_queries=25, progress=False, index_recipe=settings)
+    assert json.loads((tmp_path / "out" / "adapt" / "corpus" / "model" / "training_log.json").read_text()) == log

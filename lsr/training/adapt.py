@@ -90,6 +90,27 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
     return load_dataset(str(folder))
 
 
+def finished_adaptation(model: Path, recipe) -> dict | None:
+    """The training summary of the model already adapted in ``model`` with ``recipe``'s settings, or None when there is none.
+
+    A model adapted with other settings (another backbone, other steps) is an LsrError naming them: it is neither reused
+    for these settings nor replaced.
+    """
+    from dataclasses import asdict
+
+    from lsr.training.train import changed_settings
+
+    log_file = model / "training_log.json"
+    if not log_file.is_file():
+        return None
+    summary = json.loads(log_file.read_text(encoding="utf-8"))
+    changed = changed_settings(summary.get("recipe", {}), asdict(recipe), ignore=("dataset",))
+    if changed:
+        raise LsrError(f"{model} was adapted with other settings ({'; '.join(changed)}): remove {model.parent} to adapt it again "
+                       "with these, or give another --out-dir")
+    return summary
+
+
 def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resume: bool = True, threads: int = 2,
           progress: bool = True, index_recipe=None) -> dict:
     """Pseudo-queries -> teacher labels -> fine-tuned model -> index of ``dataset``; returns a summary.
@@ -109,7 +130,7 @@ def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resu
     pseudo = write_pseudo_dataset(dataset, folder / f"{dataset.name}-pseudo-queries", max_queries, recipe.seed)
     recipe = replace(recipe, dataset=str(pseudo.root), split=SPLIT)
     model = folder / "model"
-    summary = json.loads((model / "training_log.json").read_text(encoding="utf-8")) if (model / "training_log.json").is_file() else None
+    summary = finished_adaptation(model, recipe)
     if summary is None:
         summary = train(recipe, model, out_dir=folder, resume=resume, threads=threads, progress=progress)
     index_recipe = replace(index_recipe or IndexRecipe(name="adapted"), name=f"{dataset.name}-adapted", encoder=str(model), query_encoder="idf",

@@ -270,6 +270,14 @@ PROGRESS = "validation.json"
 """In a run's checkpoint folder: its validation history, time spent and settings (the recipe's and the corpus checksum), for ``--resume``."""
 
 
+def changed_settings(before: dict, now: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    """``"key before -> now"`` for each setting that differs between a recorded run's ``before`` and ``now`` (compared as
+    JSON holds them: tuples as lists), but those in ``ignore``."""
+    now = json.loads(json.dumps(now))
+    return [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in sorted(set(before) | set(now))
+            if key not in ignore and before.get(key) != now.get(key)]
+
+
 def resumed_progress(checkpoints: Path, settings: dict) -> dict:
     """What ``--resume`` continues from the interrupted run in ``checkpoints`` (its :data:`PROGRESS`; {} when there is none).
 
@@ -286,8 +294,7 @@ def resumed_progress(checkpoints: Path, settings: dict) -> dict:
     before = resumed.get("settings") if isinstance(resumed, dict) else None
     if not isinstance(before, dict):
         raise LsrError(f"--resume: {checkpoints} does not record the settings its run was started with; run without --resume to start over")
-    now = json.loads(json.dumps(settings))  # as JSON holds them: tuples as lists
-    changed = [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+    changed = changed_settings(before, settings)
     if changed:
         raise LsrError(f"--resume: the run in {checkpoints} was started with other settings ({'; '.join(changed)}): resume it with the "
                        "settings it was started with, or run without --resume to start over")
