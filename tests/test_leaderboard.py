@@ -70,6 +70,28 @@ def test_check_never_passes_vacuously(tmp_path, capsys, monkeypatch):
     assert "absent/bm25: not available: dataset 'absent' not found" in capsys.readouterr().out
 
 
+def test_a_system_with_a_model_per_dataset_indexes_each_dataset_with_its_own(tmp_path):
+    """``encoder: ../models/{dataset}`` (as lsr adapt makes them): each dataset's own model; a dataset without one is "not built"."""
+    from lsr.encoders.names import resolve_model
+    from lsr.index.manifest import read_manifest
+
+    for name in ("one", "two"):
+        write_beir(tmp_path / "data" / name)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "one").symlink_to(resolve_model("splade-tiny"), target_is_directory=True)
+    matrix = write_matrix(tmp_path, f"  own:\n    recipe: {REPO / 'indexing' / 'inference-free.yaml'}\n    encoder: ../models/{{dataset}}\n"
+                                    "datasets:\n  one: {}\n  two: {}\n")
+    assert leaderboard(tmp_path, str(matrix)) == 0
+    rows = {(r["dataset"], r["system"]): r for r in csv.DictReader(open(tmp_path / "board.csv", encoding="utf-8"))}
+    assert rows["one", "own"]["status"] == "ok" and 0 < float(rows["one", "own"]["nDCG@10"]) <= 1
+    assert rows["two", "own"]["status"] == f"not built: {tmp_path / 'models' / 'two'} is missing" and rows["two", "bm25"]["status"] == "ok"
+    manifest = read_manifest(tmp_path / "out" / "indexes" / "one" / "own")
+    assert Path(manifest["recipe"]["encoder"]) == tmp_path / "models" / "one"
+    with pytest.raises(LsrError, match=r"system 'own': encoder '../models/\{corpus\}' may hold \{dataset\} and no other braces"):
+        Matrix.load(write_matrix(tmp_path, f"  own: {{recipe: {REPO / 'indexing' / 'bm25.yaml'}, encoder: '../models/{{corpus}}'}}\n"
+                                           "datasets:\n  one: {}\n"))
+
+
 def test_problems_of_a_run():
     matrix = Matrix(Path("m.yaml"), {}, [], requested_systems=("trained",))
     cells = [Cell("d", "test", "bm25", "BM25", scores={"nDCG@10": 0.5}, pin=Pin(0.5, 0.002)),
@@ -90,7 +112,7 @@ def test_a_new_dataset_runs_through_the_whole_matrix(tmp_path, capsys):
     assert [r["system"] for r in rows] == list(matrix.systems)
     ran = {r["system"]: r for r in rows if r["status"] == "ok"}
     # systems whose trained model is absent (a fresh clone has none) are "not built", with no number
-    missing = {name for name, system in matrix.systems.items() if system.requires is not None and not system.requires.exists()}
+    missing = {name for name, system in matrix.systems.items() if system.missing("brand-new")}
     assert set(matrix.systems) - set(ran) == missing
     for row in rows:
         if row["system"] in missing:

@@ -65,7 +65,8 @@ def _load_everything() -> dict:
     evaluation = EvalRecipe.load(REPO / "eval" / "scifact.yaml")
     loaded["eval/scifact.yaml"] = _strings({"dataset": evaluation.dataset, "recipes": evaluation.index_recipes()})
     matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
-    loaded["eval/leaderboard.yaml"] = _strings({name: {"recipe": s.recipe, "requires": s.requires or "", "loaded": load_recipe(s.recipe)}
+    loaded["eval/leaderboard.yaml"] = _strings({name: {"recipe": s.recipe, "requires": s.requires or "", "encoder": s.encoder or "",
+                                                       "loaded": s.index_recipe("d")}
                                                 for name, s in matrix.systems.items()})
     return loaded
 
@@ -81,7 +82,8 @@ def test_every_recipe_names_the_same_files_from_any_working_directory(tmp_path, 
     # the paths themselves: recipes, models built later and trained-model requirements, all from the files' folders
     matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
     assert {s.recipe.resolve() for s in matrix.systems.values()} <= set((REPO / "indexing").glob("*.yaml"))
-    assert matrix.systems["minilm-scifact"].requires.resolve() == REPO / "out" / "models" / "minilm-scifact"
+    assert Path(matrix.systems["minilm-scifact"].requires).resolve() == REPO / "out" / "models" / "minilm-scifact"
+    assert Path(matrix.systems["adapted"].encoder.format(dataset="cisi")).resolve() == REPO / "out" / "adapt" / "cisi" / "model"
     models = REPO / "out" / "models"
     assert Path(load_recipe(REPO / "indexing" / "inference-free-trained.yaml").encoder).resolve() == models / "inference-free-ensemble"
     assert Path(load_recipe(REPO / "indexing" / "minilm-scifact.yaml").query_encoder).resolve() == models / "minilm-scifact"

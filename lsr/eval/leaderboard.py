@@ -28,7 +28,6 @@ from lsr.eval.registry import Opened, open_dataset, parse_name
 from lsr.eval.runs import read_run, write_run
 from lsr.eval.significance import Comparison, paired_ttest
 from lsr.index.manifest import read_manifest
-from lsr.index.recipe import load_recipe
 
 OK = "ok"
 NOT_AVAILABLE = "not available"
@@ -134,10 +133,10 @@ def _dataset_cells(matrix: Matrix, entry: DatasetEntry, data_dir, out_dir: Path,
     for system in matrix.systems.values():
         cell = Cell(dataset.name, split, system.name, system.label, pin=entry.expected.get(system.name), queries=len(queries))
         cells.append(cell)
-        if system.missing():
-            cell.status = system.missing()
+        if system.missing(dataset.name):
+            cell.status = system.missing(dataset.name)
             continue
-        index_dir = ensure_index(load_recipe(system.recipe), dataset, out_dir, threads, progress)
+        index_dir = ensure_index(system.index_recipe(dataset.name), dataset, out_dir, threads, progress)
         run_path = out_dir / "runs" / dataset.name / split / f"{system.name}.trec"
         cell.efficiency = _cached_run(index_dir, run_path, queries, matrix.k, threads, progress, fresh)
         run = read_run(run_path)

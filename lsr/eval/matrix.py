@@ -1,10 +1,11 @@
 """The leaderboard matrix (``eval/leaderboard.yaml``): datasets x systems, with pinned nDCG@10 per cell.
 
 In the spirit of Pyserini's regression files: each system names an index recipe (a path relative to the
-matrix file's folder, as is ``requires``), each dataset lists the cells whose nDCG@10 is pinned
-(``expected``) with a tolerance. A cell is a number (the default tolerance applies) or
-``{nDCG@10: value, tolerance: t, source: text}``. A dataset in the matrix (or given on the command
-line) that is not in the BEIR table is simply read from the data root: adding one is a YAML line, not code.
+matrix file's folder, as are ``requires`` and ``encoder``, in which ``{dataset}`` stands for the dataset's
+name), each dataset lists the cells whose nDCG@10 is pinned (``expected``) with a tolerance. A cell is a
+number (the default tolerance applies) or ``{nDCG@10: value, tolerance: t, source: text}``. A dataset in
+the matrix (or given on the command line) that is not in the BEIR table is simply read from the data
+root: adding one is a YAML line, not code.
 """
 
 from __future__ import annotations
@@ -19,18 +20,30 @@ from lsr.recipe_files import check_keys, read_recipe, resolve_relative
 
 @dataclass(frozen=True)
 class System:
-    """One column of the matrix: an index recipe, a display label, and an optional file it needs (e.g. a trained model)."""
+    """One column of the matrix: an index recipe, a display label, an optional file it needs (e.g. a trained model),
+    and optionally a model of each dataset's own (``encoder``, e.g. ``../out/adapt/{dataset}/model``: one that
+    ``lsr adapt`` made for that corpus), which replaces the recipe's encoder."""
 
     name: str
     recipe: Path
     label: str
-    requires: Path | None = None
+    requires: str | None = None   # a path; ``{dataset}`` stands for the dataset's name
+    encoder: str | None = None    # likewise
 
-    def missing(self) -> str | None:
-        """Why this system cannot be built here (its required path is absent), else None."""
-        if self.requires is not None and not self.requires.exists():
-            return f"not built: {self.requires} is missing"
+    def missing(self, dataset: str) -> str | None:
+        """Why this system cannot be built for ``dataset`` here (its required path is absent), else None."""
+        for needed in (self.requires, self.encoder):
+            if needed is not None and not Path(needed.format(dataset=dataset)).exists():
+                return f"not built: {needed.format(dataset=dataset)} is missing"
         return None
+
+    def index_recipe(self, dataset: str):
+        """The index recipe of this system for ``dataset``: its recipe file, with the dataset's own encoder if it has one
+        (then named after the system, so its index has a folder of its own)."""
+        from lsr.index.recipe import load_recipe
+
+        recipe = load_recipe(self.recipe)
+        return replace(recipe, name=self.name, encoder=self.encoder.format(dataset=dataset)) if self.encoder else recipe
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class Matrix:
         data = read_recipe(path)
         check_keys(path, data, {"systems", "datasets", "baseline", "k", "alpha", "bonferroni", "tolerance"})
         if not isinstance(data.get("systems"), dict) or not data["systems"]:
-            raise LsrError(f"{path}: 'systems' must map system names to {{recipe, label, requires}}")
+            raise LsrError(f"{path}: 'systems' must map system names to {{recipe, label, requires, encoder}}")
         if not isinstance(data.get("datasets"), dict) or not data["datasets"]:
             raise LsrError(f"{path}: 'datasets' must map dataset names to {{split, ignore_identical_ids, expected}}")
         systems = {name: _system(path, name, spec) for name, spec in data["systems"].items()}
@@ -122,12 +135,17 @@ def _number(path: Path, key: str, value) -> float:
 def _system(path: Path, name: str, spec) -> System:
     if not isinstance(spec, dict) or "recipe" not in spec:
         raise LsrError(f"{path}: system {name!r} needs a 'recipe' (an index recipe path relative to {path.parent}, e.g. ../indexing/bm25.yaml)")
-    check_keys(path, spec, {"recipe", "label", "requires"})
+    check_keys(path, spec, {"recipe", "label", "requires", "encoder"})
     recipe = Path(resolve_relative(path, str(spec["recipe"])))
     if not recipe.is_file():
         raise LsrError(f"{path}: system {name!r}: recipe {recipe} does not exist (recipe paths are relative to {path.parent})")
-    requires = Path(resolve_relative(path, str(spec["requires"]))) if spec.get("requires") else None
-    return System(name, recipe, str(spec.get("label", name)), requires)
+    paths = {key: resolve_relative(path, str(spec[key])) if spec.get(key) else None for key in ("requires", "encoder")}
+    for key, value in paths.items():
+        try:
+            value is None or value.format(dataset="")
+        except (KeyError, IndexError, ValueError):
+            raise LsrError(f"{path}: system {name!r}: {key} {spec[key]!r} may hold {{dataset}} and no other braces") from None
+    return System(name, recipe, str(spec.get("label", name)), **paths)
 
 
 def _dataset(path: Path, name: str, spec, systems: dict[str, System], tolerance: float) -> DatasetEntry:
