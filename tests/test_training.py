@@ -149,8 +149,9 @@ def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_num
     assert TrainRecipe.load(path, **parse_overrides(["learning_rate=1e-4"])).learning_rate == 1e-4  # docs/training.md's example
 
 
-def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
-    """Loss and active document terms go down; the saved model reloads and encodes identically."""
+def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys):
+    """Loss and active document terms go down; the saved model reloads and encodes identically; a run without progress
+    output prints no loss dicts."""
     from sentence_transformers import SparseEncoder
 
     from lsr.data import load_dataset
@@ -164,6 +165,7 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path):
                          rows_per_query=24, batch_size=2, learning_rate=5e-4, doc_reg_weight=0.5, warmup_ratio=0.1,
                          eval_every=3, validation_fraction=0.2, doc_max_length=48)
     summary = train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
+    assert "'loss'" not in capsys.readouterr().out
     base = [e["base_loss"] for e in summary["log"] if "base_loss" in e]
     third = len(base) // 3
     assert third >= 3 and np.mean(base[-third:]) < np.mean(base[:third]), base

@@ -35,7 +35,7 @@ from lsr.index.recipe import TRAINING_INFO
 from lsr.training.losses import CorpusSoftmaxLoss
 from lsr.training.recipe import DenseTrainRecipe
 from lsr.training.teachers import BiEncoderTeacher, Candidates
-from lsr.training.train import bm25_candidates, split_queries, start_run
+from lsr.training.train import bm25_candidates, silenced, split_queries, start_run
 
 
 def dense_rows(recipe: DenseTrainRecipe, candidates: Candidates, qrels: dict, query_ids: list[str]):
@@ -187,7 +187,7 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
         seed=recipe.seed, data_seed=recipe.seed, batch_sampler=sampler, logging_steps=5,
         save_strategy="no", report_to="none", disable_tqdm=not progress, use_cpu=not torch.cuda.is_available(),
     )
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[Validation()])
+    trainer = silenced(SentenceTransformerTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[Validation()]), progress)
     trainer.train()
     if not history or history[-1]["epoch"] != round(trainer.state.epoch, 2):
         validate(trainer.state.epoch)

@@ -71,6 +71,16 @@ def start_run(recipe, data_dir: str | None, threads: int) -> tuple[Dataset, dict
     return dataset, dataset.qrels(recipe.split)
 
 
+def silenced(trainer, progress: bool):
+    """``trainer``, without the Hugging Face Trainer's PrinterCallback when ``progress`` is off: with its progress bars
+    disabled the Trainer prints every logged loss dict on stdout, which ``--quiet`` promises not to show."""
+    from transformers import PrinterCallback
+
+    if not progress:
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
 def teacher_targets(recipe: TrainRecipe, dataset: Dataset, out_dir: Path, threads: int = 2,
                     progress: bool = True) -> tuple[Candidates, dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """(candidates, {teacher: {query: scores}}, {query: ensemble targets}) for the recipe's split."""
@@ -236,7 +246,8 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
                         if recipe.student == "inference-free" else {}),
     )
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
-    trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()])
+    trainer = silenced(SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()]),
+                       progress)
     with fast or nullcontext(), document_length(model, recipe.train_doc_max_length or recipe.doc_max_length):
         if not history:
             validate(0)
