@@ -117,6 +117,14 @@ def test_quiet_keeps_only_warnings_and_turns_off_transformers_progress_bars(monk
     assert main(["idf", "corpus", "--quiet"]) == 0
     assert capsys.readouterr().err == "careful\n"
     assert bars == [before, False] and hf_logging.is_progress_bar_enabled() == before
+    # a library that logs through the root logger gives it a stderr handler; lsr's lines still appear once
+    root_handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(root_handler)
+    try:
+        assert main(["idf", "corpus", "--quiet"]) == 0
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+    assert capsys.readouterr().err == "careful\n"
 
 
 def test_console_script_is_installed():

@@ -32,12 +32,14 @@ def _reporting(quiet: bool):
     logger = logging.getLogger("lsr")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False  # once, even when a library has given the root logger a handler (logging.warning does)
     try:
         with no_progress_bars() if quiet else nullcontext():
             yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate
