@@ -358,3 +358,21 @@ def test_exact_search_of_a_damaged_index_is_a_clear_error(if_index, tmp_path, da
     with pytest.raises(LsrError, match=re.escape(expected)) as error:
         ExactSearcher.from_index(index)
     assert str(error.value).startswith(f"{index}: a damaged lsr index")
+
+
+@pytest.mark.parametrize("leftover", ["partial folder", "partial file", "old folder", "lock text"])
+def test_paths_beside_an_output_that_are_not_lsrs_are_never_removed(tmp_path, leftover):
+    """``<output>.partial``, ``.old`` and ``.lock`` are lsr's working names; one that lsr did not leave there is refused."""
+    output = tmp_path / "index"
+    suffix, kind = leftover.split()
+    path = tmp_path / f"index.{suffix}"
+    if kind == "folder":
+        path.mkdir()
+        (path / "notes.txt").write_text("mine")
+    else:
+        path.write_text("mine")
+    with pytest.raises(LsrError, match=f"^{path} exists and is not"):
+        with building(output):
+            pytest.fail("the build must not start")
+    assert (path / "notes.txt" if kind == "folder" else path).read_text() == "mine"
+    assert not output.exists()

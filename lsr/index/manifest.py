@@ -6,7 +6,6 @@ version) so that a searcher opens it correctly and an evaluation can reuse it sa
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -151,13 +150,16 @@ def check_replaceable(output: Path, own: Callable[[Path], bool] = is_index, what
 
 
 @contextmanager
-def writing(output: Path) -> Iterator[None]:
-    """Hold ``output``'s lock (``<output>.lock``, an exclusive ``flock`` holding the holder's pid) for the block.
+def writing(output: Path) -> Iterator[bool]:
+    """Hold ``output``'s lock (``<output>.lock``, an exclusive ``flock`` holding the holder's pid) for the block; yield
+    whether a killed lsr process held it before (its pid was still in the file), so that its leftovers are lsr's.
 
     A second lsr process writing ``output`` meanwhile gets an LsrError naming the holder's pid. The kernel releases the
     lock when its holder ends, however it ends (``kill -9`` included), so a killed build never blocks the next one;
-    the file goes when the block ends.
+    the file goes when the block ends. A ``<output>.lock`` that holds anything but a pid is not lsr's and is refused.
     """
+    import fcntl  # POSIX only, like the JVM indexer beside it: imported where it is used
+
     path = output.with_name(output.name + ".lock")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -176,11 +178,17 @@ def writing(output: Path) -> Iterator[None]:
             handle.close()  # its holder removed the file as it finished: lock the file now at that path
     except OSError as error:
         raise LsrError(f"{output}: cannot take its lock {path} ({error.strerror or error}); choose an output in a writable folder") from None
+    handle.seek(0)
+    before = handle.read().strip()
+    if before and not before.isdigit():
+        handle.close()
+        raise LsrError(f"{path} exists and is not an lsr lock file (it holds text, not a pid): lsr takes the lock of {output} "
+                       "there; move it away or choose another output")
     try:
         handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()
-        yield
+        yield bool(before)
     finally:
         path.unlink(missing_ok=True)  # while still locked: a waiting process then locks a new file, never this one
         handle.close()
@@ -191,13 +199,19 @@ def building(output: str | os.PathLike, own: Callable[[Path], bool] = is_index, 
     """Yield a temporary directory beside ``output``; it replaces ``output`` only if the block completes.
 
     An existing ``output`` must be ``what`` lsr wrote (``own``; an index by default) or an empty folder (:func:`check_replaceable`).
-    One process at a time builds an output (:func:`writing`); the leftovers of a killed build (``<output>.partial``) are
-    removed only by the next one, once it holds the lock.
+    One process at a time builds an output (:func:`writing`); the leftovers of a killed build (``<output>.partial``, and
+    ``<output>.old`` when it died between its two renames) are removed only by the next one, once it holds the lock. Neither
+    is touched when it is not lsr's: a non-empty ``.partial`` that no killed lsr process left, an ``.old`` that is not
+    ``what``.
     """
     output = Path(os.path.abspath(output))  # "." has no name to put a sibling beside
     check_replaceable(output, own, what)
-    with writing(output):
-        tmp = output.with_name(output.name + ".partial")
+    with writing(output) as killed_before:
+        tmp, old = output.with_name(output.name + ".partial"), output.with_name(output.name + ".old")
+        if tmp.is_symlink() or tmp.exists() and (not tmp.is_dir() or not killed_before and any(tmp.iterdir())):
+            raise LsrError(f"{tmp} exists and is not the leftover of an lsr build: lsr builds {output} there; move it away "
+                           "or choose another output")
+        check_replaceable(old, own, what)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
@@ -205,9 +219,9 @@ def building(output: str | os.PathLike, own: Callable[[Path], bool] = is_index, 
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        old = output.with_name(output.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
         if output.exists():
-            shutil.rmtree(old, ignore_errors=True)
             output.rename(old)
         tmp.rename(output)
         shutil.rmtree(old, ignore_errors=True)
