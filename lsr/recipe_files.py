@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +87,31 @@ class Number:
         return kind + bounds + (" or empty" if self.optional else "")
 
 
-def check_numbers(settings, numbers: dict[str, Number], what: str) -> None:
-    """LsrError naming the first of ``settings``' (a recipe dataclass) ``numbers`` that is not the number it must be, and what would be."""
+COUNT, FRACTION, POSITIVE = Number(integer=True, low=1), Number(low=0, high=1), Number(low=0, above=True)
+
+EXPONENT_FORM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+"""A number in exponent form that YAML 1.1 reads as a string (``1e-4``: no dot, or an unsigned exponent), as
+``--set learning_rate=1e-4`` writes it."""
+
+
+def check_numbers(settings, numbers: dict[str, Number], what: str, reals_as_float: bool = False) -> None:
+    """Check the ``numbers`` of ``settings`` (a recipe dataclass, frozen or not), storing what was read as a number.
+
+    Only what spells such a number exactly is read as one: a number in exponent form that YAML left a string
+    (:data:`EXPONENT_FORM`) for a real field, a float without a fraction (``3.0``) for an integer one; with
+    ``reals_as_float`` every real field is stored as a float (``2`` as ``2.0``). Anything else that is not the number a
+    field must be (``2.5`` for an integer, text, booleans, infinities, NaN, out of range) is an LsrError naming ``what``,
+    the field, the value and what would be valid.
+    """
     for field, number in numbers.items():
         value = getattr(settings, field)
+        if not number.integer and isinstance(value, str) and EXPONENT_FORM.fullmatch(value.strip()):
+            value = float(value)
+        elif number.integer and isinstance(value, float) and value.is_integer():
+            value = int(value)
         if not number.allows(value):
             raise LsrError(f"{what}: {field} must be {number.describe()}, got {value!r}{_string_hint(value)}")
+        object.__setattr__(settings, field, float(value) if reals_as_float and not number.integer and value is not None else value)
 
 
 def made(path: Path, make, settings: dict):

@@ -149,8 +149,9 @@ IMPACT = "encoder: splade-tiny\nquery_encoder: idf\n"
     ("k1: .inf", "k1", "a finite number >= 0, got inf"),
     ("b: 1.5", "b", "a finite number in [0, 1], got 1.5"),
     ("b: .nan", "b", "a finite number in [0, 1], got nan"),
-    (IMPACT + "doc_scale: 1.0e12", "doc_scale", "a finite number > 0, got '1.0e12' (a string: YAML reads a number in exponent form as a number "
-                                                "only with a dot and a signed exponent, e.g. 1.0e+12)"),
+    (IMPACT + "doc_scale: 1.0e12x", "doc_scale", "a finite number > 0, got '1.0e12x'"),
+    (IMPACT + "doc_max_length: 1e2", "doc_max_length", "an integer >= 1, got '1e2' (a string: YAML reads a number in exponent form as a number "
+                                                   "only with a dot and a signed exponent, e.g. 1.0e+2)"),
     (IMPACT + "query_scale: 0", "query_scale", "a finite number > 0, got 0"),
     (IMPACT + "doc_max_length: 0", "doc_max_length", "an integer >= 1, got 0"),
     (IMPACT + "doc_max_length: -3", "doc_max_length", "an integer >= 1, got -3"),
@@ -184,6 +185,20 @@ def test_numbers_at_the_edges_of_their_ranges_are_accepted(tmp_path, settings):
     path = tmp_path / "edge.yaml"
     path.write_text(settings + "\n")
     load_recipe(path)
+
+
+@pytest.mark.parametrize("settings, field, value", [
+    (IMPACT + "doc_scale: 1.0e12", "doc_scale", 1e12),  # a string to YAML 1.1, but exactly a number
+    (IMPACT + "doc_scale: 1e2", "doc_scale", 100.0),
+    (IMPACT + "doc_max_length: 128.0", "doc_max_length", 128),
+    ("kind: dense\nhnsw_m: 16.0", "hnsw_m", 16),
+])
+def test_index_recipe_numbers_that_are_exactly_numbers_are_read_as_their_fields_type(tmp_path, settings, field, value):
+    """The same rule as training recipes (lsr.recipe_files.check_numbers): 128.0 is an integer, 1e2 a real number."""
+    path = tmp_path / "ok.yaml"
+    path.write_text(settings + "\n")
+    loaded = getattr(load_recipe(path), field)
+    assert loaded == value and type(loaded) is type(value)
 
 
 @pytest.mark.parametrize("settings, expected", [

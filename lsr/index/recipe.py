@@ -23,12 +23,24 @@ from pathlib import Path
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_two_phase
-from lsr.recipe_files import Number, check_keys, check_name, check_numbers, check_strings, made, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import (
+    COUNT,
+    FRACTION,
+    POSITIVE,
+    Number,
+    check_keys,
+    check_name,
+    check_numbers,
+    check_strings,
+    made,
+    name_or_path,
+    read_recipe,
+    resolve_relative,
+)
 
 QUERY_ENCODERS = ("model", "idf", "table")
 TRAINING_INFO = "lsr_training.json"  # what lsr train writes beside a dense model it trained
 FAISS_INDEXES = ("flat", "hnsw")
-COUNT, FRACTION, POSITIVE = Number(integer=True, low=1), Number(low=0, high=1), Number(low=0, above=True)
 SPARSE_NUMBERS = {"doc_max_length": COUNT, "query_max_length": COUNT, "doc_scale": POSITIVE, "query_scale": POSITIVE, "batch_size": COUNT,
                   "k1": Number(low=0), "b": FRACTION, "doc_top_k": Number(integer=True, low=1, optional=True), "doc_min_ratio": FRACTION,
                   "lexical_weight": Number(low=0), "query_min_ratio": FRACTION, "query_max_df": Number(low=0, high=1, above=True)}

@@ -8,12 +8,11 @@ settings given on the command line (``--set``) are read from the working directo
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.recipe_files import Number, check_keys, check_numbers, made, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import COUNT, FRACTION, POSITIVE, Number, check_keys, check_numbers, made, name_or_path, read_recipe, resolve_relative
 
 CHOICES = {
     "student": ("inference-free", "splade"),  # dense students: DenseTrainRecipe
@@ -25,39 +24,15 @@ CHOICES = {
 }
 
 
-COUNT, POSITIVE, RATIO = Number(integer=True, low=1), Number(low=0, above=True), Number(low=0, high=1)
-FRACTION = Number(low=0, high=1, above=True)  # and below 1: checked with its own message
-SHARED_NUMBERS = {"validation_fraction": FRACTION, "seed": Number(integer=True, low=0), "candidates_k": COUNT, "batch_size": COUNT,
-                  "learning_rate": POSITIVE, "warmup_ratio": RATIO, "max_steps": Number(integer=True, low=1, optional=True)}
+SHARED_NUMBERS = {"validation_fraction": Number(low=0, high=1, above=True),  # and below 1: checked with its own message
+                  "seed": Number(integer=True, low=0), "candidates_k": COUNT, "batch_size": COUNT,
+                  "learning_rate": POSITIVE, "warmup_ratio": FRACTION, "max_steps": Number(integer=True, low=1, optional=True)}
 TRAIN_NUMBERS = {**SHARED_NUMBERS, "doc_max_length": COUNT, "train_doc_max_length": Number(integer=True, low=1, optional=True),
                  "query_max_length": COUNT, "score_scale": POSITIVE, "negatives": COUNT, "rows_per_query": COUNT, "temperature": POSITIVE,
                  "doc_reg_weight": Number(low=0), "query_reg_weight": Number(low=0), "l0_threshold": Number(integer=True, low=0, optional=True),
                  "epochs": POSITIVE, "eval_every": COUNT, "lexical_weight": Number(low=0)}
 DENSE_NUMBERS = {**SHARED_NUMBERS, "max_length": COUNT, "negative_depth": COUNT, "hard_negatives": Number(integer=True, low=0),
                  "epochs": COUNT, "scale": POSITIVE, "validation_depth": COUNT}
-EXPONENT_FORM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-"""A number in exponent form that YAML 1.1 reads as a string (``1e-4``: no dot, or an unsigned exponent), as
-``--set learning_rate=1e-4`` writes it."""
-
-
-def coerce_numbers(recipe, numbers: dict[str, Number]) -> None:
-    """Check a recipe dataclass's ``numbers`` (:func:`lsr.recipe_files.check_numbers`: the field, the value, what would do)
-    and store them as their fields' types. Only what spells such a number exactly is read as one: a number in exponent
-    form that YAML left a string (:data:`EXPONENT_FORM`) for a real field, a float without a fraction (``3.0``) for an integer
-    one; ``2.5`` for an integer, text, booleans, infinities and NaN are refused."""
-    for name, number in numbers.items():
-        value = getattr(recipe, name)
-        if not number.integer and isinstance(value, str) and EXPONENT_FORM.fullmatch(value.strip()):
-            value = float(value)
-        elif number.integer and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        object.__setattr__(recipe, name, value)
-    check_numbers(recipe, numbers, f"recipe {recipe.name!r}")
-    for name, number in numbers.items():
-        if not number.integer and getattr(recipe, name) is not None:
-            object.__setattr__(recipe, name, float(getattr(recipe, name)))
-
-
 @dataclass(frozen=True)
 class TrainRecipe:
     """Everything that defines a training run (see ``training/*.yaml`` for commented examples)."""
@@ -96,7 +71,7 @@ class TrainRecipe:
     lexical_weight: float = 0.0           # the BM25 channel the model is indexed with: the student's score adds this x BM25
 
     def __post_init__(self):
-        coerce_numbers(self, TRAIN_NUMBERS)
+        check_numbers(self, TRAIN_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise LsrError(f"recipe {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")
@@ -159,7 +134,7 @@ class DenseTrainRecipe:
     validation_depth: int = 20           # validation reranks positives + BM25 top this many (held-out queries)
 
     def __post_init__(self):
-        coerce_numbers(self, DENSE_NUMBERS)
+        check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         if self.tune not in ("query", "both"):
             raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only) or both, got {self.tune!r}")
         if self.student != "dense":
