@@ -50,7 +50,8 @@ class MaxLogits(torch.autograd.Function):
         grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[2] else None
         for row in range(batch):
             # one non-zero per term: d values[row, v] / d (token positions[row, v]) = weight[v]
-            picks = torch.sparse_coo_tensor(torch.stack([positions[row], vocab]), grad[row], (length, weight.shape[0]))
+            # valid by construction (argmax positions < length, one entry per vocabulary id): no invariant check
+            picks = torch.sparse_coo_tensor(torch.stack([positions[row], vocab]), grad[row], (length, weight.shape[0]), check_invariants=False)
             if grad_hidden is not None:
                 grad_hidden[row] = torch.sparse.mm(picks, weight)
             if grad_weight is not None:
