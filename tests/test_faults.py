@@ -92,7 +92,9 @@ def test_an_impact_index_missing_its_query_files_is_a_clear_error(if_index, tmp_
     (lambda i: (i / VECTORS).write_bytes(b"\x93NUMPY garbage"), "vectors.npy is not a readable numpy array"),
     (lambda i: _truncate(i / FAISS_FILE), "index.faiss is .* bytes, less than the .* its .* vectors need"),
     (lambda i: (i / "docids.json").unlink(), "docids.json is missing"),
-    (lambda i: (i / "docids.json").write_text('["d1", "d2"', encoding="utf-8"), "docids.json cannot be read"),
+    (lambda i: (i / "docids.json").write_text('["d1", "d2"', encoding="utf-8"), "docids.json is not a whole JSON list"),
+    (lambda i: (i / "docids.json").write_text('["d1", "d2"]', encoding="utf-8"), "docids.json does not hold the manifest's 11 document ids"),
+    (lambda i: (i / "docids.json").write_text('[d1]', encoding="utf-8"), "docids.json cannot be read"),
     (lambda i: _manifest(i, lambda m: m["faiss"].pop("dim")), "manifest.json lacks faiss.dim"),
 ])
 def test_a_damaged_dense_index_is_a_clear_error_naming_the_folder(dense_index, tmp_path, damage, expected):
@@ -154,13 +156,15 @@ def test_a_fresh_process_whose_first_java_call_is_the_reuse_check_reuses_the_ind
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_a_dense_index_with_a_truncated_faiss_file_is_rebuilt(dense_index, tiny, tmp_path):
+@pytest.mark.parametrize("damaged_file", [FAISS_FILE, "docids.json"])
+def test_a_dense_index_with_a_truncated_file_is_rebuilt_not_copied(dense_index, tiny, tmp_path, damaged_file):
+    """Caught by the reuse check, and not taken as the source of the rebuild's vectors either."""
     recipe = DenseRecipe(name="minilm")
     index = index_path(recipe, tiny, tmp_path)
     shutil.copytree(dense_index, index)
-    _truncate(index / FAISS_FILE)
+    _truncate(index / damaged_file)
     ensure_index(recipe, tiny, tmp_path, threads=1, progress=False)
-    assert (index / FAISS_FILE).stat().st_size == (dense_index / FAISS_FILE).stat().st_size
+    assert (index / damaged_file).stat().st_size == (dense_index / damaged_file).stat().st_size
     with Searcher.open(index) as searcher:
         assert searcher.search("aspirin colorectal cancer", 1)[0].docid == "d1"
 

@@ -73,8 +73,8 @@ def _check_lucene_folder(index_dir: Path) -> None:
 
 
 def _check_dense_files(index_dir: Path, manifest: Manifest) -> None:
-    """The dense files are there; ``vectors.npy`` holds ``num_docs`` x ``faiss.dim`` vectors whole, and ``index.faiss``
-    is at least as large as the vectors it stores."""
+    """The dense files are there; ``vectors.npy`` holds ``num_docs`` x ``faiss.dim`` vectors whole, ``docids.json`` opens
+    and closes a list, and ``index.faiss`` is at least as large as the vectors it stores."""
     for name in (VECTORS, DOCIDS, FAISS_FILE):
         if not (index_dir / name).is_file():
             raise damaged(index_dir, f"{name} is missing")
@@ -84,9 +84,29 @@ def _check_dense_files(index_dir: Path, manifest: Manifest) -> None:
         raise damaged(index_dir, f"{VECTORS} holds an array of shape {shape}, not the manifest's {rows} x {dim}")
     if size != expected:
         raise damaged(index_dir, f"{VECTORS} is {size} bytes, not the {expected} its header announces (truncated?)")
+    with open(index_dir / DOCIDS, "rb") as handle:
+        first = handle.read(1)
+        handle.seek(max(0, (index_dir / DOCIDS).stat().st_size - 16))
+        last = handle.read().rstrip()[-1:]
+    if (first, last) != (b"[", b"]"):
+        raise damaged(index_dir, f"{DOCIDS} is not a whole JSON list (truncated?)")
     faiss_size = (index_dir / FAISS_FILE).stat().st_size
     if faiss_size < rows * dim * 4:
         raise damaged(index_dir, f"{FAISS_FILE} is {faiss_size} bytes, less than the {rows * dim * 4} its {rows} vectors need (truncated?)")
+
+
+def read_doc_ids(index_dir: str | os.PathLike, manifest: Manifest) -> list[str]:
+    """A dense index's document ids (row i of its vectors is ``doc_ids[i]``): a list of the manifest's ``num_docs``
+    strings, else a damaged index."""
+    import json
+
+    try:
+        doc_ids = json.loads((Path(index_dir) / DOCIDS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise damaged(index_dir, f"{DOCIDS} cannot be read ({error})") from None
+    if not isinstance(doc_ids, list) or len(doc_ids) != manifest["num_docs"] or not all(isinstance(d, str) for d in doc_ids):
+        raise damaged(index_dir, f"{DOCIDS} does not hold the manifest's {manifest['num_docs']} document ids")
+    return doc_ids
 
 
 def _npy_layout(path: Path) -> tuple[tuple, int, int]:

@@ -22,6 +22,7 @@ from lsr.data import Dataset
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
+from lsr.index.check import check_index, read_doc_ids
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.recipe import DenseRecipe
 from lsr.version import __version__
@@ -46,7 +47,7 @@ def same_documents(recipe: DenseRecipe, dataset: Dataset, siblings: Path) -> Pat
     document settings), or None."""
     for manifest_path in sorted(siblings.glob(f"*/{MANIFEST}")):
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = check_index(manifest_path.parent)  # a damaged sibling is no source
             if (manifest.get("kind") == "dense" and manifest["corpus"]["sha256"] == dataset.corpus_sha256
                     and DenseRecipe(**manifest["recipe"]).documents_fingerprint() == recipe.documents_fingerprint()):
                 return manifest_path.parent
@@ -75,7 +76,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
         if source is not None:
             log.info("%s: document vectors copied from %s (same documents and document settings)", recipe.name, source)
             parts.append(np.load(source / VECTORS))
-            doc_ids = json.loads((source / DOCIDS).read_text(encoding="utf-8"))
+            doc_ids = read_doc_ids(source, read_manifest(source))
             skipped = list(read_manifest(source)["skipped_empty"])
             encode_seconds = float(read_manifest(source).get("encode_seconds", 0.0))
         else:

@@ -7,7 +7,6 @@ The query encoder (and so torch) is loaded on the first query.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -17,8 +16,8 @@ import numpy as np
 
 from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
-from lsr.index.check import check_index, damaged
-from lsr.index.manifest import DOCIDS, FAISS_FILE, VECTORS
+from lsr.index.check import check_index, damaged, read_doc_ids
+from lsr.index.manifest import FAISS_FILE, VECTORS
 from lsr.search.searcher import Searcher, _check_k
 from lsr.types import Hit
 
@@ -31,12 +30,7 @@ class DenseSearcher(Searcher):
         self.manifest = manifest or check_index(index_dir)
         if self.manifest["kind"] != "dense":
             raise LsrError(f"{index_dir}: a {self.manifest['kind']} index, not a dense one")
-        try:
-            self.doc_ids: list[str] = json.loads((self.index_dir / DOCIDS).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise damaged(index_dir, f"{DOCIDS} cannot be read ({error})") from None
-        if not isinstance(self.doc_ids, list) or len(self.doc_ids) != self.manifest["num_docs"]:
-            raise damaged(index_dir, f"{DOCIDS} does not hold the manifest's {self.manifest['num_docs']} document ids")
+        self.doc_ids: list[str] = read_doc_ids(index_dir, self.manifest)
         self.rows = {docid: row for row, docid in enumerate(self.doc_ids)}
 
     @cached_property
