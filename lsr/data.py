@@ -8,6 +8,7 @@ or, online, through ir_datasets (``beir/<name>``), exported once into BEIR layou
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -36,23 +37,32 @@ class Document:
         return f"{self.title} {self.text}".strip()
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line, with clear errors for bad bytes or JSON."""
+def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line without its line break) of a UTF-8 text file, a leading byte-order mark dropped and
+    lines split at ``\n`` only (``\r\n`` too); a line that is not UTF-8 is an LsrError naming it."""
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise LsrError(f"{path}:{number}: not valid UTF-8 (byte {error.start}: {raw[error.start:error.start + 4]!r})") from None
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LsrError(f"{path}:{number}: malformed JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise LsrError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            yield number, record
+            yield number, line.rstrip("\r\n")
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line, with clear errors for bad bytes or JSON."""
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise LsrError(f"{path}:{number}: malformed JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise LsrError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        yield number, record
 
 
 def _field(record: dict, name: str, path: Path, number: int, required: bool = True) -> str:
@@ -169,22 +179,21 @@ class Dataset:
         if not path.is_file():
             raise LsrError(f"no qrels for split {split!r}: {path} does not exist (available: {', '.join(self.splits()) or 'none'})")
         qrels: dict[str, dict[str, int]] = {}
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                parts = line.rstrip("\n").split("\t")
-                if number == 1 and parts[0] == "query-id":
-                    continue
-                if not line.strip():
-                    continue
-                if len(parts) != 3:
-                    raise LsrError(f"{path}:{number}: expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}")
-                try:
-                    grade = int(parts[2])
-                except ValueError:
-                    raise LsrError(f"{path}:{number}: score {parts[2]!r} is not an integer") from None
-                _check_id(parts[0], path, number, "query-id")
-                _check_id(parts[1], path, number, "corpus-id")
-                qrels.setdefault(parts[0], {})[parts[1]] = grade
+        for number, line in text_lines(path):
+            parts = line.split("\t")
+            if number == 1 and parts[0] == "query-id":
+                continue
+            if not line.strip():
+                continue
+            if len(parts) != 3:
+                raise LsrError(f"{path}:{number}: expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}")
+            try:
+                grade = int(parts[2])
+            except ValueError:
+                raise LsrError(f"{path}:{number}: score {parts[2]!r} is not an integer") from None
+            _check_id(parts[0], path, number, "query-id")
+            _check_id(parts[1], path, number, "corpus-id")
+            qrels.setdefault(parts[0], {})[parts[1]] = grade
         if split not in self._checked_splits:
             self._checked_splits.add(split)
             missing = sorted({doc for judged in qrels.values() for doc in judged} - self.corpus_ids)

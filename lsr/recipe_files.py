@@ -142,9 +142,13 @@ def parse_overrides(items: list[str]) -> dict:
     overrides = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise LsrError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            reason = str(error).splitlines()[0]
+            raise LsrError(f"--set {item!r}: the value is not valid YAML ({reason}); quote text, e.g. {key.strip()}='\"{value}\"'") from None
     return overrides
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 TINY_DOCS = [
     ("d1", "Aspirin and colorectal cancer", "Daily aspirin use lowers the risk of colorectal cancer in adults."),
@@ -92,3 +94,9 @@ def build_dense(tmp_path_factory, dataset, **settings):
 @pytest.fixture(scope="session")
 def dense_index(tmp_path_factory, tiny):
     return build_dense(tmp_path_factory, tiny)
+
+
+# hypothesis (tests/test_properties.py): the same examples on every run and machine; HYPOTHESIS_PROFILE=deep for a wider search
+settings.register_profile("lsr", derandomize=True, deadline=None, max_examples=150, database=None)
+settings.register_profile("deep", deadline=None, max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lsr"))

@@ -121,6 +121,23 @@ def test_malformed_qrels_line(tmp_path):
         load_dataset(str(root)).qrels("test")
 
 
+def test_files_saved_with_a_byte_order_mark_and_windows_line_breaks_read_as_written(tmp_path):
+    root = write_beir(tmp_path / "d")
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        path = root / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    dataset, plain = load_dataset(str(root)), load_dataset(str(write_beir(tmp_path / "plain")))
+    assert list(dataset.corpus()) == list(plain.corpus())
+    assert dataset.queries("test") == plain.queries("test") and dataset.qrels("test") == plain.qrels("test")
+
+
+def test_qrels_that_are_not_utf8_name_the_line(tmp_path):
+    root = write_beir(tmp_path / "d")
+    (root / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td\x801\t1\n")
+    with pytest.raises(LsrError, match=r"test.tsv:2: not valid UTF-8"):
+        load_dataset(str(root)).qrels("test")
+
+
 def test_judged_query_missing_from_queries(tmp_path):
     root = write_beir(tmp_path / "d", qrels={"q1": {"d1": 1}, "nope": {"d2": 1}})
     with pytest.raises(LsrError, match=r"1 query ids have no entry.*'nope'"):

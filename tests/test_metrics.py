@@ -1,9 +1,11 @@
 """Metrics against hand-computed values."""
 
 import math
+import re
 
 import pytest
 
+from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate, per_query
 from lsr.eval.runs import read_run, write_run
 
@@ -43,3 +45,15 @@ def test_run_file_round_trip(tmp_path):
     assert path.read_text().splitlines()[0] == "q1 Q0 x 1 3.000000 sys"
     assert read_run(path) == RUN
     assert not list(tmp_path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("q1 Q0 d1 1 nan sys\n", "score 'nan' is not a finite number"),
+    ("q1 Q0 d1 1 1e400 sys\n", "score '1e400' is not a finite number"),
+    ("q1 Q0 d1 1 2.0 sys\nq1 Q0 d1 2 1.0 sys\n", "document 'd1' is ranked twice for query 'q1'"),
+])
+def test_a_run_file_with_scores_that_cannot_rank_is_a_clear_error(tmp_path, lines, message):
+    path = tmp_path / "r.trec"
+    path.write_text(lines, encoding="utf-8")
+    with pytest.raises(LsrError, match=re.escape(f"{path}:") + r"\d: " + re.escape(message)):
+        read_run(path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from lsr.atomic import atomic_file
+from lsr.data import text_lines
 from lsr.errors import LsrError
 from lsr.eval.metrics import Run
 
@@ -19,17 +21,23 @@ def write_run(run: Run, path: str | os.PathLike, tag: str) -> None:
 
 
 def read_run(path: str | os.PathLike) -> Run:
-    """Read a TREC run file; a malformed line raises LsrError naming it."""
+    """Read a TREC run file; a malformed line (not six columns, a score that is not a finite number, a document ranked
+    twice for one query) raises LsrError naming it."""
     run: Run = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise LsrError(f"{path}:{number}: expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
-            try:
-                run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
-            except ValueError:
-                raise LsrError(f"{path}:{number}: score {parts[4]!r} is not a number") from None
+    for number, line in text_lines(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 6:
+            raise LsrError(f"{path}:{number}: expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
+        try:
+            score = float(parts[4])
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise LsrError(f"{path}:{number}: score {parts[4]!r} is not a finite number")
+        hits = run.setdefault(parts[0], {})
+        if parts[2] in hits:
+            raise LsrError(f"{path}:{number}: document {parts[2]!r} is ranked twice for query {parts[0]!r}")
+        hits[parts[2]] = score
     return run
