@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -380,3 +381,28 @@ def test_paths_beside_an_output_that_are_not_lsrs_are_never_removed(tmp_path, le
             pytest.fail("the build must not start")
     assert (path / "notes.txt" if kind == "folder" else path).read_text() == "mine"
     assert not output.exists()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_full_or_read_only_disk_is_a_one_line_error_and_the_previous_index_stays(bm25_index, tiny, tmp_path, monkeypatch, capsys, code):
+    """The system refusing a write mid-build (simulated where the manifest is written: root may write anywhere, and
+    mounting a small tmpfs needs privileges CI may lack) ends the command with status 2 and one line; nothing is lost."""
+    from lsr.cli import main
+
+    output = tmp_path / "bm25"
+    shutil.copytree(bm25_index, output)
+    before = _files(output)
+    failing = f"{output}.partial/{MANIFEST}"
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code), failing)
+
+    monkeypatch.setattr("lsr.index.build.write_manifest", refuse)
+    assert main(["index", "indexing/bm25.yaml", "--dataset", str(tiny.root), "--output", str(output), "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"lsr: error: {failing}: {os.strerror(code)}; ") and err[:-1] == ["bm25: skipped 1 empty document(s), e.g. 'd9'"]
+    assert _files(output) == before and sorted(p.name for p in tmp_path.iterdir()) == ["bm25"]
