@@ -237,12 +237,14 @@ def test_an_index_recipe_sets_the_two_phase_search_its_searchers_default_to(tmp_
 
 
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
-    """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact."""
+    """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact.
+    Terms that no document holds take no part (an unseen word, weighed heaviest, would otherwise find no candidates)."""
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:
         everything, with_light_terms = read_manifest(if_index)["num_docs"], 0
         for query in tiny.queries("test").values():
             weights = full.quantised(query)
-            heavy = {term: w for term, w in weights.items() if w >= 0.7 * max(weights.values())}
+            present = {term: w for term, w in weights.items() if full._lucene.search(full._lucene.weighted_query({term: 1.0}), 1)}
+            heavy = {term: w for term, w in present.items() if w >= 0.7 * max(present.values())}
             with_light_terms += len(heavy) < len(weights)
             candidates = {h.docid for h in full._lucene.search(full._lucene.weighted_query(heavy), 3)}
             exact = dict(full.search(query, k=everything))
@@ -251,6 +253,8 @@ def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_in
             assert [h.docid for h in hits] == expected
             assert all(h.score == pytest.approx(exact[h.docid], abs=1e-4) for h in hits)
             assert two_phase._lucene.two_phase(weights, 2, 0.7, 1.5) == hits  # the Python-encoded path (model queries)
+            unseen = {**weights, "term-of-no-document": 10.0 * max(weights.values())}
+            assert two_phase._lucene.two_phase(unseen, 2, 0.7, 1.5) == hits
         assert with_light_terms >= 3  # the second phase ran
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(1e-9, 1.0)) as all_heavy:
         assert all_heavy.search(TINY_QUERIES["q1"], k=3) == full.search(TINY_QUERIES["q1"], k=3)  # no light terms: one plain search

@@ -190,14 +190,22 @@ public final class TopKSearcher {
    * terms are the long lists of frequent tokens that cost MaxScore the most.
    */
   public Hits twoPhase(String field, String[] terms, float[] weights, int k, double ratio, double expansion) throws IOException {
+    // terms that no document holds take no part: among the heavy ones (an unseen word gets the highest IDF)
+    // they would find no candidates and push the query's real terms into the light ones
+    boolean[] present = new boolean[terms.length];
     float heaviest = 0;
-    for (float weight : weights) {
-      heaviest = Math.max(heaviest, weight);
+    for (int i = 0; i < terms.length; i++) {
+      present[i] = termStates(new Term(field, terms[i])).docFreq() > 0;
+      if (present[i]) {
+        heaviest = Math.max(heaviest, weights[i]);
+      }
     }
     List<Integer> heavy = new ArrayList<>();
     List<Integer> light = new ArrayList<>();
     for (int i = 0; i < terms.length; i++) {
-      (weights[i] >= ratio * heaviest ? heavy : light).add(i);
+      if (present[i]) {
+        (weights[i] >= ratio * heaviest ? heavy : light).add(i);
+      }
     }
     if (light.isEmpty()) {
       return search(weightedQuery(field, terms, weights), k);
