@@ -91,6 +91,28 @@ def test_weight_table_errors(tmp_path):
         read_weights(path)
 
 
+@pytest.mark.parametrize("existing", ["corpus", "manifest", "symlink", "table"])
+def test_a_weight_table_replaces_only_a_weight_table(tmp_path, existing):
+    """``lsr idf -o`` pointed at its own corpus, an index manifest or a link must not overwrite it; an older table is replaced."""
+    from lsr.encoders.table import write_weights
+
+    path = tmp_path / "out.json"
+    target = tmp_path / "elsewhere.txt"
+    content = {"corpus": '{"_id": "d1", "text": "x"}\n', "manifest": '{"kind": "bm25", "num_docs": 1}', "table": '{"a": 1.5}'}.get(existing)
+    if existing == "symlink":
+        target.write_text("mine")
+        path.symlink_to(target)
+    else:
+        path.write_text(content)
+    if existing == "table":
+        write_weights({"b": 2.0}, path)
+        assert read_weights(path) == {"b": 2.0}
+        return
+    with pytest.raises(LsrError, match=f"^{path} exists and is not a weight table"):
+        write_weights({"b": 2.0}, path)
+    assert (target.read_text() == "mine") if existing == "symlink" else (path.read_text() == content)
+
+
 def test_fast_splade_pooling_equals_sentence_transformers():
     """splade_max_pool gives sentence-transformers' SPLADE document vectors, number for number."""
     from lsr.encoders.sparse import encode, load_sparse_encoder, to_csr

@@ -68,10 +68,19 @@ def read_weights(path: str | os.PathLike) -> dict[str, float]:
 
 
 def write_weights(table: dict[str, float], path: str | os.PathLike) -> None:
-    """Write an ``idf.json`` table atomically; a folder or an unwritable place for ``path`` is a clear error."""
+    """Write an ``idf.json`` table atomically; a folder or an unwritable place for ``path`` is a clear error, and so is
+    an existing ``path`` that is not a weight table (a corpus, a manifest, a device): lsr replaces only its own."""
     path = Path(path)
     if path.is_dir():
         raise LsrError(f"{path} is a folder: give the weight table's file name, e.g. {path / 'idf.json'}")
+    if path.exists() or path.is_symlink():
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise LsrError("not a regular file")
+            read_weights(path)
+        except LsrError:
+            raise LsrError(f"{path} exists and is not a weight table: lsr replaces only a table it wrote; remove it or choose "
+                           "another output") from None
     try:
         with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
             json.dump(table, out, ensure_ascii=False)
