@@ -143,6 +143,25 @@ def test_training_recipe_numbers_that_are_exactly_numbers_are_read_as_their_fiel
     assert loaded == value and type(loaded) is type(value)
 
 
+@pytest.mark.parametrize("overrides, expected", [
+    ({"nosuchkey": 1}, "unknown setting(s) nosuchkey"),
+    ({"dataset": None}, "recipe 'r': dataset must be a string, got None"),
+    ({"backbone": 5}, "recipe 'r': backbone must be a string, got 5"),
+    ({"teachers": "bm25"}, "recipe 'r': teachers must be a list of names"),
+    ({"student": "dense", "nosuchkey": 1}, "unknown setting(s) nosuchkey"),
+    ({"student": "dense", "dataset": None}, "recipe 'r': dataset must be a string, got None"),
+])
+def test_set_overrides_are_checked_like_the_recipe_file(tmp_path, overrides, expected):
+    """``--set nosuchkey=1`` or ``--set dataset=`` (None) used to reach the dataclass as a TypeError."""
+    from lsr.training.recipe import load_training_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text("seed: 1\n")
+    with pytest.raises(LsrError) as error:
+        load_training_recipe(path, **overrides)
+    assert str(error.value).startswith(f"{path}: ") and expected in str(error.value)
+
+
 def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_number(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("seed: 1\n")

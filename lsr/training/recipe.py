@@ -12,7 +12,19 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.recipe_files import COUNT, FRACTION, POSITIVE, Number, check_keys, check_numbers, made, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import (
+    COUNT,
+    FRACTION,
+    POSITIVE,
+    Number,
+    check_keys,
+    check_numbers,
+    check_strings,
+    made,
+    name_or_path,
+    read_recipe,
+    resolve_relative,
+)
 
 CHOICES = {
     "student": ("inference-free", "splade"),  # dense students: DenseTrainRecipe
@@ -71,6 +83,11 @@ class TrainRecipe:
     lexical_weight: float = 0.0           # the BM25 channel the model is indexed with: the student's score adds this x BM25
 
     def __post_init__(self):
+        check_strings(self, ("name", "dataset", "split", "backbone"))
+        if not isinstance(self.teachers, list) or not all(isinstance(t, str) for t in self.teachers):
+            raise LsrError(f"recipe {self.name!r}: teachers must be a list of names (e.g. [bm25, 'dense:all-MiniLM-L6-v2']), got {self.teachers!r}")
+        if self.teacher_weights is not None and not isinstance(self.teacher_weights, dict):
+            raise LsrError(f"recipe {self.name!r}: teacher_weights must map teacher names to numbers, got {self.teacher_weights!r}")
         check_numbers(self, TRAIN_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
@@ -89,7 +106,7 @@ class TrainRecipe:
         """Read a recipe YAML (unknown keys are errors); ``overrides`` replace its values."""
         path = Path(path)
         data = read_recipe(path)
-        check_keys(path, data, {f.name for f in fields(cls)})
+        check_keys(path, {**data, **overrides}, {f.name for f in fields(cls)})
         data = resolve_paths(path, data)
         data.setdefault("name", path.stem)
         data.update(overrides)
@@ -134,6 +151,7 @@ class DenseTrainRecipe:
     validation_depth: int = 20           # validation reranks positives + BM25 top this many (held-out queries)
 
     def __post_init__(self):
+        check_strings(self, ("name", "dataset", "split", "backbone", "document_index"))
         check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         if self.tune not in ("query", "both"):
             raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only) or both, got {self.tune!r}")
