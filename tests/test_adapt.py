@@ -86,3 +86,9 @@ def test_adapt_end_to_end_on_a_small_corpus(tmp_path):
     with pytest.raises(LsrError, match=r"was adapted with other settings \(max_steps 30 -> 40\)"):  # neither reused nor replaced
         adapt(corpus, replace(recipe, max_steps=40), tmp_path / "out", max_queries=25, progress=False, index_recipe=settings)
     assert json.loads((tmp_path / "out" / "adapt" / "corpus" / "model" / "training_log.json").read_text()) == log
+    with pytest.raises(LsrError, match=r"adapted from another corpus or with other settings \(max_queries 25 -> 24\)"):
+        adapt(corpus, recipe, tmp_path / "out", max_queries=24, progress=False, index_recipe=settings)
+    with open(corpus.corpus_path, "a", encoding="utf-8") as out:  # a document added since: the model knows the old corpus only
+        out.write(json.dumps({"_id": "new", "title": "", "text": "A document added after the adaptation."}) + "\n")
+    with pytest.raises(LsrError, match=r"adapted from another corpus or with other settings \(corpus_sha256 "):
+        adapt(load_dataset(str(corpus.root)), recipe, tmp_path / "out", max_queries=25, progress=False, index_recipe=settings)

@@ -26,6 +26,7 @@ from lsr.errors import LsrError
 
 MIN_DOCUMENTS = 20          # fewer documents give too few queries and candidates to learn from
 SPLIT = "train"             # the pseudo-queries' qrels split
+SOURCE = "source.json"      # in the pseudo-query dataset: the corpus checksum, query count and seed it was made from
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -67,10 +68,22 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
     """A BEIR-layout dataset in ``folder``: the pseudo-queries, their qrels, and ``dataset``'s corpus in which
     each query's source document is replaced by its context (:func:`pseudo_queries`).
 
-    Kept when it exists (an interrupted run resumes on the same queries)."""
+    Kept when it exists (an interrupted run resumes on the same queries), if it was made from the same corpus
+    (checksum), ``max_queries`` and ``seed`` (its :data:`SOURCE`); made from others, it is an LsrError naming them."""
     from lsr.data import load_dataset
+    from lsr.training.train import changed_settings
 
-    if not (folder / "qrels" / f"{SPLIT}.tsv").is_file():
+    source = {"corpus_sha256": dataset.corpus_sha256, "max_queries": max_queries, "seed": seed}
+    if (folder / "qrels" / f"{SPLIT}.tsv").is_file():
+        try:
+            before = json.loads((folder / SOURCE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            before = {}
+        changed = changed_settings(before if isinstance(before, dict) else {}, source)
+        if changed:
+            raise LsrError(f"{folder.parent} was adapted from another corpus or with other settings ({'; '.join(changed)}): remove "
+                           f"{folder.parent} to adapt again, or give another --out-dir")
+    else:
         docs = [d for d in dataset.corpus() if d.contents]
         if len(docs) < MIN_DOCUMENTS:
             raise LsrError(f"{dataset.corpus_path}: {len(docs)} document(s) with text; adapting needs at least {MIN_DOCUMENTS}")
@@ -80,6 +93,8 @@ def write_pseudo_dataset(dataset: Dataset, folder: Path, max_queries: int, seed:
                            f"two sentences, one of 3+ words); adapting needs at least {MIN_DOCUMENTS}")
         contexts = {context.id: context for _, context in queries.values()}
         (folder / "qrels").mkdir(parents=True, exist_ok=True)
+        with atomic_file(folder / SOURCE) as tmp:  # before the qrels, whose presence marks the dataset complete
+            tmp.write_text(json.dumps(source), encoding="utf-8")
         with atomic_file(folder / "corpus.jsonl") as tmp:
             tmp.write_text("".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n"
                                    for d in (contexts.get(doc.id, doc) for doc in docs)), encoding="utf-8")
