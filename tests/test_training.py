@@ -162,6 +162,23 @@ def test_set_overrides_are_checked_like_the_recipe_file(tmp_path, overrides, exp
     assert str(error.value).startswith(f"{path}: ") and expected in str(error.value)
 
 
+@pytest.mark.parametrize("student", ["inference-free", "dense"])
+def test_an_output_that_is_not_a_model_folder_is_refused_before_any_work(tmp_path, student):
+    from lsr.training.dense import train_dense
+    from lsr.training.recipe import DenseTrainRecipe
+    from lsr.training.train import train
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    recipe = TrainRecipe(name="r", dataset=str(tmp_path / "no-such-dataset")) if student != "dense" else \
+        DenseTrainRecipe(name="r", dataset=str(tmp_path / "no-such-dataset"))
+    run = train if student != "dense" else train_dense
+    with pytest.raises(LsrError, match=f"^{foreign} exists and is not a model folder"):  # not "dataset not found": nothing ran
+        run(recipe, foreign, out_dir=tmp_path / "out", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"] and (foreign / "notes.txt").read_text() == "mine"
+
+
 def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_number(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("seed: 1\n")

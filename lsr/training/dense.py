@@ -30,7 +30,7 @@ import numpy as np
 from lsr.encoders.names import is_model_folder
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
-from lsr.index.manifest import building
+from lsr.index.manifest import building, check_replaceable
 from lsr.index.recipe import TRAINING_INFO
 from lsr.training.losses import CorpusSoftmaxLoss
 from lsr.training.recipe import DenseTrainRecipe
@@ -138,6 +138,7 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
 
     started = time.perf_counter()
     output = Path(output)
+    check_replaceable(output, is_model_folder, "a model folder")  # before any work: building() would refuse it only once trained
     dataset, qrels = start_run(recipe, data_dir, threads)
     candidates = bm25_candidates(dataset, recipe.split, recipe.candidates_k, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)

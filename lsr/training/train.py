@@ -26,7 +26,7 @@ from lsr.data import Dataset, load_dataset
 from lsr.encoders.names import is_model_folder
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
-from lsr.index.manifest import building
+from lsr.index.manifest import building, check_replaceable
 from lsr.training.ensemble import ensemble_targets
 from lsr.training.recipe import TrainRecipe
 from lsr.training.teachers import Candidates
@@ -201,6 +201,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
 
     started = time.perf_counter()
     output = Path(output)
+    check_replaceable(output, is_model_folder, "a model folder")  # before any work: building() would refuse it only once trained
     dataset, qrels = start_run(recipe, data_dir, threads)
     checkpoints = output.with_name(output.name + ".checkpoints")
     settings = {**asdict(recipe), "corpus_sha256": dataset.corpus_sha256}
