@@ -521,8 +521,9 @@ def test_the_bench_skips_the_trained_system_where_its_model_is_missing(tmp_path,
     assert set(recipes) == set(RECIPES) and list(skipped) == [TRAINED] and encoder in skipped[TRAINED] and "make train" in skipped[TRAINED]
     note = markdown.report({"date": "d", "command": "lsr bench", "seconds": 1, "settings": {}, "skipped": skipped,
                             "machine": {"cpus": 2, "python": "3", "load_average_at_start": [0]},
-                            "scifact": {"num_docs": {}, "index_mib": {}, "terms_per_doc": {}}})
+                            "scifact": {"num_docs": {"BM25": 12}, "index_mib": {"BM25": 0.1}, "terms_per_doc": {"BM25": 5.0}}})
     assert f"Not benched here: **{TRAINED}**" in note
+    assert "## SciFact (12 documents, test queries)" in note  # the corpus benched, whatever its size
     (tmp_path / encoder).mkdir(parents=True)
     recipes, skipped = bench_recipes(tmp_path)
     assert TRAINED in recipes and not skipped

@@ -70,7 +70,8 @@ def report(result: dict) -> str:
     if "fast_choice" in result:
         lines += _fast_section(result["fast_choice"])
     scifact = result["scifact"]
-    lines += ["## SciFact (5,183 documents, test queries)", ""]
+    documents = max(scifact["num_docs"].values(), default=0)
+    lines += [f"## SciFact ({documents:,} documents, test queries)", ""]
     lines += _table(["index", "documents", "MiB on disk", "terms/doc"],
                     [[n, scifact["num_docs"][n], scifact["index_mib"][n], scifact["terms_per_doc"][n]] for n in scifact["num_docs"]])
     lines += _search_section("SciFact", scifact)
