@@ -179,6 +179,7 @@ class Dataset:
         if not path.is_file():
             raise LsrError(f"no qrels for split {split!r}: {path} does not exist (available: {', '.join(self.splits()) or 'none'})")
         qrels: dict[str, dict[str, int]] = {}
+        regraded: list[str] = []
         for number, line in text_lines(path):
             parts = line.split("\t")
             if number == 1 and parts[0] == "query-id":
@@ -193,7 +194,13 @@ class Dataset:
                 raise LsrError(f"{path}:{number}: score {parts[2]!r} is not an integer") from None
             _check_id(parts[0], path, number, "query-id")
             _check_id(parts[1], path, number, "corpus-id")
-            qrels.setdefault(parts[0], {})[parts[1]] = grade
+            judged = qrels.setdefault(parts[0], {})
+            if judged.get(parts[1], grade) != grade:
+                regraded.append(f"line {number}: {parts[0]} {parts[1]} {judged[parts[1]]} -> {grade}")
+            judged[parts[1]] = grade
+        if regraded:
+            log.warning("%s: %d (query, document) pair(s) judged twice with different grades, the later grade kept (e.g. %s)", path,
+                        len(regraded), regraded[0])
         if split not in self._checked_splits:
             self._checked_splits.add(split)
             missing = sorted({doc for judged in qrels.values() for doc in judged} - self.corpus_ids)

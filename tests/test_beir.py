@@ -138,6 +138,14 @@ def test_qrels_that_are_not_utf8_name_the_line(tmp_path):
         load_dataset(str(root)).qrels("test")
 
 
+def test_a_pair_judged_twice_with_different_grades_is_reported(tmp_path, caplog):
+    root = write_beir(tmp_path / "d")
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t1\nq1\td1\t0\n", encoding="utf-8")
+    assert load_dataset(str(root)).qrels("test") == {"q1": {"d1": 0}}
+    assert "test.tsv: 1 (query, document) pair(s) judged twice with different grades, the later grade kept (e.g. line 4: q1 d1 1 -> 0)" \
+        in caplog.text
+
+
 def test_judged_query_missing_from_queries(tmp_path):
     root = write_beir(tmp_path / "d", qrels={"q1": {"d1": 1}, "nope": {"d2": 1}})
     with pytest.raises(LsrError, match=r"1 query ids have no entry.*'nope'"):
