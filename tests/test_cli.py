@@ -183,3 +183,22 @@ def test_a_narrowed_leaderboard_page_names_the_command_that_regenerates_it():
     assert regenerate_command(Matrix(Path("m.yaml"), {}, [], requested_datasets=("a", "b"))) == "lsr leaderboard --datasets a,b"
     assert (regenerate_command(Matrix(Path("m.yaml"), {}, [], requested_datasets=("a",), requested_systems=("bm25",)))
             == "lsr leaderboard --datasets a --systems bm25")
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ("split: ../../tiny/qrels/test\nsystems: [../indexing/bm25.yaml]", "split '../../tiny/qrels/test' must be a plain name"),
+    ("k: 1.5\nsystems: [../indexing/bm25.yaml]", "k must be an integer >= 1, got 1.5"),
+    ("systems: [../indexing/bm25.yaml, ../indexing/bm25b.yaml]", "systems ../indexing/bm25.yaml and ../indexing/bm25b.yaml are both named 'bm25'"),
+])
+def test_a_bad_evaluation_recipe_is_refused_before_any_work(tiny, tmp_path, capsys, settings, expected):
+    """Nothing is built, searched or written: no run file lands outside runs/, no index is replaced by its namesake."""
+    recipe = tmp_path / "eval" / "tiny.yaml"
+    recipe.parent.mkdir()
+    (tmp_path / "indexing").mkdir()
+    (tmp_path / "indexing" / "bm25.yaml").write_text("name: bm25\nencoder: bm25\n")
+    (tmp_path / "indexing" / "bm25b.yaml").write_text("name: bm25\nencoder: bm25\nk1: 3.0\n")
+    recipe.write_text(f"dataset: {tiny.root}\n{settings}\n")
+    assert main(["evaluate", str(recipe), "--out-dir", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lsr: error: {recipe}: ") and expected in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -220,3 +220,61 @@ def test_a_recipe_name_must_be_a_plain_file_name(tmp_path, name, kind):
     path.write_text(f"{kind}name: {name}\n")
     with pytest.raises(LsrError, match=f"^{re.escape(str(path))}: recipe name .*: a name must be a plain file name"):
         load_recipe(path)
+
+
+BM25 = str(REPO / "indexing" / "bm25.yaml")
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ("k: ten", "k must be an integer >= 1, got 'ten'"),
+    ("k: 1.5", "k must be an integer >= 1, got 1.5"),
+    ("k: 0", "k must be an integer >= 1, got 0"),
+    ("k: true", "k must be an integer >= 1, got True"),
+    ("systems: [5]", "systems must be a list of index recipe paths, got [5]"),
+    (f"systems: {BM25}", f"systems must be a list of index recipe paths, got '{BM25}'"),
+    ("dataset: null", "dataset must be a string, got None"),
+    ("dataset: [tiny]", "dataset must be a string, got ['tiny']"),
+    ("split: ../../tiny/qrels/test", "split '../../tiny/qrels/test' must be a plain name (no '/', '\\', '..' or NUL; not empty), e.g. test or dev"),
+    ("split: 5", "split 5 must be a plain name"),
+    ("split: '..'", "split '..' must be a plain name"),
+    ("ignore_identical_ids: 'false'", "ignore_identical_ids must be true or false, got 'false' (a string: write true or false without quotes)"),
+    ("ignore_identical_ids: 0", "ignore_identical_ids must be true or false, got 0"),
+])
+def test_evaluation_recipe_settings_are_checked_naming_the_field_and_the_file(tmp_path, settings, expected):
+    path = tmp_path / "bad.yaml"
+    defaults = {"dataset": "dataset: tiny", "systems": f"systems: [{BM25}]"}
+    defaults.pop(settings.partition(":")[0], None)
+    path.write_text("\n".join([*defaults.values(), settings]) + "\n")
+    with pytest.raises(LsrError) as error:
+        EvalRecipe.load(path)
+    assert str(error.value).startswith(f"{path}: recipe 'bad': {expected}") and "\n" not in str(error.value)
+
+
+def test_evaluation_recipe_k_that_is_exactly_an_integer_is_read_as_one(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text(f"dataset: tiny\nsystems: [{BM25}]\nk: 100.0\nignore_identical_ids: false\n")
+    recipe = EvalRecipe.load(path)
+    assert recipe.k == 100 and type(recipe.k) is int and recipe.ignore_identical_ids is False
+
+
+@pytest.mark.parametrize("systems, expected", [
+    ("[bm25.yaml, bm25b.yaml]", "systems bm25.yaml and bm25b.yaml are both named 'bm25': they would write one index folder and one run file"),
+    ("[bm25.yaml, bm25.yaml]", "systems bm25.yaml and bm25.yaml are both named 'bm25'"),
+    ("[bm25b.yaml, hybrid.yaml]", "systems bm25b.yaml and hybrid.yaml both build an index named 'bm25', with other settings"),
+])
+def test_systems_that_would_share_an_index_or_a_run_file_are_refused_naming_both(tmp_path, systems, expected):
+    (tmp_path / "bm25.yaml").write_text("name: bm25\nencoder: bm25\n")
+    (tmp_path / "bm25b.yaml").write_text("name: bm25\nencoder: bm25\nk1: 3.0\n")
+    (tmp_path / "hybrid.yaml").write_text(f"kind: hybrid\nsparse: bm25.yaml\ndense: {REPO / 'indexing' / 'minilm.yaml'}\n")
+    path = tmp_path / "eval.yaml"
+    path.write_text(f"dataset: tiny\nsystems: {systems}\n")
+    with pytest.raises(LsrError, match=f"^{re.escape(f'{path}: {expected}')}"):
+        EvalRecipe.load(path).index_recipes()
+
+
+def test_a_hybrid_shares_its_components_indexes_with_the_systems_of_the_same_recipes(tmp_path):
+    (tmp_path / "bm25.yaml").write_text("name: bm25\nencoder: bm25\n")
+    (tmp_path / "hybrid.yaml").write_text(f"kind: hybrid\nsparse: bm25.yaml\ndense: {REPO / 'indexing' / 'minilm.yaml'}\n")
+    path = tmp_path / "eval.yaml"
+    path.write_text(f"dataset: tiny\nsystems: [bm25.yaml, hybrid.yaml, {REPO / 'indexing' / 'minilm.yaml'}]\n")
+    assert [r.name for r in EvalRecipe.load(path).index_recipes()] == ["bm25", "hybrid", "minilm"]

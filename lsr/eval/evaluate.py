@@ -30,7 +30,7 @@ from lsr.fusion import FusionConfig
 from lsr.index.check import REUSE_KEYS, check_index
 from lsr.index.manifest import LUCENE_DIR, SPARSE_KINDS, check_replaceable, index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
-from lsr.recipe_files import check_keys, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import COUNT, check_keys, check_name, check_numbers, check_strings, made, name_or_path, read_recipe, resolve_relative
 
 if TYPE_CHECKING:
     from lsr.search import Searcher
@@ -53,6 +53,20 @@ class EvalRecipe:
     ignore_identical_ids: bool = True
     path: Path | None = field(default=None, repr=False)  # the recipe file, whose folder relative system paths start from
 
+    def __post_init__(self):
+        what = f"recipe {self.name!r}"
+        check_strings(self, ("dataset",))
+        if not isinstance(self.systems, list) or not self.systems or not all(isinstance(s, str) for s in self.systems):
+            raise LsrError(f"{what}: systems must be a list of index recipe paths, got {self.systems!r}")
+        check_plain(self.split, f"{what}: split", "test or dev")
+        check_numbers(self, {"k": COUNT}, what)
+        check_flag(self.ignore_identical_ids, f"{what}: ignore_identical_ids")
+
+    @property
+    def name(self) -> str:
+        """What errors call the recipe: its file name without the suffix."""
+        return self.path.stem if self.path else "evaluation"
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EvalRecipe":
         """Read an evaluation recipe; system paths (and a dataset given as a path) are relative to the recipe's folder."""
@@ -62,11 +76,50 @@ class EvalRecipe:
         if "dataset" not in data or not data.get("systems"):
             raise LsrError(f"{path}: an evaluation recipe needs 'dataset' and a list of 'systems'")
         data["dataset"] = name_or_path(path, data["dataset"], "dataset")
-        return cls(**data, path=path)
+        return made(path, cls, {**data, "path": path})
 
     def index_recipes(self) -> list[Recipe]:
-        """The systems' index recipes (relative paths from the recipe file's folder; from the working directory without one)."""
-        return [load_recipe(resolve_relative(self.path, system) if self.path else system) for system in self.systems]
+        """The systems' index recipes (relative paths from the recipe file's folder; from the working directory without one).
+
+        Two systems of one name are refused: they would write one index folder and one run file.
+        """
+        recipes = [load_recipe(resolve_relative(self.path, system) if self.path else system) for system in self.systems]
+        where = self.path or "evaluation recipe"
+        names = [recipe.name for recipe in recipes]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise LsrError(f"{where}: systems {self.systems[names.index(name)]} and {self.systems[i]} are both named {name!r}: "
+                               "they would write one index folder and one run file; give one of them another name")
+        check_index_names(list(zip(self.systems, recipes)), where)
+        return recipes
+
+
+def check_flag(value, what: str, optional: bool = False) -> None:
+    """LsrError unless ``value`` is a YAML boolean (or None when ``optional``): the text ``"false"`` would count as true."""
+    if not isinstance(value, bool) and not (optional and value is None):
+        hint = " (a string: write true or false without quotes)" if isinstance(value, str) else ""
+        raise LsrError(f"{what} must be true or false{' or absent' if optional else ''}, got {value!r}{hint}")
+
+
+def check_plain(value, what: str, example: str) -> None:
+    """LsrError unless ``value`` is a plain name (:func:`~lsr.recipe_files.check_name`'s rule): it names a folder or file under the
+    output folder, which it must not leave."""
+    try:
+        check_name(value)
+    except LsrError:
+        raise LsrError(f"{what} {value!r} must be a plain name (no '/', '\\', '..' or NUL; not empty), e.g. {example}") from None
+
+
+def check_index_names(systems: list[tuple[str, Recipe]], where: str) -> None:
+    """LsrError when two indexes of ``systems`` (what the file calls each system, its recipe), a hybrid's components included,
+    have one name but other settings: both would be built in ``<out>/indexes/<dataset>/<name>``, each replacing the other."""
+    seen: dict[str, tuple[Recipe, str]] = {}
+    for system, recipe in systems:
+        for index in (recipe, *recipe.sparse_recipes, recipe.dense) if isinstance(recipe, HybridRecipe) else (recipe,):
+            first, first_system = seen.setdefault(index.name, (index, system))
+            if first != index:
+                raise LsrError(f"{where}: systems {first_system} and {system} both build an index named {index.name!r}, with other "
+                               "settings: each would replace the other's; give one of them another name")
 
 
 def index_path(recipe: Recipe, dataset: Dataset, out_dir: Path) -> Path:
@@ -203,12 +256,12 @@ def evaluate_recipe(recipe: EvalRecipe, data_dir: str | None = None, out_dir: Pa
     With ``exact``, each impact system is also searched by brute-force scipy dot products over the
     same quantised vectors (a row named ``<system> (exact)``), which Lucene must reproduce.
     """
-    out_dir = config.out_dir(out_dir)
+    out_dir, systems = config.out_dir(out_dir), recipe.index_recipes()  # systems that share a name are refused before any work
     dataset = load_dataset(recipe.dataset, data_dir)
     queries = dataset.queries(recipe.split)
     qrels = dataset.qrels(recipe.split)
     rows = []
-    for system in recipe.index_recipes():
+    for system in systems:
         index_dir = ensure_index(system, dataset, out_dir, threads, progress, keep_vectors=exact and system.kind == "impact")
         variants = [(system.name, False)] + ([(f"{system.name} (exact)", True)] if exact and system.kind == "impact" else [])
         for name, use_exact in variants:
