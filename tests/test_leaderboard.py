@@ -33,10 +33,30 @@ def leaderboard(tmp_path: Path, *args: str) -> int:
     ("datasets:\n  tiny:\n    expected: {bm25: high}\n", r"datasets.tiny.expected.bm25.nDCG@10 must be a number, got .high."),
     ("baseline: splade\ndatasets:\n  tiny: {}\n", r"baseline 'splade' is not one of the systems"),
     ("datasets:\n  tiny: {spilt: test}\n", r"unknown setting\(s\) spilt"),
+    ("k: ten\ndatasets:\n  tiny: {}\n", r"matrix.yaml: k must be an integer >= 1, got 'ten'"),
+    ("k: 1.9\ndatasets:\n  tiny: {}\n", r"matrix.yaml: k must be an integer >= 1, got 1.9"),
+    ("alpha: 7\ndatasets:\n  tiny: {}\n", r"matrix.yaml: alpha must be a finite number in \(0, 1\], got 7"),
+    ("bonferroni: 'no'\ndatasets:\n  tiny: {}\n", r"matrix.yaml: bonferroni must be true or false, got 'no' \(a string: write true or false"),
+    ("datasets:\n  tiny: {ignore_identical_ids: 'false'}\n", r"datasets.tiny.ignore_identical_ids must be true or false or absent, got 'false'"),
+    ("datasets:\n  tiny: {split: ../../tiny/qrels/test}\n", r"datasets.tiny.split '../../tiny/qrels/test' must be a plain name"),
+    ("datasets:\n  tiny: {expected: [bm25]}\n", r"datasets.tiny.expected must map system names to pinned cells, got \['bm25'\]"),
+    ("datasets:\n  5: {}\n", r"dataset 5: a dataset name is text; quote it \('5'\)"),
+    ("baseline: [bm25]\ndatasets:\n  tiny: {}\n", r"baseline \['bm25'\] is not one of the systems"),
+    (f"  a/b: {{recipe: {REPO / 'indexing' / 'bm25.yaml'}}}\ndatasets:\n  tiny: {{}}\n", r"matrix.yaml: system 'a/b' must be a plain name"),
+    (f"  splade-tiny: {{recipe: {REPO / 'indexing' / 'inference-free.yaml'}, encoder: '../m/{{dataset}}'}}\n"
+     f"  splade: {{recipe: {REPO / 'indexing' / 'splade-tiny.yaml'}}}\ndatasets:\n  tiny: {{}}\n",
+     r"matrix.yaml: systems 'splade-tiny' and 'splade' both build an index named 'splade-tiny', with other settings"),
+    (f"  h: {{recipe: {REPO / 'indexing' / 'hybrid-bm25-minilm-rrf.yaml'}, encoder: '../m/{{dataset}}'}}\ndatasets:\n  tiny: {{}}\n",
+     r"matrix.yaml: system 'h': encoder replaces the encoder of a sparse or dense recipe"),
 ])
 def test_bad_matrix_names_file_and_field(tmp_path, body, message):
     with pytest.raises(LsrError, match=message):
         Matrix.load(write_matrix(tmp_path, body))
+
+
+def test_matrix_numbers_that_are_exactly_integers_are_read_as_integers(tmp_path):
+    matrix = Matrix.load(write_matrix(tmp_path, "k: 100.0\nbonferroni: false\ndatasets:\n  tiny: {ignore_identical_ids: false}\n"))
+    assert matrix.k == 100 and type(matrix.k) is int and matrix.bonferroni is False and matrix.datasets[0].ignore_identical_ids is False
 
 
 def test_the_repository_matrix_loads():

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.recipe_files import check_keys, read_recipe, resolve_relative
+from lsr.eval.evaluate import check_flag, check_index_names, check_plain
+from lsr.recipe_files import COUNT, Number, check_keys, check_numbers, made, read_recipe, resolve_relative
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class System:
         from lsr.index.recipe import load_recipe
 
         recipe = load_recipe(self.recipe)
+        if self.encoder and recipe.kind == "hybrid":
+            raise LsrError(f"system {self.name!r}: encoder replaces the encoder of a sparse or dense recipe; {self.recipe} is a hybrid one")
         return replace(recipe, name=self.name, encoder=self.encoder.format(dataset=dataset)) if self.encoder else recipe
 
 
@@ -83,6 +86,10 @@ class Matrix:
     requested_datasets: tuple[str, ...] = ()  # named on the command line: must run for --check to pass
     requested_systems: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        check_numbers(self, {"k": COUNT, "alpha": Number(low=0, high=1, above=True)}, str(self.path))
+        check_flag(self.bonferroni, f"{self.path}: bonferroni")
+
     @property
     def narrowed(self) -> bool:
         """Whether the command line picked datasets or systems."""
@@ -99,13 +106,13 @@ class Matrix:
         if not isinstance(data.get("datasets"), dict) or not data["datasets"]:
             raise LsrError(f"{path}: 'datasets' must map dataset names to {{split, ignore_identical_ids, expected}}")
         systems = {name: _system(path, name, spec) for name, spec in data["systems"].items()}
+        check_index_names([(repr(s.name), made(path, s.index_recipe, {"dataset": "{dataset}"})) for s in systems.values()], str(path))
         tolerance = _number(path, "tolerance", data.get("tolerance", 0.002))
         datasets = [_dataset(path, name, spec or {}, systems, tolerance) for name, spec in data["datasets"].items()]
         baseline = data.get("baseline", "bm25")
-        if baseline not in systems:
+        if not isinstance(baseline, str) or baseline not in systems:
             raise LsrError(f"{path}: baseline {baseline!r} is not one of the systems ({', '.join(systems)})")
-        return cls(path, systems, datasets, baseline, int(data.get("k", 1000)), _number(path, "alpha", data.get("alpha", 0.05)),
-                   bool(data.get("bonferroni", True)))
+        return cls(path, systems, datasets, baseline, data.get("k", 1000), data.get("alpha", 0.05), data.get("bonferroni", True))
 
     def select(self, datasets: list[str] | None = None, systems: list[str] | None = None) -> "Matrix":
         """The matrix narrowed to some datasets (names not in it are added, unpinned) and/or systems (must exist)."""
@@ -135,6 +142,7 @@ def _number(path: Path, key: str, value) -> float:
 def _system(path: Path, name: str, spec) -> System:
     if not isinstance(spec, dict) or "recipe" not in spec:
         raise LsrError(f"{path}: system {name!r} needs a 'recipe' (an index recipe path relative to {path.parent}, e.g. ../indexing/bm25.yaml)")
+    check_plain(name, f"{path}: system", "bm25 or splade-tiny")  # it names the system's run files
     check_keys(path, spec, {"recipe", "label", "requires", "encoder"})
     recipe = Path(resolve_relative(path, str(spec["recipe"])))
     if not recipe.is_file():
@@ -149,9 +157,16 @@ def _system(path: Path, name: str, spec) -> System:
 
 
 def _dataset(path: Path, name: str, spec, systems: dict[str, System], tolerance: float) -> DatasetEntry:
+    if not isinstance(name, str):
+        raise LsrError(f"{path}: dataset {name!r}: a dataset name is text; quote it ('{name}')")
     if not isinstance(spec, dict):
         raise LsrError(f"{path}: dataset {name!r} must be a mapping (split, ignore_identical_ids, expected)")
     check_keys(path, spec, {"split", "ignore_identical_ids", "expected"})
+    if spec.get("split") is not None:
+        check_plain(spec["split"], f"{path}: datasets.{name}.split", "test or dev")  # it names the runs' folder
+    check_flag(spec.get("ignore_identical_ids"), f"{path}: datasets.{name}.ignore_identical_ids", optional=True)
+    if not isinstance(spec.get("expected") or {}, dict):
+        raise LsrError(f"{path}: datasets.{name}.expected must map system names to pinned cells, got {spec['expected']!r}")
     expected = {}
     for system, cell in (spec.get("expected") or {}).items():
         key = f"datasets.{name}.expected.{system}"
