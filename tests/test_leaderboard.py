@@ -59,6 +59,17 @@ def test_matrix_numbers_that_are_exactly_integers_are_read_as_integers(tmp_path)
     assert matrix.k == 100 and type(matrix.k) is int and matrix.bonferroni is False and matrix.datasets[0].ignore_identical_ids is False
 
 
+@pytest.mark.parametrize("name, output", [("matrix.csv", None), ("board.md", "board")])
+def test_a_report_that_would_overwrite_the_matrix_file_is_refused_before_any_work(tmp_path, capsys, name, output):
+    matrix = write_matrix(tmp_path, "datasets:\n  tinyset: {}\n")
+    matrix = matrix.rename(matrix.with_name(name))
+    written = matrix.read_text()
+    options = ["--output", str(matrix.parent / output)] if output else []
+    assert main(["leaderboard", str(matrix), "--out-dir", str(tmp_path / "out"), "--quiet", *options]) == 2
+    assert f"lsr: error: {matrix}: the leaderboard's report {matrix} would overwrite this matrix file" in capsys.readouterr().err
+    assert matrix.read_text() == written and not (tmp_path / "out").exists()
+
+
 def test_the_repository_matrix_loads():
     matrix = Matrix.load(REPO / "eval" / "leaderboard.yaml")
     assert {"bm25", "splade-tiny", "inference-free", "inference-free-trained", "minilm"} <= set(matrix.systems)

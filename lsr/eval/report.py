@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lsr import config
 from lsr.atomic import atomic_file
+from lsr.errors import LsrError
 from lsr.eval.leaderboard import Cell, Leaderboard, run_leaderboard
 from lsr.eval.matrix import Matrix
 from lsr.markdown import markdown_table
@@ -104,13 +105,18 @@ def regenerate_command(matrix: Matrix) -> str:
     return " ".join(["lsr leaderboard"] + [f"--{option} {','.join(names)}" for option, names in picked if names])
 
 
+def report_paths(prefix: Path) -> list[Path]:
+    """``<prefix>.md``, ``<prefix>.csv`` and ``<prefix>.png``."""
+    return [prefix.with_name(prefix.name + suffix) for suffix in (".md", ".csv", ".png")]
+
+
 def write_reports(board: Leaderboard, prefix: Path, command: str | None = None) -> list[Path]:
     """Write ``<prefix>.md``, ``<prefix>.csv`` and ``<prefix>.png``; returns the paths written. ``command``: the one the page says
     regenerates it (default: :func:`regenerate_command`)."""
     from lsr.eval.plot import plot
 
     command = command or regenerate_command(board.matrix)
-    md, table, png = (prefix.with_name(prefix.name + suffix) for suffix in (".md", ".csv", ".png"))
+    md, table, png = report_paths(prefix)
     with atomic_file(md) as tmp:
         tmp.write_text(markdown(board, command) + f"\n![nDCG@10 against latency and FLOPS]({png.name})\n", encoding="utf-8")
     with atomic_file(table) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
@@ -127,5 +133,10 @@ def write_leaderboard(matrix_path: str | os.PathLike, datasets: list[str] | None
     """``lsr leaderboard``: run the matrix at ``matrix_path`` (narrowed to ``datasets``/``systems``, see :meth:`Matrix.select`), then
     write its reports at ``output``, else at :func:`report_prefix`. Returns the leaderboard and the paths written."""
     matrix, out_dir = Matrix.load(matrix_path).select(datasets, systems), config.out_dir(out_dir)
+    prefix = Path(output) if output else report_prefix(matrix, out_dir)
+    for report in report_paths(prefix):  # before any work
+        if report.resolve() == matrix.path.resolve():
+            raise LsrError(f"{matrix.path}: the leaderboard's report {report} would overwrite this matrix file; "
+                           "name the matrix *.yaml or give --output another prefix")
     board = run_leaderboard(matrix, data_dir, out_dir, threads=threads, progress=progress, download=download, fresh=fresh)
-    return board, write_reports(board, Path(output) if output else report_prefix(matrix, out_dir))
+    return board, write_reports(board, prefix)
