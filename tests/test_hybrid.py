@@ -328,3 +328,22 @@ def test_tuning_uses_only_the_queries_held_out_from_dense_training(tmp_path, tin
     assert list(queries) == ["q4"] and f"held out from training {model}" in note  # q5 is not a train query
     (model / "lsr_training.json").write_text(json.dumps({**info, "split": "dev"}))
     assert len(tuning_queries(load_recipe(path), dataset, "train")[0]) == len(dataset.queries("train"))
+
+
+BAD_ARGUMENTS = [
+    (lambda s: s.search(None), "a query must be a str, got NoneType None"),
+    (lambda s: s.search(b"aspirin"), "a query must be a str, got bytes"),
+    (lambda s: s.batch_search("aspirin risk"), "queries must be a list of str, got str 'aspirin risk' (search takes one query)"),
+    (lambda s: s.batch_search(["aspirin", 5]), "a query must be a str, got int 5"),
+    (lambda s: s.search("aspirin", k=2.5), "k must be at least 1 and a whole number, got 2.5"),
+    (lambda s: s.batch_search(["aspirin", "risk"], threads=None), "threads must be a whole number, got None"),
+]
+
+
+@pytest.mark.parametrize("searcher", ["dense", "hybrid"])
+@pytest.mark.parametrize("call, message", BAD_ARGUMENTS)
+def test_dense_and_hybrid_arguments_of_the_wrong_type_are_a_clear_error(components, searcher, call, message):
+    sparse, dense = components
+    with pytest.raises(LsrError) as error:
+        call(dense if searcher == "dense" else HybridSearcher(sparse, dense))
+    assert message in str(error.value)

@@ -214,3 +214,28 @@ def test_recipe_rejects_unknown_settings(tmp_path):
     path.write_text("name: x\nquery_encoder: bert\n")
     with pytest.raises(LsrError, match="query_encoder must be one of"):
         IndexRecipe.load(path)
+
+
+BAD_ARGUMENTS = [
+    (lambda s: s.search(None), "a query must be a str, got NoneType None"),
+    (lambda s: s.search(123), "a query must be a str, got int 123"),
+    (lambda s: s.search(["aspirin", "risk"]), "a query must be a str, got list"),
+    (lambda s: s.search(b"aspirin"), "a query must be a str, got bytes"),
+    (lambda s: s.batch_search("aspirin risk"), "queries must be a list of str, got str 'aspirin risk' (search takes one query)"),
+    (lambda s: s.batch_search(["aspirin", None]), "a query must be a str, got NoneType"),
+    (lambda s: s.batch_search(7), "queries must be a list of str, got int 7"),
+    (lambda s: s.search("aspirin", k=2.5), "k must be at least 1 and a whole number, got 2.5"),
+    (lambda s: s.search("aspirin", k="3"), "k must be at least 1 and a whole number, got '3'"),
+    (lambda s: s.search("aspirin", k=None), "k must be at least 1 and a whole number, got None"),
+    (lambda s: s.search("aspirin", k=True), "k must be at least 1 and a whole number, got True"),
+    (lambda s: s.batch_search(["aspirin"], k=0), "k must be at least 1 and a whole number, got 0"),
+    (lambda s: s.batch_search(["aspirin", "risk"], threads="2"), "threads must be a whole number, got '2'"),
+]
+
+
+@pytest.mark.parametrize("index", ["bm25_index", "if_index"])
+@pytest.mark.parametrize("call, message", BAD_ARGUMENTS)
+def test_arguments_of_the_wrong_type_are_a_clear_error(index, call, message, request):
+    with Searcher.open(request.getfixturevalue(index)) as searcher:
+        with pytest.raises(LsrError, match=re.escape(message)):
+            call(searcher)

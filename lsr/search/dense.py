@@ -18,7 +18,7 @@ from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
 from lsr.index.check import check_index, damaged, read_doc_ids
 from lsr.index.manifest import FAISS_FILE, VECTORS
-from lsr.search.searcher import Searcher, _check_k
+from lsr.search.searcher import Searcher, _check_k, _check_queries, _check_threads
 from lsr.types import Hit
 
 
@@ -75,8 +75,8 @@ class DenseSearcher(Searcher):
         """The top ``k`` documents of each query vector by inner product (zero vectors: no hits)."""
         import faiss
 
-        _check_k(k)
-        faiss.omp_set_num_threads(max(1, threads))
+        k = _check_k(k)
+        faiss.omp_set_num_threads(max(1, _check_threads(threads)))
         scores, rows = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, len(self.doc_ids)))
         empty = ~vectors.any(axis=1)
         return [[] if empty[q] else [Hit(self.doc_ids[r], float(s)) for r, s in zip(rows[q], scores[q]) if r >= 0]
@@ -93,10 +93,10 @@ class DenseSearcher(Searcher):
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` documents for ``query`` by inner product; an empty query has no hits."""
-        return self.search_vectors(self.encode([query]), k)[0]
+        return self.batch_search([query], k)[0]
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` documents of each query: queries encoded in batches, searched by faiss on ``threads`` threads."""
         _check_k(k)
-        return self.search_vectors(self.encode(list(queries)), k, threads)
+        return self.search_vectors(self.encode(_check_queries(queries)), k, threads)
 

@@ -22,7 +22,7 @@ from lsr.fusion import FusionConfig
 from lsr.index.check import check_index
 from lsr.index.hybrid import check_same_documents
 from lsr.search.dense import DenseSearcher
-from lsr.search.searcher import Searcher, _check_k
+from lsr.search.searcher import Searcher, _check_k, _check_queries
 from lsr.types import Hit
 
 
@@ -109,7 +109,7 @@ class HybridSearcher(Searcher):
 
     def sparse_lists(self, queries: Sequence[str], depth: int, threads: int = 1) -> list[list[list[Hit]]]:
         """For each query, one list of ``depth`` hits per sparse searcher."""
-        _check_k(depth)
+        _check_k(depth, "depth")
         per_searcher = [s.batch_search(queries, depth, threads) if len(queries) > 1 else [s.search(queries[0], depth)]
                         for s in self.sparse_searchers]
         return [list(lists) for lists in zip(*per_searcher)]
@@ -156,7 +156,7 @@ class HybridSearcher(Searcher):
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` fused hits of each query: the sparse side in one batch, queries encoded together."""
         _check_k(k)
-        queries = list(queries)
+        queries = _check_queries(queries)
         if not queries:
             return []
         sparse, dense = self.candidates(queries, self.config.depth, threads)

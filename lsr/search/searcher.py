@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from numbers import Integral
 from pathlib import Path
 from typing import Callable, NamedTuple, Protocol, Sequence
 
@@ -70,7 +72,7 @@ class Searcher(ABC):
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given."""
-        return [self.search(query, k) for query in queries]
+        return [self.search(query, k) for query in _check_queries(queries)]
 
     def close(self) -> None:
         """Release what the searcher holds open."""
@@ -82,9 +84,35 @@ class Searcher(ABC):
         self.close()
 
 
-def _check_k(k: int) -> None:
-    if k < 1:
-        raise LsrError(f"k must be at least 1, got {k}")
+def _check_k(k: int, name: str = "k") -> int:
+    """``k`` as an int; an LsrError naming ``name`` unless it is a whole number of at least 1 (a bool is not)."""
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise LsrError(f"{name} must be at least 1 and a whole number, got {k!r}")
+    return int(k)
+
+
+def _check_threads(threads: int) -> int:
+    """``threads`` as an int (below 2: one thread); an LsrError unless it is a whole number."""
+    if isinstance(threads, bool) or not isinstance(threads, Integral):
+        raise LsrError(f"threads must be a whole number, got {threads!r}")
+    return int(threads)
+
+
+def _check_query(query: str) -> None:
+    """An LsrError unless ``query`` is a str."""
+    if not isinstance(query, str):
+        raise LsrError(f"a query must be a str, got {type(query).__name__} {query!r:.80}")
+
+
+def _check_queries(queries: Iterable[str]) -> list[str]:
+    """``queries`` as a list; an LsrError unless it is a list (or other iterable, not a str) of str."""
+    if isinstance(queries, (str, bytes)) or not isinstance(queries, Iterable):
+        hint = " (search takes one query)" if isinstance(queries, str) else ""
+        raise LsrError(f"queries must be a list of str, got {type(queries).__name__} {queries!r:.80}{hint}")
+    queries = list(queries)
+    for query in queries:
+        _check_query(query)
+    return queries
 
 
 class LuceneSearcher(Searcher):
@@ -108,7 +136,8 @@ class LuceneSearcher(Searcher):
         raise NotImplementedError
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        _check_k(k)
+        k = _check_k(k)
+        _check_query(query)
         return self._search(query, k) if query.strip() else []
 
     def _search(self, query: str, k: int) -> list[Hit]:
@@ -120,7 +149,7 @@ class LuceneSearcher(Searcher):
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given, searched on ``threads`` threads."""
-        _check_k(k)
+        k, threads, queries = _check_k(k), _check_threads(threads), _check_queries(queries)
         if threads <= 1 or len(queries) < 2:
             return [self.search(query, k) for query in queries]
         from concurrent.futures import ThreadPoolExecutor
