@@ -185,6 +185,14 @@ def test_a_narrowed_leaderboard_page_names_the_command_that_regenerates_it():
             == "lsr leaderboard --datasets a --systems bm25")
 
 
+@pytest.mark.parametrize("k", ["2147483647", "2147483648", "1000000000000"])
+def test_search_with_k_beyond_a_java_int_prints_every_hit(bm25_index, k, capsys):
+    assert main(["search", str(bm25_index), "cancer", "risk", "-k", "1000"]) == 0
+    every = capsys.readouterr().out
+    assert main(["search", str(bm25_index), "cancer", "risk", "-k", k]) == 0
+    assert capsys.readouterr().out == every and len(every.splitlines()) > 1
+
+
 @pytest.mark.parametrize("settings, expected", [
     ("split: ../../tiny/qrels/test\nsystems: [../indexing/bm25.yaml]", "split '../../tiny/qrels/test' must be a plain name"),
     ("k: 1.5\nsystems: [../indexing/bm25.yaml]", "k must be an integer >= 1, got 1.5"),

@@ -330,6 +330,15 @@ def test_tuning_uses_only_the_queries_held_out_from_dense_training(tmp_path, tin
     assert len(tuning_queries(load_recipe(path), dataset, "train")[0]) == len(dataset.queries("train"))
 
 
+@pytest.mark.parametrize("mode", ["fusion", "rerank"])
+def test_depth_and_k_beyond_a_java_int_return_every_document(components, mode):
+    sparse, dense = components
+    every = HybridSearcher(sparse, dense, FusionConfig(mode=mode, depth=1000)).search("aspirin cancer", k=1000)
+    huge = HybridSearcher(sparse, dense, FusionConfig(mode=mode, depth=2**40))
+    assert len(every) > 1 and huge.search("aspirin cancer", k=2**40) == every
+    assert dense.search("aspirin cancer", k=2**40) == dense.search("aspirin cancer", k=1000)
+
+
 BAD_ARGUMENTS = [
     (lambda s: s.search(None), "a query must be a str, got NoneType None"),
     (lambda s: s.search(b"aspirin"), "a query must be a str, got bytes"),

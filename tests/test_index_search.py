@@ -239,3 +239,14 @@ def test_arguments_of_the_wrong_type_are_a_clear_error(index, call, message, req
     with Searcher.open(request.getfixturevalue(index)) as searcher:
         with pytest.raises(LsrError, match=re.escape(message)):
             call(searcher)
+
+
+@pytest.mark.parametrize("index, two_phase", [("bm25_index", None), ("if_index", None), ("if_index", TwoPhase(0.4, 5)), ("splade_index", None),
+                                              ("splade_index", TwoPhase(0.4, 5))])
+@pytest.mark.parametrize("k", [2**31 - 1, 2**31, 2**40, np.int64(2**40)])
+def test_k_beyond_a_java_int_returns_every_matching_document(index, two_phase, k, request):
+    with Searcher.open(request.getfixturevalue(index), two_phase=two_phase) as searcher:
+        every = searcher.search("aspirin cancer risk", k=1000)
+        assert len(every) > 1
+        assert searcher.search("aspirin cancer risk", k=k) == every
+        assert searcher.batch_search(["aspirin cancer risk", "smoking"], k=k, threads=2)[0] == every

@@ -35,6 +35,8 @@ from lsr.types import Hit
 CONTENTS = "contents"
 ID = "id"
 SEP = "\u0001"  # between the terms of an impact query: never inside a term, not whitespace for Java
+MAX_K = 2**31 - 1
+"""The largest ``k`` a Java ``int`` holds: a larger one is sent as this (the helper keeps at most the index's documents anyway)."""
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +132,21 @@ class LuceneIndex:
 
     def search(self, query, k: int) -> list[Hit]:
         """The top ``k`` (docid, score) of a prepared query, best first, ties broken by docid as Anserini does."""
-        return self._hits(self._search(query, k))
+        return self._hits(self._search(query, min(k, MAX_K)))
 
     def search_text(self, queries, text: str, k: int) -> list[Hit]:
         """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
-        return self._hits(self._search(queries, CONTENTS, within_clause_limit(text), k))
+        return self._hits(self._search(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K)))
 
     def two_phase(self, weights: dict[str, int | float], k: int, ratio: float, expansion: float) -> list[Hit]:
         """Two-phase search (``TopKSearcher.twoPhase``): the terms weighing at least ``ratio`` x the heaviest
         find ``expansion`` x ``k`` candidates, which the other terms then rescore."""
         return self._hits(self._top_k.twoPhase(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()],
-                                               k, float(ratio), float(expansion)))
+                                               min(k, MAX_K), float(ratio), float(expansion)))
 
     def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float) -> list[Hit]:
         """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
-        return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), k, float(ratio), float(expansion)))
+        return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K), float(ratio), float(expansion)))
 
     @staticmethod
     def _hits(hits) -> list[Hit]:
