@@ -193,6 +193,14 @@ def test_search_with_k_beyond_a_java_int_prints_every_hit(bm25_index, k, capsys)
     assert capsys.readouterr().out == every and len(every.splitlines()) > 1
 
 
+@pytest.mark.parametrize("index", ["", "/"])
+def test_search_on_an_empty_or_root_path_is_not_an_lsr_index(index, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", index, "risk"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lsr: error: {index or repr('')} is not an lsr index: manifest.json is missing; give an index folder\n"
+
+
 @pytest.mark.parametrize("settings, expected", [
     ("split: ../../tiny/qrels/test\nsystems: [../indexing/bm25.yaml]", "split '../../tiny/qrels/test' must be a plain name"),
     ("k: 1.5\nsystems: [../indexing/bm25.yaml]", "k must be an integer >= 1, got 1.5"),

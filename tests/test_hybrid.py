@@ -330,6 +330,12 @@ def test_tuning_uses_only_the_queries_held_out_from_dense_training(tmp_path, tin
     assert len(tuning_queries(load_recipe(path), dataset, "train")[0]) == len(dataset.queries("train"))
 
 
+def test_a_hybrid_opened_on_another_kind_of_index_is_a_clear_error(bm25_index, dense_index):
+    for index, kind in ((bm25_index, "bm25"), (dense_index, "dense")):
+        with pytest.raises(LsrError, match=f"a {kind} index, not a hybrid one"):
+            HybridSearcher.from_manifest(index)
+
+
 @pytest.mark.parametrize("mode", ["fusion", "rerank"])
 def test_depth_and_k_beyond_a_java_int_return_every_document(components, mode):
     sparse, dense = components
@@ -356,3 +362,12 @@ def test_dense_and_hybrid_arguments_of_the_wrong_type_are_a_clear_error(componen
     with pytest.raises(LsrError) as error:
         call(dense if searcher == "dense" else HybridSearcher(sparse, dense))
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("path, message", [("", "'' is not an lsr index"), ("/", "/ is not an lsr index"), (None, "index_dir must be")])
+def test_a_dense_or_hybrid_path_that_is_no_index_folder_is_a_clear_error(path, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for open_index in (DenseSearcher, HybridSearcher.from_manifest):
+        with pytest.raises(LsrError) as error:
+            open_index(path)
+        assert message in str(error.value)

@@ -250,3 +250,16 @@ def test_k_beyond_a_java_int_returns_every_matching_document(index, two_phase, k
         assert len(every) > 1
         assert searcher.search("aspirin cancer risk", k=k) == every
         assert searcher.batch_search(["aspirin cancer risk", "smoking"], k=k, threads=2)[0] == every
+
+
+@pytest.mark.parametrize("path, message", [
+    ("", "'' is not an lsr index: manifest.json is missing"),
+    ("/", "/ is not an lsr index: manifest.json is missing"),
+    (".", ". is not an lsr index: manifest.json is missing"),
+    (None, "index_dir must be an index folder's path (str or os.PathLike), got NoneType None"),
+    (123, "index_dir must be an index folder's path (str or os.PathLike), got int 123"),
+])
+def test_a_path_that_is_no_index_folder_is_a_clear_error(path, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LsrError, match=re.escape(message)):
+        Searcher.open(path)

@@ -16,9 +16,9 @@ import numpy as np
 
 from lsr.encoders.threads import torch_threads
 from lsr.errors import LsrError
-from lsr.index.check import check_index, damaged, read_doc_ids
+from lsr.index.check import damaged, read_doc_ids
 from lsr.index.manifest import FAISS_FILE, VECTORS
-from lsr.search.searcher import Searcher, _check_k, _check_queries, _check_threads
+from lsr.search.searcher import Searcher, _check_k, _check_queries, _check_threads, open_manifest
 from lsr.types import Hit
 
 
@@ -26,8 +26,8 @@ class DenseSearcher(Searcher):
     """Search a dense index (``kind: dense``): exact inner product (flat) or HNSW, as it was built."""
 
     def __init__(self, index_dir: str | os.PathLike, manifest: dict | None = None):
+        self.manifest = manifest or open_manifest(index_dir)
         self.index_dir = Path(index_dir)
-        self.manifest = manifest or check_index(index_dir)
         if self.manifest["kind"] != "dense":
             raise LsrError(f"{index_dir}: a {self.manifest['kind']} index, not a dense one")
         self.doc_ids: list[str] = read_doc_ids(index_dir, self.manifest)

@@ -19,10 +19,9 @@ import numpy as np
 
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
-from lsr.index.check import check_index
 from lsr.index.hybrid import check_same_documents
 from lsr.search.dense import DenseSearcher
-from lsr.search.searcher import Searcher, _check_k, _check_queries
+from lsr.search.searcher import Searcher, _check_k, _check_queries, open_manifest
 from lsr.types import Hit
 
 
@@ -70,8 +69,10 @@ class HybridSearcher(Searcher):
     @classmethod
     def from_manifest(cls, index_dir: str | os.PathLike, manifest: dict | None = None) -> "HybridSearcher":
         """Open a hybrid index directory (what ``lsr index`` writes for a ``kind: hybrid`` recipe)."""
+        manifest = manifest or open_manifest(index_dir)
+        if manifest["kind"] != "hybrid":
+            raise LsrError(f"{index_dir}: a {manifest['kind']} index, not a hybrid one (Searcher.open opens any kind)")
         index_dir = Path(index_dir)
-        manifest = manifest or check_index(index_dir)
         sparse = [Searcher.open(index_dir / d) for d in [manifest["sparse"], *manifest.get("more_sparse", [])]]
         fusion = dict(manifest["fusion"])
         if fusion.get("list_weights") is not None:

@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.check import check_index
-from lsr.index.manifest import LUCENE_DIR
+from lsr.index.manifest import LUCENE_DIR, MANIFEST
 from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
 from lsr.types import Hit
 
@@ -62,7 +62,7 @@ class Searcher(ABC):
         default from its recipe (``IndexRecipe.search_defaults``), if any; ``exhaustive`` ignores those
         defaults, so that every query term scores every document (the options given still apply).
         """
-        manifest = check_index(index_dir)
+        manifest = open_manifest(index_dir)
         return OPENERS[manifest["kind"]](index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
                       query_max_df=query_max_df, exhaustive=exhaustive)
 
@@ -82,6 +82,17 @@ class Searcher(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def open_manifest(index_dir: str | os.PathLike) -> dict:
+    """:func:`check_index`'s manifest of ``index_dir``; an LsrError for an argument that is not a path, or for a path
+    without a folder name (``''``, ``/``) that holds no index."""
+    if not isinstance(index_dir, (str, os.PathLike)):
+        raise LsrError(f"index_dir must be an index folder's path (str or os.PathLike), got {type(index_dir).__name__} {index_dir!r:.80}")
+    path = Path(index_dir)
+    if not path.name and not (path / MANIFEST).is_file():
+        raise LsrError(f"{os.fspath(index_dir) or repr('')} is not an lsr index: {MANIFEST} is missing; give an index folder")
+    return check_index(path)
 
 
 def _check_k(k: int, name: str = "k") -> int:
