@@ -263,3 +263,14 @@ def test_a_path_that_is_no_index_folder_is_a_clear_error(path, message, tmp_path
     monkeypatch.chdir(tmp_path)
     with pytest.raises(LsrError, match=re.escape(message)):
         Searcher.open(path)
+
+
+def test_an_index_opens_by_a_path_relative_to_the_current_folder(bm25_index, monkeypatch):
+    Searcher.open(bm25_index).close()  # the JVM started before the change of folder
+    monkeypatch.chdir(bm25_index.parent)
+    for path in (bm25_index.name, f"./{bm25_index.name}/"):
+        with Searcher.open(path) as searcher:
+            assert searcher.search("smoking", k=1)[0].docid == "d3"
+    monkeypatch.chdir(bm25_index)
+    with Searcher.open(".") as searcher:
+        assert searcher.search("smoking", k=1)[0].docid == "d3"

@@ -87,10 +87,15 @@ def open_reader(lucene_dir: str | Path):
     from jnius import JavaException
 
     try:
-        return java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(str(lucene_dir)).toPath()))
+        return java.DirectoryReader.open(java.FSDirectory.open(jclass("java.io.File")(_java_path(lucene_dir)).toPath()))
     except JavaException as error:
         reason = f"{(error.classname or 'Java error').rpartition('.')[2]}: {error.innermessage or ''}".strip().replace("\n", " ")
         raise damaged(Path(lucene_dir).parent, f"Lucene cannot read {Path(lucene_dir).name}/ ({reason})") from None
+
+
+def _java_path(path: str | Path) -> str:
+    """``path`` made absolute here: Java resolves a relative path against the folder the process started in, not the current one."""
+    return str(Path(path).absolute())
 
 
 def check_readable(lucene_dir: str | Path) -> None:
@@ -252,7 +257,7 @@ def analyzed_terms(text: str) -> list[str]:
 
 def term_statistics(lucene_dir: str | Path, terms: Iterable[str]) -> tuple[int, int, dict[str, int]]:
     """The index's documents, its postings (the sum of its terms' document frequencies) and each of ``terms``' document frequency."""
-    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(lucene_dir))
+    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(_java_path(lucene_dir))
     try:
         term = jclass("org.apache.lucene.index.Term")
         documents = reader.numDocs()
@@ -266,7 +271,7 @@ def term_statistics(lucene_dir: str | Path, terms: Iterable[str]) -> tuple[int, 
 def bm25_scores(lucene_dir: str | Path, k1: float, b: float, queries: Iterable[tuple[str, Sequence[str]]]) -> list[list[float]]:
     """Anserini's BM25 score of each (query text, document ids) pair's documents for its query."""
     utils = jclass("io.anserini.index.IndexReaderUtils")
-    reader = utils.getReader(str(lucene_dir))
+    reader = utils.getReader(_java_path(lucene_dir))
     try:
         similarity = bm25_similarity(k1, b)
         return [[utils.computeQueryDocumentScoreWithSimilarity(reader, docid, text, similarity) for docid in docids] for text, docids in queries]
