@@ -185,6 +185,22 @@ def test_a_narrowed_leaderboard_page_names_the_command_that_regenerates_it():
             == "lsr leaderboard --datasets a --systems bm25")
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["index", "indexing/bm25.yaml", "--dataset", "x", "--threads", "100000"],
+     "argument --threads: expected a whole number from 1 to 512, got '100000'"),
+    (["evaluate", "no/such/recipe.yaml", "--threads", "513"], "argument --threads: expected a whole number from 1 to 512, got '513'"),
+    (["evaluate-model", "splade-tiny", "--dataset", "no/such/dataset", "--threads", "9" * 30],
+     "argument --threads: expected a whole number from 1 to 512"),
+])
+def test_thread_counts_beyond_the_maximum_are_refused_before_any_work(argv, expected, capsys):
+    from lsr.cli.parser import build_parser
+
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2 and expected in capsys.readouterr().err
+    assert build_parser().parse_args(["evaluate", "--threads", "512"]).threads == 512
+
+
 @pytest.mark.parametrize("k", ["2147483647", "2147483648", "1000000000000"])
 def test_search_with_k_beyond_a_java_int_prints_every_hit(bm25_index, k, capsys):
     assert main(["search", str(bm25_index), "cancer", "risk", "-k", "1000"]) == 0

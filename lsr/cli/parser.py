@@ -45,7 +45,7 @@ def _common(parser: argparse.ArgumentParser, out_dir: str | None = None) -> None
     if out_dir:
         parser.add_argument("--out-dir", default=None, help=f"{out_dir} (default: $LSR_OUT_DIR or out)")
     parser.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
-    parser.add_argument("--threads", type=positive_int, default=2, help="indexing/search threads (default: 2)")
+    parser.add_argument("--threads", type=thread_count, default=2, help=f"indexing/search threads, 1 to {MAX_THREADS} (default: 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages, only warnings")
 
 
@@ -54,6 +54,18 @@ def positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+MAX_THREADS = 512
+"""The most threads --threads takes: far more than the cores of a machine lsr runs on; Java refuses many more."""
+
+
+def thread_count(text: str) -> int:
+    """An argparse type: a number of threads, 1 to :data:`MAX_THREADS`."""
+    threads = positive_int(text)
+    if threads > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_THREADS}, got {text!r}")
+    return threads
 
 
 def comma_list(kind: type = str, empty: bool = False):
