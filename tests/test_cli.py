@@ -217,6 +217,22 @@ def test_search_on_an_empty_or_root_path_is_not_an_lsr_index(index, tmp_path, mo
     assert err == f"lsr: error: {index or repr('')} is not an lsr index: manifest.json is missing; give an index folder\n"
 
 
+@pytest.mark.parametrize("weight", ["-1", "nan", "inf", "-inf"])
+def test_evaluate_model_refuses_a_lexical_weight_that_is_not_a_finite_number_of_at_least_0(tiny, weight, capsys):
+    assert main(["evaluate-model", "no-such-model", "--dataset", str(tiny.root), f"--lexical-weight={weight}", "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"lsr: error: lexical_weight (--lexical-weight) must be a finite number >= 0, got {float(weight)!r}\n")
+
+
+@pytest.mark.parametrize("docs", [[], [("d1", "", ""), ("d2", "", "")]])
+def test_evaluate_model_on_a_corpus_without_text_names_the_corpus(tmp_path, docs, capsys):
+    from tests.conftest import write_beir
+
+    root = write_beir(tmp_path / "empty", docs=docs, queries={"q1": "aspirin"}, qrels={"q1": {"d1": 1}})
+    assert main(["evaluate-model", "no-such-model", "--dataset", str(root), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"lsr: error: {root / 'corpus.jsonl'}: no document has any text (title or body), so there is "
+                                       "nothing to search; give a corpus with documents\n")
+
+
 @pytest.mark.parametrize("settings, expected", [
     ("split: ../../tiny/qrels/test\nsystems: [../indexing/bm25.yaml]", "split '../../tiny/qrels/test' must be a plain name"),
     ("k: 1.5\nsystems: [../indexing/bm25.yaml]", "k must be an integer >= 1, got 1.5"),

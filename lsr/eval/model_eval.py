@@ -17,6 +17,9 @@ from tqdm.auto import tqdm
 from lsr.data import Dataset
 from lsr.errors import LsrError
 from lsr.eval.metrics import METRICS, evaluate
+from lsr.recipe_files import Number
+
+LEXICAL_WEIGHT = Number(low=0)
 
 
 def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_max_length: int = 256, query_max_length: int = 64,
@@ -33,8 +36,13 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     from lsr.index.build import ENCODE_CHUNK, quantise
     from lsr.search.exact import ExactSearcher
 
-    model = load_sparse_encoder(model_name, document_length=doc_max_length, query_length=query_max_length, device=None)
+    if not LEXICAL_WEIGHT.allows(lexical_weight):
+        raise LsrError(f"lexical_weight (--lexical-weight) must be {LEXICAL_WEIGHT.describe()}, got {lexical_weight!r}")
     docs = [d for d in dataset.corpus() if d.contents]
+    if not docs:
+        raise LsrError(f"{dataset.corpus_path}: no document has any text (title or body), so there is nothing to search; "
+                       "give a corpus with documents")
+    model = load_sparse_encoder(model_name, document_length=doc_max_length, query_length=query_max_length, device=None)
     parts = []
     for start in tqdm(range(0, len(docs), ENCODE_CHUNK), desc="encode", unit="chunk", disable=not progress):
         texts = [d.contents for d in docs[start:start + ENCODE_CHUNK]]
