@@ -233,6 +233,39 @@ def test_evaluate_model_on_a_corpus_without_text_names_the_corpus(tmp_path, docs
                                        "nothing to search; give a corpus with documents\n")
 
 
+@pytest.mark.parametrize("heap", ["abc", "1k", "63m", "4gb", " 4g", "17t", "9" * 30 + "g"])
+def test_a_java_heap_that_is_not_a_size_from_64m_to_16t_is_a_clear_error(heap, monkeypatch):
+    from lsr.errors import LsrError
+    from lsr.jvm.runtime import heap as java_heap
+
+    monkeypatch.setenv("LSR_JAVA_HEAP", heap)
+    with pytest.raises(LsrError) as error:
+        java_heap()
+    assert str(error.value) == (f"LSR_JAVA_HEAP={heap!r} is not a Java heap size from 64m to 16t: give a number and a unit k, m, g or t, "
+                                "such as 512m or 4g")
+
+
+@pytest.mark.parametrize("heap, expected", [("64m", "64m"), ("65536k", "65536k"), ("67108864", "67108864"), ("4G", "4G"), ("16t", "16t"),
+                                            ("", "4g"), (None, "4g")])
+def test_java_heap_sizes_java_takes_are_passed_as_given(heap, expected, monkeypatch):
+    from lsr.jvm.runtime import heap as java_heap
+
+    if heap is None:
+        monkeypatch.delenv("LSR_JAVA_HEAP", raising=False)
+    else:
+        monkeypatch.setenv("LSR_JAVA_HEAP", heap)
+    assert java_heap() == expected
+
+
+def test_a_bad_java_heap_ends_the_command_with_one_line_before_java_starts(bm25_index):
+    import os
+
+    env = {**os.environ, "LSR_JAVA_HEAP": "abc"}
+    out = subprocess.run([sys.executable, "-m", "lsr.cli", "search", str(bm25_index), "risk"], capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
+    assert out.stderr.startswith("lsr: error: LSR_JAVA_HEAP='abc' is not a Java heap size from 64m to 16t")
+
+
 @pytest.mark.parametrize("settings, expected", [
     ("split: ../../tiny/qrels/test\nsystems: [../indexing/bm25.yaml]", "split '../../tiny/qrels/test' must be a plain name"),
     ("k: 1.5\nsystems: [../indexing/bm25.yaml]", "k must be an integer >= 1, got 1.5"),

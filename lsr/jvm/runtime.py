@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from lsr.errors import LsrError
 
 DEFAULT_HEAP = "4g"
+HEAP_SIZE = re.compile(r"([0-9]{1,20})([kmgt]?)", re.IGNORECASE)
+"""A Java memory size, as ``-Xmx`` takes it: bytes, or a number of k, m, g or t."""
+UNIT_BITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+HEAP_RANGE = (64 << 20, 16 << 40)
+"""The heaps lsr starts a JVM with, 64m to 16t: Lucene needs more than a few megabytes, and the JVM cannot reserve a far larger one."""
 
 
 def java_home() -> Path:
@@ -58,5 +64,9 @@ def helper_jar() -> Path:
 
 
 def heap() -> str:
-    """The JVM's maximum heap (``-Xmx``), from ``LSR_JAVA_HEAP``."""
-    return os.environ.get("LSR_JAVA_HEAP", DEFAULT_HEAP)
+    """The JVM's maximum heap (``-Xmx``), from ``LSR_JAVA_HEAP``; an LsrError naming the variable unless it is a size from 64m to 16t."""
+    size = os.environ.get("LSR_JAVA_HEAP") or DEFAULT_HEAP
+    parsed = HEAP_SIZE.fullmatch(size)
+    if parsed is None or not HEAP_RANGE[0] <= int(parsed[1]) << UNIT_BITS[parsed[2].lower()] <= HEAP_RANGE[1]:
+        raise LsrError(f"LSR_JAVA_HEAP={size!r} is not a Java heap size from 64m to 16t: give a number and a unit k, m, g or t, such as 512m or 4g")
+    return size
