@@ -22,6 +22,19 @@ from lsr.errors import LsrError
 log = logging.getLogger(__name__)
 
 
+LSR_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout lsr runs from, whose ``indexing/``, ``training/`` and ``eval/`` hold its recipes."""
+
+
+def lsr_file(value: str) -> str:
+    """A recipe path given on the command line: as written when it exists from the working directory, else lsr's own file of
+    that relative path (``lsr adapt CORPUS`` run from any folder finds ``training/adapt.yaml``), else as written (its reader
+    names it)."""
+    if os.path.exists(value) or os.path.isabs(value) or not (LSR_ROOT / value).is_file():
+        return value
+    return str(LSR_ROOT / value)
+
+
 def read_recipe(path: Path) -> dict:
     """The settings of a recipe file; unreadable YAML or a non-mapping is a clear error."""
     try:

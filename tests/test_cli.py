@@ -283,3 +283,26 @@ def test_a_bad_evaluation_recipe_is_refused_before_any_work(tiny, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"lsr: error: {recipe}: ") and expected in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_lsrs_own_recipes_are_found_from_any_working_folder(tmp_path, monkeypatch):
+    """``lsr adapt CORPUS`` outside the checkout used to fail on its default training/adapt.yaml; a path that exists here wins."""
+    from lsr.cli.parser import build_parser
+    from lsr.recipe_files import LSR_ROOT
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["adapt", "corpus"])
+    assert (args.recipe, args.index_recipe) == (str(LSR_ROOT / "training" / "adapt.yaml"), str(LSR_ROOT / "indexing" / "inference-free-bm25.yaml"))
+    assert build_parser().parse_args(["leaderboard"]).matrix == str(LSR_ROOT / "eval" / "leaderboard.yaml")
+    (tmp_path / "indexing").mkdir()
+    (tmp_path / "indexing" / "bm25.yaml").write_text("encoder: bm25\n")
+    assert build_parser().parse_args(["index", "indexing/bm25.yaml", "--dataset", "d"]).recipe == "indexing/bm25.yaml"  # the user's own
+    assert build_parser().parse_args(["index", "missing.yaml", "--dataset", "d"]).recipe == "missing.yaml"  # named as given in the error
+
+
+def test_index_needs_only_a_corpus(tiny, tmp_path, capsys):
+    corpus = tmp_path / "corpus-only"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_bytes((tiny.root / "corpus.jsonl").read_bytes())
+    assert main(["index", "indexing/bm25.yaml", "--dataset", str(corpus), "--output", str(tmp_path / "bm25"), "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'bm25'}: bm25, 11 documents")

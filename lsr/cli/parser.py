@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lsr.recipe_files import lsr_file
+
 EPILOG = """examples:
   lsr evaluate eval/scifact.yaml                 sparse, dense and hybrid systems on SciFact test
   lsr leaderboard --check                        the BEIR matrix (eval/leaderboard.yaml), checked against its pins
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names, flag, overrides = comma_list(empty=True), {"action": "store_true"}, {"action": "append", "default": [], "metavar": "KEY=VALUE"}
     p = commands.add_parser("index", help="build an index (sparse, dense or hybrid) from an index recipe")
-    p.add_argument("recipe", help="index recipe YAML (see indexing/); a hybrid's components go under --out-dir and are reused")
+    p.add_argument("recipe", type=lsr_file, help="index recipe YAML (see indexing/); a hybrid's components go under --out-dir and are reused")
     p.add_argument("--dataset", required=True, help=DATASET)
     p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
     p.add_argument("--keep-vectors", **flag, help="keep the quantised JsonVectorCollection next to the index")
@@ -125,12 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     _common(p, out_dir="where indexes and bench artefacts go")
     p = commands.add_parser("evaluate", help="evaluate systems on a BEIR dataset split and print a table")
-    p.add_argument("recipe", nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
+    p.add_argument("recipe", type=lsr_file, nargs="?", default="eval/scifact.yaml", help="evaluation recipe YAML (default: eval/scifact.yaml)")
     p.add_argument("--exact", **flag, help="also search impact indexes by exact scipy dot products (the check that Lucene is exact)")
     _common(p, out_dir="where indexes, runs and results go")
     p = commands.add_parser("leaderboard", help="run the BEIR leaderboard matrix (datasets x systems) and write eval/leaderboard.{md,csv,png}",
                             description=LEADERBOARD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("matrix", nargs="?", default="eval/leaderboard.yaml", help="leaderboard matrix YAML (default: eval/leaderboard.yaml)")
+    p.add_argument("matrix", type=lsr_file, nargs="?", default="eval/leaderboard.yaml",
+                   help="leaderboard matrix YAML (default: eval/leaderboard.yaml)")
     p.add_argument("--datasets", type=names, help="comma list: only these datasets (a name not in the matrix is read from the data root, unpinned)")
     p.add_argument("--systems", type=names, help="comma list: only these systems of the matrix")
     p.add_argument("--check", **flag, help="exit 1 when a pinned nDCG@10 moved beyond its tolerance (names the cells)")
@@ -150,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = commands.add_parser("train", help="train from a training recipe: a sparse encoder (teacher ensemble distillation) or, with student: "
                             "dense, a fine-tuned dense bi-encoder")
-    p.add_argument("recipe", help="training recipe YAML (see training/)")
+    p.add_argument("recipe", type=lsr_file, help="training recipe YAML (see training/)")
     p.add_argument("--output", help="model directory (default: out/models/<recipe name>)")
     p.add_argument("--resume", **flag, help="continue from the last checkpoint of an interrupted run")
     p.add_argument("--set", **overrides, help="override a recipe setting (YAML value), e.g. --set epochs=0.5")
@@ -161,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "inverse cloze task), label BM25 candidates with the recipe's teachers, fine-tune the shipped model, "
                                         "index the corpus with it (<out-dir>/adapt/<corpus>/{model,index}). Resumes where it stopped.")
     p.add_argument("dataset", help=f"{DATASET} (only corpus.jsonl is read)")
-    p.add_argument("--recipe", default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
-    p.add_argument("--index-recipe", default="indexing/inference-free-bm25.yaml",
+    p.add_argument("--recipe", type=lsr_file, default="training/adapt.yaml", help="training recipe (default: training/adapt.yaml)")
+    p.add_argument("--index-recipe", type=lsr_file, default="indexing/inference-free-bm25.yaml",
                    help="index recipe whose settings (pruning, two-phase search) the adapted index takes (default: lsr's default)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make, one per sampled document (default: 2000)")
     p.add_argument("--set", **overrides, help="override a recipe setting, e.g. --set max_steps=100")
@@ -170,14 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("ablate", help="train each variant of an ablation recipe, index it, evaluate it on test, write a table",
                             description="Train every variant of an ablation recipe with the same budget, index and evaluate each; "
                                         "models and indexes built from the same settings are reused.")
-    p.add_argument("recipe", nargs="?", default="training/ablation.yaml", help="ablation recipe YAML (default: training/ablation.yaml)")
+    p.add_argument("recipe", type=lsr_file, nargs="?", default="training/ablation.yaml",
+                   help="ablation recipe YAML (default: training/ablation.yaml)")
     p.add_argument("--only", action="append", metavar="VARIANT", help="run only this variant (repeatable)")
     p.add_argument("--set", **overrides, help="override a training setting in every variant, e.g. --set epochs=1")
     p.add_argument("--split", default="test", help="evaluation split (default: test; training always uses the recipe's split)")
     p.add_argument("--output", default=None, help="table path without suffix (default: out/results/ablation-<recipe name>)")
     _common(p, out_dir="where models, indexes and caches go")
     p = commands.add_parser("tune-fusion", help="choose a hybrid's fusion settings on a training split and write them into its recipe")
-    p.add_argument("recipe", help="a hybrid recipe YAML (kind: hybrid)")
+    p.add_argument("recipe", type=lsr_file, help="a hybrid recipe YAML (kind: hybrid)")
     p.add_argument("--dataset", required=True, help=DATASET)
     p.add_argument("--split", default="train", help="the split whose qrels are used (default: train; test is refused; when the dense model "
                    "was trained on it by lsr train, only the queries held out from that training)")

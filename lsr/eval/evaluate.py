@@ -149,7 +149,7 @@ def index_recipe_file(recipe_path: str | os.PathLike, dataset: str, data_dir: st
     """``lsr index``: build the index of the recipe at ``recipe_path`` over ``dataset`` (a name under the data root or a folder) at
     ``output``, else at :func:`index_path`; ``options`` as :func:`build_recipe_index`'s. Returns the index folder and its manifest."""
     recipe, out_dir = load_recipe(recipe_path), config.out_dir(out_dir)
-    loaded = load_dataset(dataset, data_dir)
+    loaded = load_dataset(dataset, data_dir, corpus_only=True)  # indexing reads the corpus only
     output = Path(output) if output else index_path(recipe, loaded, out_dir)
     check_replaceable(output)  # before a hybrid's components are built
     return output, build_recipe_index(recipe, loaded, output, out_dir, threads, progress, **options)
