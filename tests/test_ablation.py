@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 from lsr.errors import LsrError
 from lsr.search.exact import ExactSearcher
 from lsr.training.ablation import AblationRecipe, markdown, plot_learning_curves, run_ablation, slug
+from lsr.types import Hit
 
 BASE = """name: tiny
 dataset: {root}
@@ -44,6 +46,17 @@ def test_sparsity_hand_computed():
     stats = searcher.sparsity(["q1", "q2"])
     # doc activity [.5, .5, .5]; query activity [1, .5, 0] -> .5 + .25; "unseen" is no index term but is a query term
     assert stats == {"avg_doc_terms": 1.5, "avg_query_terms": 2.0, "flops": 0.75}
+
+
+@pytest.mark.parametrize("query, k, message", [(None, 3, "a query must be a str, got NoneType"), (b"x", 3, "a query must be a str, got bytes"),
+                                               ("q1", 2.5, "k must be at least 1 and a whole number, got 2.5"), ("q1", 0, "k must be at least 1")])
+def test_exact_search_refuses_arguments_of_the_wrong_type(query, k, message):
+    """The exact searcher (lsr evaluate --exact, evaluate-model) checks its arguments as the Lucene searchers do."""
+    searcher = ExactSearcher(["a", "b"], sp.csr_matrix(np.array([[1.0, 0, 2], [0, 3, 0]])), {"x": 0, "y": 1, "z": 2},
+                             _Fixed({"q1": {"x": 1.0}}), 10.0)
+    assert searcher.search("q1", 1) == [Hit("a", 10.0)]
+    with pytest.raises(LsrError, match=re.escape(message)):
+        searcher.search(query, k)
 
 
 def test_ablation_recipe_errors(tmp_path):

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from lsr.errors import LsrError
 from lsr.index.check import check_index, damaged
 from lsr.index.pruning import quantise_weights
-from lsr.search.searcher import QueryEncoder, Searcher, query_encoder
+from lsr.search.searcher import QueryEncoder, Searcher, _check_k, _check_query, query_encoder
 from lsr.types import Hit
 
 
@@ -66,6 +66,8 @@ class ExactSearcher(Searcher):
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Top ``k`` documents by exact dot product, ties broken by doc id; zero scores are not hits."""
+        _check_query(query)
+        k = _check_k(k)
         weights = quantise_weights(self.encoder.encode(query), self.scale) if query.strip() else {}
         known = {self.columns[t]: w for t, w in weights.items() if t in self.columns}
         if not known:
