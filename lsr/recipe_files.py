@@ -60,6 +60,22 @@ def check_name(name) -> None:
                        "e.g. bm25 or splade-tiny-v2")
 
 
+def check_flag(value, what: str, optional: bool = False) -> None:
+    """LsrError unless ``value`` is a YAML boolean (or None when ``optional``): the text ``"false"`` would count as true."""
+    if not isinstance(value, bool) and not (optional and value is None):
+        hint = " (a string: write true or false without quotes)" if isinstance(value, str) else ""
+        raise LsrError(f"{what} must be true or false{' or absent' if optional else ''}, got {value!r}{hint}")
+
+
+def check_plain(value, what: str, example: str) -> None:
+    """LsrError unless ``value`` is a plain name (:func:`check_name`'s rule): it names a folder or file under the
+    output folder, which it must not leave."""
+    try:
+        check_name(value)
+    except LsrError:
+        raise LsrError(f"{what} {value!r} must be a plain name (no '/', '\\', '..' or NUL; not empty), e.g. {example}") from None
+
+
 def check_strings(settings, names: tuple[str, ...]) -> None:
     """LsrError naming the first of ``settings``' (a recipe dataclass) fields ``names`` that does not hold a string."""
     for field in names:

@@ -73,19 +73,22 @@ def write_weights(table: dict[str, float], path: str | os.PathLike) -> None:
     path = Path(path)
     if path.is_dir():
         raise LsrError(f"{path} is a folder: give the weight table's file name, e.g. {path / 'idf.json'}")
-    if path.exists() or path.is_symlink():
-        try:
-            if path.is_symlink() or not path.is_file():
-                raise LsrError("not a regular file")
-            read_weights(path)
-        except LsrError:
-            raise LsrError(f"{path} exists and is not a weight table: lsr replaces only a table it wrote; remove it or choose "
-                           "another output") from None
+    if path.is_symlink() or path.exists() and not (path.is_file() and _holds_weights(path)):
+        raise LsrError(f"{path} exists and is not a weight table: lsr replaces only a table it wrote; remove it or choose another output")
     try:
         with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
             json.dump(table, out, ensure_ascii=False)
     except OSError as error:
         raise LsrError(f"cannot write weight table {path}: {error.strerror or error}") from None
+
+
+def _holds_weights(path: Path) -> bool:
+    """Whether the file at ``path`` reads as a weight table (:func:`read_weights`)."""
+    try:
+        read_weights(path)
+    except LsrError:
+        return False
+    return True
 
 
 class TableQueryEncoder:

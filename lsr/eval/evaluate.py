@@ -30,7 +30,18 @@ from lsr.fusion import FusionConfig
 from lsr.index.check import REUSE_KEYS, check_index
 from lsr.index.manifest import LUCENE_DIR, SPARSE_KINDS, check_replaceable, index_bytes, read_manifest
 from lsr.index.recipe import DenseRecipe, HybridRecipe, IndexRecipe, load_recipe
-from lsr.recipe_files import COUNT, check_keys, check_name, check_numbers, check_strings, made, name_or_path, read_recipe, resolve_relative
+from lsr.recipe_files import (
+    COUNT,
+    check_flag,
+    check_keys,
+    check_numbers,
+    check_plain,
+    check_strings,
+    made,
+    name_or_path,
+    read_recipe,
+    resolve_relative,
+)
 
 if TYPE_CHECKING:
     from lsr.search import Searcher
@@ -92,22 +103,6 @@ class EvalRecipe:
                                "they would write one index folder and one run file; give one of them another name")
         check_index_names(list(zip(self.systems, recipes)), where)
         return recipes
-
-
-def check_flag(value, what: str, optional: bool = False) -> None:
-    """LsrError unless ``value`` is a YAML boolean (or None when ``optional``): the text ``"false"`` would count as true."""
-    if not isinstance(value, bool) and not (optional and value is None):
-        hint = " (a string: write true or false without quotes)" if isinstance(value, str) else ""
-        raise LsrError(f"{what} must be true or false{' or absent' if optional else ''}, got {value!r}{hint}")
-
-
-def check_plain(value, what: str, example: str) -> None:
-    """LsrError unless ``value`` is a plain name (:func:`~lsr.recipe_files.check_name`'s rule): it names a folder or file under the
-    output folder, which it must not leave."""
-    try:
-        check_name(value)
-    except LsrError:
-        raise LsrError(f"{what} {value!r} must be a plain name (no '/', '\\', '..' or NUL; not empty), e.g. {example}") from None
 
 
 def check_index_names(systems: list[tuple[str, Recipe]], where: str) -> None:

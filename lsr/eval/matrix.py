@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.eval.evaluate import check_flag, check_index_names, check_plain
-from lsr.recipe_files import COUNT, Number, check_keys, check_numbers, made, read_recipe, resolve_relative
+from lsr.eval.evaluate import check_index_names
+from lsr.recipe_files import COUNT, Number, check_flag, check_keys, check_numbers, check_plain, made, read_recipe, resolve_relative
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from lsr.recipe_files import (
     FRACTION,
     POSITIVE,
     Number,
+    check_flag,
     check_keys,
     check_name,
     check_numbers,
@@ -206,8 +207,7 @@ class DenseRecipe:
         check_strings(self, ("encoder", "query_encoder", "query_prompt", "document_prompt"))
         if self.faiss_index not in FAISS_INDEXES:
             raise LsrError(f"recipe {self.name!r}: faiss_index must be one of {FAISS_INDEXES}, got {self.faiss_index!r}")
-        if not isinstance(self.normalize, bool):
-            raise LsrError(f"recipe {self.name!r}: normalize must be true or false, got {self.normalize!r}")
+        check_flag(self.normalize, f"recipe {self.name!r}: normalize")
         check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}")
 
     def fingerprint(self) -> str:
