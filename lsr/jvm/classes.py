@@ -8,6 +8,7 @@ from functools import lru_cache
 from lsr.jvm import jclass
 
 LUCENE = "org/apache/lucene"  # Lucene's package path in JNI signatures
+TEXT_QUERY = f"(Llsr/lucene/TopKSearcher;Ljava/lang/String;Ljava/lang/String;)L{LUCENE}/search/Query;"  # TextQueries.query
 
 
 @lru_cache(maxsize=1)
@@ -42,11 +43,14 @@ def declared():
         __javaclass__ = f"{LUCENE}/search/IndexSearcher"
         __javaconstructor__ = [(f"(L{LUCENE}/index/IndexReader;)V", False)]
         setSimilarity = JavaMethod(f"(L{LUCENE}/search/similarities/Similarity;)V")
+        search = JavaMethod(f"(L{LUCENE}/search/Query;I)L{LUCENE}/search/TopDocs;")
+        explain = JavaMethod(f"(L{LUCENE}/search/Query;I)L{LUCENE}/search/Explanation;")
 
     class BagOfWords(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/BagOfWords"
         __javaconstructor__ = [(f"(L{LUCENE}/analysis/Analyzer;)V", False)]
         terms = JavaStaticMethod(f"(L{LUCENE}/analysis/Analyzer;Ljava/lang/String;)Ljava/lang/String;")
+        query = JavaMethod(TEXT_QUERY)
 
     class WordPiece(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/WordPiece"
@@ -64,6 +68,7 @@ def declared():
                                (f"(Llsr/lucene/WordPiece;Ljava/lang/String;Ljava/lang/String;[DDIID"
                                 f"L{LUCENE}/analysis/Analyzer;Ljava/lang/String;[D)V", False)]
         encode = JavaMethod("(Ljava/lang/String;)Llsr/lucene/TableQueries$Weighted;")
+        query = JavaMethod(TEXT_QUERY)
 
     class Hits(JavaClass, metaclass=MetaJavaClass):
         __javaclass__ = "lsr/lucene/TopKSearcher$Hits"

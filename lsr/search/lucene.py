@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import threading
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -35,6 +36,10 @@ from lsr.types import Hit
 CONTENTS = "contents"
 ID = "id"
 SEP = "\u0001"  # between the terms of an impact query: never inside a term, not whitespace for Java
+_EXPLAINING = threading.Lock()
+"""One explanation at a time in a process: pyjnius binds a Java method by writing the instance into a method object that every
+instance of the class shares (see :func:`_top_k_searcher`), and an explanation walks many objects of shared classes
+(``Explanation``, ``TopDocs``, the declared ``IndexSearcher``), which two threads would race on and crash the process."""
 MAX_K = 2**31 - 1
 """The largest ``k`` a Java ``int`` holds: a larger one is sent as this (the helper keeps at most the index's documents anyway)."""
 
@@ -152,6 +157,21 @@ class LuceneIndex:
     def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float) -> list[Hit]:
         """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
         return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K), float(ratio), float(expansion)))
+
+    def text_query(self, queries, text: str):
+        """The Java query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``, as :meth:`search_text` runs it."""
+        return queries.query(self._top_k, CONTENTS, within_clause_limit(text))
+
+    def explain(self, query, docid: str, query_weights: dict[str, float] | None = None) -> list:
+        """The matching terms (:class:`lsr.search.explain.TermMatch`) of document ``docid`` for a prepared query, from Lucene's
+        ``IndexSearcher.explain``; none for a document the index does not hold. ``query_weights``: an impact query's boosts."""
+        from lsr.search.explain import term_matches
+
+        with _EXPLAINING:
+            found = self._searcher.search(jclass("org.apache.lucene.search.TermQuery")(jclass("org.apache.lucene.index.Term")(ID, docid)), 1)
+            if not found.scoreDocs:
+                return []
+            return term_matches(self._searcher.explain(query, found.scoreDocs[0].doc), query_weights)
 
     @staticmethod
     def _hits(hits) -> list[Hit]:

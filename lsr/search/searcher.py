@@ -15,13 +15,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from numbers import Integral
 from pathlib import Path
-from typing import Callable, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, Sequence
 
 from lsr.errors import LsrError
 from lsr.index.check import check_index
 from lsr.index.manifest import LUCENE_DIR, MANIFEST
 from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
 from lsr.types import Hit
+
+if TYPE_CHECKING:
+    from lsr.search.explain import TermMatch
 
 
 class TwoPhase(NamedTuple):
@@ -158,6 +161,21 @@ class LuceneSearcher(Searcher):
         prepared = self._prepare(query)
         return self._lucene.search(prepared, k) if prepared is not None else []
 
+    def explain(self, query: str, docids: Sequence[str]) -> dict[str, list[TermMatch]]:
+        """Why each of ``docids`` matched ``query``: the query terms it holds, with their weights and contributions to its
+        score, heaviest first (:mod:`lsr.search.explain`). A document that the index does not hold, or that no term matches, has none."""
+        _check_query(query)
+        docids = _check_queries(docids)
+        prepared = None
+        if query.strip():
+            prepared = self._lucene.text_query(self._text_queries, query) if self._text_queries is not None else self._prepare(query)
+        weights = self._query_weights(query) if prepared is not None else None
+        return {docid: self._lucene.explain(prepared, docid, weights) if prepared is not None else [] for docid in docids}
+
+    def _query_weights(self, query: str) -> dict[str, float] | None:
+        """The query's {term: boost} where Lucene's explanation leaves them out (impact indexes); None for BM25."""
+        return None
+
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given, searched on ``threads`` threads."""
         k, threads, queries = _check_k(k), _check_threads(threads), _check_queries(queries)
@@ -244,6 +262,14 @@ class ImpactSearcher(LuceneSearcher):
             return self._lucene.two_phase_text(self._text_queries, query, k, ratio, expansion)
         weights = self.quantised(query)
         return self._lucene.two_phase(weights, k, ratio, expansion) if weights else []
+
+    def _query_weights(self, query: str) -> dict[str, float]:
+        if self._text_queries is not None:
+            from lsr.search.lucene import within_clause_limit
+
+            weighted = self._text_queries.encode(within_clause_limit(query))
+            return dict(zip(weighted.terms, weighted.weights))
+        return self.quantised(query)
 
     def _prepare(self, query):
         weights = self.quantised(query)
