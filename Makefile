@@ -14,7 +14,7 @@ EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 MATRIX  ?= eval/leaderboard.yaml
 
-.PHONY: install test test-fast index evaluate leaderboard train adapt ablation tune-fusion bench java clean help
+.PHONY: install test test-fast index evaluate leaderboard train adapt ablation tune-fusion bench java clean help serve served-indexes loadtest browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,11 +30,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(LSR) jvm-cache  # class-data-sharing archive of the search classes: halves the JVM's start-up CPU
 	touch $@
 
-test: $(STAMP)  ## ruff, unit tests + end-to-end on a tiny corpus + SciFact
+test: $(STAMP) $(BROWSER)  ## ruff, unit tests + end-to-end on a tiny corpus + SciFact + the service's page in Chromium
 	$(PY) -m ruff check lsr tests
 	$(PY) -m pytest -q tests
 
-test-fast: $(STAMP)  ## ruff, then the tests without the SciFact end-to-end runs
+test-fast: $(STAMP) $(BROWSER)  ## ruff, then the tests without the SciFact end-to-end runs
 	$(PY) -m ruff check lsr tests
 	$(PY) -m pytest -q -m "not scifact" tests
 
@@ -79,6 +79,28 @@ tune-fusion: $(STAMP)  ## choose each hybrid's fusion settings on SciFact train 
 	for recipe in $(HYBRIDS); do $(LSR) tune-fusion $$recipe --dataset $(DATASET) --modes fusion,rerank --depths 20,50,100,1000 --quiet || exit 1; done
 
 BENCH_DOCS ?= 1000000
+
+SERVED := $(OUT_DIR)/indexes/$(DATASET)/bm25 $(OUT_DIR)/indexes/$(DATASET)/inference-free-bm25
+
+served-indexes: $(STAMP)  # BM25 and lsr's default index of DATASET, built or reused
+	$(LSR) index indexing/bm25.yaml --dataset $(DATASET) --quiet
+	$(LSR) index indexing/inference-free-bm25.yaml --dataset $(DATASET) --quiet
+
+serve: served-indexes  ## search service and page on http://127.0.0.1:8000/ over BM25 and the default index of DATASET (default: scifact)
+	$(LSR) serve $(SERVED)
+
+loadtest: served-indexes  ## lsr serve under 16 concurrent clients for 30 s on 127.0.0.1, checked against serial answers -> bench/results/loadtest.{json,md}
+	$(LSR) loadtest $(SERVED) --dataset $(DATASET) --results bench/results
+
+# Debian's Chromium and ChromeDriver, for the page's browser test (tests/test_serve_browser.py)
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser: $(BROWSER)  ## install Debian's chromium and chromium-driver (apt-get) for the browser test
+
+$(BROWSER) &:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver
 
 bench: $(STAMP)  ## speed benchmark: SciFact + a synthetic corpus (BENCH_DOCS=1000000) -> bench/results/bench.{json,md} (committed)
 	$(LSR) bench --docs $(BENCH_DOCS) --results bench/results

@@ -110,6 +110,36 @@ def _bench(args) -> None:
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
 
 
+def _serve(args) -> None:
+    import uvicorn
+
+    from lsr.serve import create_app
+    from lsr.serve.indexes import parse_index_arguments
+
+    app = create_app(parse_index_arguments(args.indexes), max_concurrency=args.max_concurrency)
+    print(f"lsr: serving on http://{args.host}:{args.port}/ (API: /search, /indexes, /healthz; OpenAPI page: /docs); Ctrl-C stops", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+
+
+def _loadtest(args) -> int:
+    from lsr.bench.loadtest import LoadSettings, run_loadtest, write_result
+    from lsr.bench.run import default_results_dir
+    from lsr.data import load_dataset
+    from lsr.serve.indexes import parse_index_arguments
+
+    indexes = parse_index_arguments(args.indexes)
+    queries = list(load_dataset(args.dataset, args.data_dir).queries(args.split).values())
+    result = run_loadtest(indexes, queries, LoadSettings(clients=args.clients, seconds=args.seconds, k=args.k,
+                                                         max_concurrency=args.max_concurrency))
+    paths = write_result(result, Path(args.results) if args.results else default_results_dir(config.out_dir(args.out_dir)))
+    print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
+    load = result["load"]
+    if load["errors"] or load["mismatches"]:
+        print(f"lsr: error: {load['errors']} failed requests and {load['mismatches']} answers unlike the serial ones", file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard,
             "evaluate-model": _evaluate_model, "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
-            "tune-fusion": _tune_fusion, "idf": _idf}
+            "tune-fusion": _tune_fusion, "idf": _idf, "serve": _serve, "loadtest": _loadtest}

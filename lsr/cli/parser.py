@@ -15,6 +15,7 @@ EPILOG = """examples:
   lsr train training/inference-free-bm25-tiny.yaml    train the shipped model (lsr COMMAND --help for the others)
   lsr adapt cisi                                 adapt the model to a corpus without queries or labels, then index it
   lsr bench --docs 100000 --repeats 3             speed benchmark (make bench runs it with 1M synthetic documents)
+  lsr serve out/indexes/scifact/bm25 out/indexes/scifact/inference-free-bm25     search service and page on http://127.0.0.1:8000/
 
 data: a dataset is a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), given
 by path or by name under the data root (--data-dir, else $LSR_DATA_DIR, else ~/.cache/lsr/datasets).
@@ -70,6 +71,14 @@ def thread_count(text: str) -> int:
     return threads
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    port = positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return port
+
+
 def comma_list(kind: type = str, empty: bool = False):
     """An argparse type: a comma list of ``kind`` values, as a tuple; ``empty``: whether it may hold none."""
     def parse(text: str) -> tuple:
@@ -110,6 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
                    "defaults: 0.4 5; default: the index recipe's two_phase, else off). Faster top-k; may miss hits")
     p.add_argument("--exhaustive", **flag, help="impact indexes: ignore the index recipe's search defaults (query pruning, two-phase): "
                    "every query term scores every document; options given here still apply")
+    p = commands.add_parser("serve", help="serve indexes over HTTP: a JSON search API and a web page that explains each hit",
+                            description="A search service (FastAPI on uvicorn) over one or more indexes: GET /search?q=&k=&index=&explain=, "
+                                        "POST /search (a batch), GET /indexes, GET /healthz, the OpenAPI page at /docs, and at / a page "
+                                        "that searches one index or two side by side and shows, for sparse indexes, which terms made "
+                                        "each document match (docs/serve.md).")
+    p.add_argument("indexes", nargs="+", metavar="INDEX", help="an lsr index folder, or NAME=FOLDER to name it (default name: the folder's); "
+                   "the first is the default index of requests")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (default: 8000)")
+    p.add_argument("--max-concurrency", type=thread_count, default=8, help="searches running at once; more requests wait their turn "
+                   "(default: 8)")
+    p.add_argument("--quiet", action="store_true", help="log warnings only, not every request")
+    p = commands.add_parser("loadtest", help="load-test lsr serve on 127.0.0.1: concurrent clients, then every answer checked against the "
+                            "serial one (make loadtest)",
+                            description="Start lsr serve over the indexes on a free 127.0.0.1 port, ask every test query of the dataset of "
+                                        "every index once, one at a time, then with --clients concurrent clients for --seconds; report "
+                                        "requests/s, p50/p95/p99 latency, errors and answers unlike the serial ones (exit status 1 if any). "
+                                        "Results: <out-dir>/bench/results/loadtest.{json,md} (--results DIR elsewhere).")
+    p.add_argument("indexes", nargs="+", metavar="INDEX", help="an lsr index folder, or NAME=FOLDER")
+    p.add_argument("--dataset", default="scifact", help=f"{DATASET} whose queries are asked (default: scifact)")
+    p.add_argument("--split", default="test", help="the queries' split (default: test)")
+    p.add_argument("--clients", type=positive_int, default=16, help="concurrent clients (default: 16)")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the load phase (default: 30)")
+    p.add_argument("-k", type=positive_int, default=10, help="hits per query (default: 10)")
+    p.add_argument("--max-concurrency", type=thread_count, default=8, help="the service's --max-concurrency (default: 8)")
+    p.add_argument("--results", default=None, help="folder for loadtest.json/.md (default: <out-dir>/bench/results)")
+    p.add_argument("--out-dir", default=None, help="where results go (default: $LSR_OUT_DIR or out)")
+    p.add_argument("--data-dir", help="root folder of BEIR-layout datasets (default: $LSR_DATA_DIR, else ~/.cache/lsr/datasets)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages, only warnings")
     p = commands.add_parser("jvm-cache", help="build the JVM class-data-sharing archive that speeds up searcher start (make install runs it)")
     p.add_argument("--force", **flag, help="rebuild even if an archive for this Java runtime and Anserini jar exists")
     p = commands.add_parser("bench", help="speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
