@@ -163,7 +163,12 @@ def test_a_full_server_answers_503_and_a_failing_search_500_without_dying(bm25_i
 
 
 def test_missing_texts_degrade_to_ids_with_a_note_and_dense_indexes_say_they_cannot_explain(bm25_index, dense_index, tmp_path):
-    served = open_indexes({"bm25": bm25_index, "dense": dense_index})
+    from lsr.index.hybrid import build_hybrid
+    from lsr.index.recipe import load_recipe
+    from tests.test_hybrid import recipe_files
+
+    build_hybrid(load_recipe(recipe_files(tmp_path, mode="fusion", method="rrf")), bm25_index, dense_index, tmp_path / "hybrid")
+    served = open_indexes({"bm25": bm25_index, "dense": dense_index, "hybrid": tmp_path / "hybrid"})
     served["bm25"].documents = Documents.of_corpus({"path": str(tmp_path / "moved" / "corpus.jsonl")})
     with TestClient(create_app(served)) as client:
         body = client.get("/search", params={"q": QUERY, "k": 2, "explain": "true"}).json()
@@ -172,6 +177,10 @@ def test_missing_texts_degrade_to_ids_with_a_note_and_dense_indexes_say_they_can
         dense = client.get("/search", params={"q": QUERY, "k": 2, "index": "dense", "explain": "true"}).json()
         assert dense["hits"][0]["terms"] is None and "a dense index has no term-level explanation" in dense["note"]
         assert dense["hits"][0]["title"]
+        hybrid = client.get("/search", params={"q": QUERY, "k": 2, "index": "hybrid", "explain": "true"}).json()
+        assert hybrid["hits"][0]["docid"] == "d1" and hybrid["hits"][0]["title"] and hybrid["note"] is None
+        assert {term["term"] for term in hybrid["hits"][0]["terms"]} >= {"aspirin", "cancer"}  # its BM25 list's terms
+        assert client.get("/indexes").json()[2]["kind"] == "hybrid"
     assert "does not record its corpus" in Documents.of_corpus(None).note
 
 
