@@ -250,6 +250,32 @@ def test_teachers_score_as_their_models_do(bm25_index, tiny):
         load_teacher("colbert:x")
 
 
+def test_a_dense_teacher_with_its_own_query_model_encodes_queries_with_it_and_documents_with_the_other(tmp_path, tiny):
+    """``dense:DOCUMENTS|QUERIES`` (a query encoder tuned against frozen document vectors): each side through its model,
+    and in a recipe file both paths are read relative to the recipe's folder."""
+    from lsr.training.recipe import resolve_paths
+    from lsr.training.teachers import BiEncoderTeacher
+
+    class Side:
+        def __init__(self, vector):
+            self.vector = torch.tensor(vector)
+
+        def encode_query(self, texts, **_):
+            return [self.vector for _ in texts]
+
+        encode_document = encode_query
+
+        def similarity(self, queries, documents):
+            return queries @ documents.T
+
+    teacher = BiEncoderTeacher("dense:d|q", Side([1.0, 3.0]), progress=False, query_model=Side([0.0, 2.0]))
+    candidates = Candidates({"q": "smoking"}, {"q": ["d3", "d1"]}, {d.id: d.contents for d in tiny.corpus()})
+    np.testing.assert_allclose(teacher.score(candidates, ["q"])["q"], [6.0, 6.0])  # [0, 2] . [1, 3]: queries by one, documents by the other
+    (tmp_path / "models" / "q").mkdir(parents=True)
+    resolved = resolve_paths(tmp_path / "recipes" / "r.yaml", {"teachers": ["dense:all-MiniLM-L6-v2|../models/q", "bm25"]})
+    assert resolved["teachers"] == [f"dense:all-MiniLM-L6-v2|{tmp_path / 'models' / 'q'}", "bm25"]
+
+
 def test_max_logits_gradients():
     from lsr.training.fast_pooling import MaxLogits
 

@@ -179,8 +179,9 @@ def load_training_recipe(path: str | os.PathLike, **overrides) -> TrainRecipe | 
 def resolve_paths(path: str | os.PathLike, data: dict) -> dict:
     """Settings read from the training recipe file at ``path``, with their paths relative to its folder.
 
-    ``document_index`` is a path; ``dataset``, ``backbone`` and each teacher's model (``dense:MODEL``, also as
-    a key of ``teacher_weights``) are paths only when they clearly are one (:func:`lsr.recipe_files.name_or_path`).
+    ``document_index`` is a path; ``dataset``, ``backbone`` and each teacher's model (``dense:MODEL``, both models of
+    ``dense:DOCUMENTS|QUERIES``, also as a key of ``teacher_weights``) are paths only when they clearly are one
+    (:func:`lsr.recipe_files.name_or_path`).
     """
     data = dict(data)
     for key in ("dataset", "backbone"):
@@ -200,4 +201,6 @@ def _teacher(path: str | os.PathLike, spec):
     if not isinstance(spec, str) or ":" not in spec:
         return spec
     kind, _, argument = spec.partition(":")
-    return f"{kind}:{name_or_path(path, argument, 'teacher')}"
+    from lsr.training.teachers import QUERY_MODEL
+
+    return f"{kind}:" + QUERY_MODEL.join(name_or_path(path, part, "teacher") if part else part for part in argument.split(QUERY_MODEL))

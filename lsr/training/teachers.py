@@ -1,7 +1,8 @@
 """Teachers: scorers of (query, candidate documents) behind one small interface, usable by name.
 
 - ``dense:<model>``: a sentence-transformers bi-encoder (default all-MiniLM-L6-v2), cosine/dot as
-  the model defines its similarity;
+  the model defines its similarity; ``dense:<document model>|<query model>`` encodes queries with a
+  second model, such as a query encoder tuned against frozen document vectors (``training/minilm-scifact.yaml``);
 - ``sparse:<model>``: a SparseEncoder (default SPLADE-tiny), dot product;
 - ``bm25:<index dir>``: Lucene BM25 scores from an lsr BM25 index (any candidate, retrieved or not);
 - ``cross:<model>``: a sentence-transformers CrossEncoder, when one is available.
@@ -17,6 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from lsr.errors import LsrError
+
+QUERY_MODEL = "|"
+"""Separates a dense teacher's document model from its query model: ``dense:<document model>|<query model>``."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,10 @@ class BiEncoderTeacher:
     document once.
     """
 
-    def __init__(self, name: str, model, batch_size: int = 32, progress: bool = True):
+    def __init__(self, name: str, model, batch_size: int = 32, progress: bool = True, query_model=None):
         self.name = name
         self.model = model
+        self.query_model = query_model or model
         self.batch_size = batch_size
         self.progress = progress
         self._documents: dict[str, object] = {}
@@ -62,7 +67,7 @@ class BiEncoderTeacher:
     def _encode(self, texts: list[str], task: str) -> list:
         import torch
 
-        method = self.model.encode_query if task == "query" else self.model.encode_document
+        method = self.query_model.encode_query if task == "query" else self.model.encode_document
         with torch.inference_mode():
             return list(method(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=self.progress and task == "document"))
 
@@ -141,8 +146,9 @@ def load_teacher(spec: str, progress: bool = True) -> Teacher:
     if kind == "dense":
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model(argument or "all-MiniLM-L6-v2")
-        return BiEncoderTeacher(spec, _load(SentenceTransformer, path, spec), progress=progress)
+        documents, _, queries = (argument or "all-MiniLM-L6-v2").partition(QUERY_MODEL)
+        query_model = _load(SentenceTransformer, resolve_model(queries), spec) if queries else None
+        return BiEncoderTeacher(spec, _load(SentenceTransformer, resolve_model(documents), spec), progress=progress, query_model=query_model)
     if kind == "sparse":
         from lsr.encoders.sparse import load_sparse_encoder
 
