@@ -35,10 +35,31 @@ def lsr_file(value: str) -> str:
     return str(LSR_ROOT / value)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML itself keeps the last one silently)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node, deep: bool = False) -> dict:
+    lines: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        try:
+            first = lines.setdefault(key, line)
+        except TypeError:  # an unhashable key: construct_mapping names it
+            continue
+        if first != line:
+            raise yaml.YAMLError(f"setting {key!r} is given twice (lines {first} and {line}); keep one")
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def read_recipe(path: Path) -> dict:
-    """The settings of a recipe file; unreadable YAML or a non-mapping is a clear error."""
+    """The settings of a recipe file; unreadable YAML, a key given twice or a non-mapping is a clear error."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except (OSError, yaml.YAMLError) as error:
         raise LsrError(f"cannot read recipe {path}: {error}") from None
     if not isinstance(data, dict):

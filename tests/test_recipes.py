@@ -179,6 +179,15 @@ def test_recipe_numbers_are_checked_naming_the_field_and_the_file(tmp_path, sett
     assert str(error.value).startswith(f"{path}: recipe 'bad': {field} must be {expected}") and "\n" not in str(error.value)
 
 
+def test_a_setting_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(IMPACT + "doc_top_k: 10\nlexical_weight: 4\ndoc_top_k: 50\n")
+    with pytest.raises(LsrError) as error:
+        load_recipe(path)
+    lines = IMPACT.count("\n")
+    assert str(error.value) == f"cannot read recipe {path}: setting 'doc_top_k' is given twice (lines {lines + 1} and {lines + 3}); keep one"
+
+
 @pytest.mark.parametrize("settings", ["k1: 0\nb: 0", "k1: 2\nb: 1", IMPACT + "doc_scale: 1.0e+3\ndoc_top_k: 1\nquery_max_df: 1",
                                       "kind: dense\nmax_length: 128\nhnsw_m: 1"])
 def test_numbers_at_the_edges_of_their_ranges_are_accepted(tmp_path, settings):
