@@ -274,3 +274,14 @@ def test_an_index_opens_by_a_path_relative_to_the_current_folder(bm25_index, mon
     monkeypatch.chdir(bm25_index)
     with Searcher.open(".") as searcher:
         assert searcher.search("smoking", k=1)[0].docid == "d3"
+
+
+@pytest.mark.parametrize("fixture", ["bm25_index", "if_index"])
+def test_a_closed_searcher_says_so_instead_of_a_java_stack_trace(request, fixture):
+    searcher = Searcher.open(request.getfixturevalue(fixture))
+    searcher.close()
+    searcher.close()  # closing twice is harmless
+    for call in (lambda: searcher.search("aspirin", 3), lambda: searcher.batch_search(["aspirin", "smoking"], 3, threads=2),
+                 lambda: searcher.explain("aspirin", ["d1"])):
+        with pytest.raises(LsrError, match=r"the searcher of .* is closed: open the index again"):
+            call()

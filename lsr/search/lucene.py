@@ -119,6 +119,8 @@ class LuceneIndex:
         self._top_k = _top_k_searcher(self._searcher)
         self._search = self._top_k.search
         self._weighted_query = self._top_k.weightedQuery
+        self._lucene_dir = Path(lucene_dir)
+        self.closed = False
 
     @property
     def num_docs(self) -> int:
@@ -181,9 +183,16 @@ class LuceneIndex:
             docids = hits.docids
         return list(map(_new_hit, zip(docids, scores)))
 
+    def ensure_open(self) -> None:
+        """An LsrError if :meth:`close` was called (Lucene's own error would be a Java stack trace)."""
+        if self.closed:
+            raise LsrError(f"the searcher of {self._lucene_dir.parent} is closed: open the index again (Searcher.open)")
+
     def close(self) -> None:
-        """Close the index reader."""
-        self._reader.close()
+        """Close the index reader (again: nothing)."""
+        if not self.closed:
+            self.closed = True
+            self._reader.close()
 
 
 _new_hit = partial(tuple.__new__, Hit)  # Hit((docid, score)) in C: a third of Hit(docid, score)'s cost, felt at k=1000

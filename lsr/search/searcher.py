@@ -152,6 +152,7 @@ class LuceneSearcher(Searcher):
     def search(self, query: str, k: int = 10) -> list[Hit]:
         k = _check_k(k)
         _check_query(query)
+        self._lucene.ensure_open()
         return self._search(query, k) if query.strip() else []
 
     def _search(self, query: str, k: int) -> list[Hit]:
@@ -166,6 +167,7 @@ class LuceneSearcher(Searcher):
         score, heaviest first (:mod:`lsr.search.explain`). A document that the index does not hold, or that no term matches, has none."""
         _check_query(query)
         docids = _check_queries(docids)
+        self._lucene.ensure_open()
         prepared = None
         if query.strip():
             prepared = self._lucene.text_query(self._text_queries, query) if self._text_queries is not None else self._prepare(query)
