@@ -13,7 +13,20 @@ else a default that works outside this repository:
 from __future__ import annotations
 
 import os
+from numbers import Integral
 from pathlib import Path
+
+from lsr.errors import LsrError
+
+MAX_THREADS = 512
+"""The most threads lsr takes for indexing or searching: far more than the cores of a machine lsr runs on; Java refuses many more."""
+
+
+def check_threads(threads: int, what: str = "threads") -> int:
+    """``threads`` as an int; an LsrError naming ``what`` unless it is a whole number from 1 to :data:`MAX_THREADS`."""
+    if isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= MAX_THREADS:
+        raise LsrError(f"{what} must be a whole number from 1 to {MAX_THREADS}, got {threads!r}")
+    return int(threads)
 
 
 def cache_dir() -> Path:

@@ -285,3 +285,16 @@ def test_a_closed_searcher_says_so_instead_of_a_java_stack_trace(request, fixtur
                  lambda: searcher.explain("aspirin", ["d1"])):
         with pytest.raises(LsrError, match=r"the searcher of .* is closed: open the index again"):
             call()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 10**6, 2.5, True, "2"])
+def test_index_builds_from_python_refuse_a_thread_count_java_or_faiss_would_choke_on(tiny, tmp_path, threads):
+    from lsr.index.build import build_index
+    from lsr.index.dense import build_dense_index
+    from lsr.index.recipe import DenseRecipe, IndexRecipe
+
+    with pytest.raises(LsrError, match=rf"build_index's threads must be a whole number from 1 to 512, got {re.escape(repr(threads))}"):
+        build_index(IndexRecipe(name="bm25"), tiny, tmp_path / "bm25", threads=threads, progress=False)
+    with pytest.raises(LsrError, match=r"build_dense_index's threads must be a whole number from 1 to 512"):
+        build_dense_index(DenseRecipe(name="minilm"), tiny, tmp_path / "dense", threads=threads, progress=False)
+    assert not list(tmp_path.iterdir())  # refused before any work

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lsr.config import MAX_THREADS
 from lsr.recipe_files import lsr_file
 
 EPILOG = """examples:
@@ -58,9 +59,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
 
-
-MAX_THREADS = 512
-"""The most threads --threads takes: far more than the cores of a machine lsr runs on; Java refuses many more."""
 
 
 def thread_count(text: str) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from lsr.config import check_threads
 from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
@@ -112,6 +113,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
     ``vectors_from``: an impact index of the same corpus built with ``keep_vectors`` by the same
     encoder settings; its quantised vectors are reused (pruned as ``recipe`` says) instead of encoding again.
     """
+    threads = check_threads(threads, "build_index's threads")
     started = time.perf_counter()
     checksum = dataset.corpus_sha256  # before the corpus is read: a corpus changed meanwhile is not recorded as indexed
     skipped: list[str] = []

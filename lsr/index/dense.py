@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from lsr.config import check_threads
 from lsr.data import Dataset
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
@@ -63,6 +64,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
     query side), its vectors are copied instead of encoding the corpus again."""
     from lsr.encoders import dense  # torch is needed only here
 
+    threads = check_threads(threads, "build_dense_index's threads")
     started = time.perf_counter()
     checksum = dataset.corpus_sha256  # before the corpus is read
     faiss.omp_set_num_threads(threads)
