@@ -134,8 +134,12 @@ class Matrix:
 
 
 def _number(path: Path, key: str, value) -> float:
+    """A pinned nDCG@10 or a tolerance: a finite number in [0, 1] (a pin outside it could never hold, a negative or infinite
+    tolerance never or always)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LsrError(f"{path}: {key} must be a number, got {value!r}")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise LsrError(f"{path}: {key} must be a finite number in [0, 1], got {value!r}")
     return float(value)
 
 
