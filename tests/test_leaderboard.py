@@ -93,6 +93,24 @@ def test_check_names_the_moved_cell_and_passes_within_tolerance(tmp_path, capsys
     assert leaderboard(tmp_path, str(moved)) == 0  # without --check: reported, not fatal
 
 
+def test_a_run_is_reused_until_its_index_is_rebuilt(tmp_path):
+    """Same recipe and corpus, but a rebuilt index (new code, a new model or ONNX export) must be searched again."""
+    import json
+    import shutil
+
+    write_beir(tmp_path / "data" / "tinyset")
+    matrix = write_matrix(tmp_path, "datasets:\n  tinyset: {}\n")
+    meta = tmp_path / "out" / "runs" / "tinyset" / "test" / "bm25.json"
+    assert leaderboard(tmp_path, str(matrix)) == 0
+    first = json.loads(meta.read_text())
+    assert leaderboard(tmp_path, str(matrix)) == 0
+    assert json.loads(meta.read_text()) == first  # reused: the same measurements
+    shutil.rmtree(tmp_path / "out" / "indexes" / "tinyset" / "bm25")
+    assert leaderboard(tmp_path, str(matrix)) == 0
+    again = json.loads(meta.read_text())
+    assert again["key"]["index"] == first["key"]["index"] and again["key"]["build"] != first["key"]["build"]
+
+
 def test_check_never_passes_vacuously(tmp_path, capsys, monkeypatch):
     matrix = write_matrix(tmp_path, "datasets:\n  absent:\n    expected: {bm25: 0.5}\n")
     (tmp_path / "data").mkdir()

@@ -2,7 +2,7 @@
 
 Indexes are reused when up to date (:func:`~lsr.eval.evaluate.ensure_index`). A cell's run is
 written to ``<out>/runs/<dataset>/<split>/<system>.trec`` with a ``.json`` beside it holding what
-it was made from (index fingerprint, corpus checksum, queries, k, lsr version), the run file's
+it was made from (index fingerprint, the index's build id, corpus checksum, queries, k, lsr version), the run file's
 checksum and the efficiency measurements; a later leaderboard with the same inputs reuses both
 instead of searching again (``fresh`` forces a new run). Scores are always computed from the
 run file, so a reused run and a fresh one give the same numbers.
@@ -178,6 +178,7 @@ def _cached_run(index_dir: Path, run_path: Path, queries: dict[str, str], k: int
     manifest = read_manifest(index_dir)
     key = {
         "index": manifest["recipe_fingerprint"],
+        "build": manifest.get("build_id"),  # a rebuilt index (new code, a new model, a new ONNX export) is searched again
         "corpus": manifest["corpus"]["sha256"],
         "queries": hashlib.sha256(json.dumps(queries, sort_keys=True).encode()).hexdigest(),
         "k": k,

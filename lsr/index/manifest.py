@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Literal, TypedDict, get_args
@@ -45,7 +46,8 @@ class Manifest(_Required, total=False):
     """What ``manifest.json`` holds. ``kind`` and ``num_docs`` always; the rest as the index's kind has them.
 
     Every kind: ``lsr_version``, ``dataset``, ``index_bytes`` (bytes on disk of what a search reads: the Lucene index
-    of a sparse index, the whole directory of a dense one, the sum of the components of a hybrid), ``build_seconds``.
+    of a sparse index, the whole directory of a dense one, the sum of the components of a hybrid), ``build_seconds``,
+    ``build_id`` (random, new with each build).
     Built from a recipe: ``recipe`` (its settings), ``recipe_fingerprint`` and ``corpus``. Sparse and dense:
     ``query`` (the query side a searcher needs: type, scale, tokenizer and table paths, ``lexical``, ``defaults``,
     model) and ``skipped_empty``. Synthetic bench indexes (:mod:`lsr.bench.scale`) add their generation ``synthetic``
@@ -57,10 +59,11 @@ class Manifest(_Required, total=False):
     corpus: Corpus
     recipe: dict  # the recipe's settings (a hybrid: its name and its components' names)
     recipe_fingerprint: str  # hash of the settings that change the index: reuse only when it matches
-    query: dict  # bm25: k1, b; impact: type, scale, tokenizer, weights, lexical, model, max_length, defaults; dense: model, prompt, ...
+    query: dict  # bm25: k1, b; impact: type, scale, tokenizer, weights, lexical, model, max_length, defaults, backend, onnx; dense: model, ...
     skipped_empty: list[str]  # ids of documents with neither title nor text
     index_bytes: int
     build_seconds: float
+    build_id: str
     # impact
     avg_doc_terms: float
     encode_seconds: float  # also dense
@@ -111,6 +114,7 @@ def write_manifest(directory: str | os.PathLike, manifest: Manifest) -> None:
         why = "is missing" if "num_docs" not in manifest else f"is {num_docs!r}, not a count"
         raise LsrError(f"{directory}: cannot write {MANIFEST}: its 'num_docs' {why}")
     body = {key: value for key, value in manifest.items() if key != LEGACY_SIZE}
+    body.setdefault("build_id", uuid.uuid4().hex)  # tells two builds of one recipe apart (cached runs are keyed on it)
     if LEGACY_SIZE in manifest:
         body.setdefault("index_bytes", manifest[LEGACY_SIZE])
     text = json.dumps(body, indent=2)  # before the file is opened: a value JSON cannot hold leaves nothing behind
