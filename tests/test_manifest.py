@@ -1,6 +1,7 @@
 """The one writer of ``manifest.json``: what it checks, what it writes, and the size's old name; what a build may replace."""
 
 import json
+import re
 
 import pytest
 
@@ -11,9 +12,16 @@ from lsr.index.manifest import MANIFEST, building, index_bytes, read_manifest, w
 def test_written_manifest_reads_back(tmp_path):
     manifest = {"kind": "dense", "num_docs": 3, "corpus": {"path": "c.jsonl", "sha256": "ab"}, "skipped_empty": [], "index_bytes": 10}
     write_manifest(tmp_path, manifest)
-    assert read_manifest(tmp_path) == manifest
-    assert (tmp_path / MANIFEST).read_text(encoding="utf-8") == json.dumps(manifest, indent=2)
+    written = read_manifest(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{32}", written.pop("build_id"))  # each build gets its own
+    assert written == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST]
+    (tmp_path / "again").mkdir()
+    write_manifest(tmp_path / "again", manifest)
+    assert read_manifest(tmp_path / "again")["build_id"] != read_manifest(tmp_path)["build_id"]
+    rewritten = read_manifest(tmp_path)
+    write_manifest(tmp_path, rewritten)  # rewriting a build's manifest keeps its id
+    assert read_manifest(tmp_path) == rewritten
 
 
 @pytest.mark.parametrize("manifest, key", [({"num_docs": 3}, "kind"), ({"kind": "splade", "num_docs": 3}, "kind"),
@@ -36,7 +44,8 @@ def test_old_size_name_is_read_but_not_written(tmp_path):
     old = read_manifest(tmp_path)
     assert index_bytes(old) == 2048 and index_bytes({"kind": "hybrid", "num_docs": 1}) == 0
     write_manifest(tmp_path, old)
-    assert json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8")) == {"kind": "impact", "num_docs": 1, "index_bytes": 2048}
+    written = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    assert written.pop("build_id") and written == {"kind": "impact", "num_docs": 1, "index_bytes": 2048}
 
 
 def _folder_with(path, files: dict):
