@@ -101,6 +101,16 @@ def report(result: dict) -> str:
                                              ["sentence-transformers encode_document (straightforward batch loop)", e["st_encode_docs_per_s"]]])
         lines += [f"Speed-up (median of per-repeat ratios): **{e['speedup']}x**; largest weight difference between the two: "
                   f"{e['max_abs_weight_difference']:.2e}.", ""]
+    if "query_encoding" in result:
+        lines += ["## Query encoding: one SciFact test query at a time, one thread (the query model alone, no search)", ""]
+        rows = []
+        for model, e in result["query_encoding"].items():
+            rows.append([model, e["kind"], e["torch_fp32_p50_ms"], e["onnx_fp32_p50_ms"], f"{e['onnx_fp32_speedup']}x", e["onnx_fp32_cosine_min"],
+                         e["onnx_int8_p50_ms"], f"{e['onnx_int8_speedup']}x", e["onnx_int8_cosine_min"], e["onnx_int8_cosine_mean"]])
+        lines += _table(["model", "kind", "torch fp32 p50 ms", "ONNX fp32 p50 ms", "speed-up", "cosine min", "ONNX int8 p50 ms", "speed-up",
+                         "cosine min", "cosine mean"], rows)
+        lines += ["Speed-ups are medians of per-pass ratios; cosine: each query's ONNX vector against its torch vector. "
+                  "`lsr export onnx MODEL` writes the exports; `query_backend: onnx-int8` in an index recipe searches with them.", ""]
     if "pruning" in result:
         lines += ["## Pruning on SciFact test: relevance vs size vs latency (inference-free)", ""]
         header = list(result["pruning"][0])

@@ -44,7 +44,7 @@ from lsr.index.manifest import index_bytes
 
 log = logging.getLogger(__name__)
 
-PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "pruning", "synthetic")  # scifact: its latency/throughput
+PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "query_encoding", "pruning", "synthetic")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
 DEFAULT_EXHAUSTIVE = "lsr default, exhaustive (no two-phase)"  # the default's index searched with every query term on every document
 RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml",
@@ -142,6 +142,11 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
 
         texts = [doc.contents for _, doc in zip(range(settings.encode_docs), dataset.corpus())]
         result["encoding"] = encoding_speed(recipes["inference-free"].encoder, texts, repeats=max(2, settings.repeats - 1))
+    if "query_encoding" not in settings.skip:
+        say("query encoders: torch against their ONNX exports (fp32, int8), one query at a time")
+        from lsr.bench.query_encoding import query_encoding_speed
+
+        result["query_encoding"] = query_encoding_speed(queries[:100], out_dir / "bench" / "onnx", repeats=settings.repeats)
     if "synthetic" not in settings.skip and settings.docs:
         size = result["scifact"]["num_docs"]["BM25"]
         say(f"synthetic corpus of SciFact's size ({size} documents), to compare with the real one")

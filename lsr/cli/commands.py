@@ -93,6 +93,17 @@ def _idf(args) -> None:
     print(f"{args.output}: {write_corpus_idf(args.corpus, args.output, args.tokenizer, args.data_dir, not args.quiet)} tokens")
 
 
+def _export(args) -> None:
+    from lsr.encoders.onnx import export_model, is_export
+    from lsr.index.manifest import building
+
+    output = Path(args.output or config.out_dir(args.out_dir) / "onnx" / Path(args.model.rstrip("/")).name)
+    with building(output, own=is_export, what="an lsr ONNX export") as tmp:  # written beside it, renamed when complete
+        export_model(args.model, tmp, int8=not args.no_int8)
+        names = sorted(f.name for f in tmp.glob("*.onnx"))
+    print(f"{output}: {', '.join(names)}")
+
+
 def _jvm_cache(args) -> None:
     from lsr.jvm.cds import build_archive
     from lsr.search.lucene import warm_up
@@ -142,4 +153,4 @@ def _loadtest(args) -> int:
 
 COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard,
             "evaluate-model": _evaluate_model, "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,
-            "tune-fusion": _tune_fusion, "idf": _idf, "serve": _serve, "loadtest": _loadtest}
+            "tune-fusion": _tune_fusion, "idf": _idf, "export": _export, "serve": _serve, "loadtest": _loadtest}

@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
     p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, "
-                   "throughput, coldstart, encoding, pruning, synthetic")
+                   "throughput, coldstart, encoding, query_encoding (torch against ONNX query models), pruning, synthetic")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     _common(p, out_dir="where indexes and bench artefacts go")
@@ -230,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rrf-ks", type=comma_list(float), default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
     p.add_argument("--dry-run", **flag, help="print the grid, do not write the recipe")
     _common(p, out_dir="where the component indexes go")
+    p = commands.add_parser("export", help="export a model for another runtime: onnx (fp32 and int8, for ONNX Runtime)")
+    formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    p = formats.add_parser("onnx", help="a sparse (SPLADE) or dense (sentence-transformers) model as ONNX, fp32 and int8",
+                           description="Write MODEL as ONNX with its pooling inside the graph: model.onnx (fp32), model_int8.onnx and "
+                           "the tokenizer. An index recipe's query_backend: onnx-int8 does the same into the index it builds.")
+    p.add_argument("model", help="short name (splade-tiny, all-MiniLM-L6-v2), model folder or hub id")
+    p.add_argument("-o", "--output", help="output folder (default: <out-dir>/onnx/<model name>)")
+    p.add_argument("--no-int8", **flag, help="write the fp32 model only")
+    p.add_argument("--out-dir", help="where the default output goes (default: $LSR_OUT_DIR or out)")
+    p.add_argument("--quiet", **flag, help="only warnings")
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
     p.add_argument("-o", "--output", default="idf.json", help="output file (default: idf.json)")

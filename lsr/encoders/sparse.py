@@ -192,8 +192,12 @@ class ModelQueryEncoder:
 
     def encode_batch(self, queries: Iterable[str]) -> list[dict[str, float]]:
         """Non-zero token weights of each query."""
-        matrix = encode(self.model, list(queries), task="query")
-        return [
-            {self.terms[j]: float(w) for j, w in zip(matrix.indices[a:b], matrix.data[a:b])}
-            for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])
-        ]
+        return rows_as_weights(encode(self.model, list(queries), task="query"), self.terms)
+
+
+def rows_as_weights(matrix: sp.csr_matrix, terms: Sequence[str]) -> list[dict[str, float]]:
+    """Each row's non-zero weights as {term: weight} (``terms``: the column names)."""
+    return [
+        {terms[j]: float(w) for j, w in zip(matrix.indices[a:b], matrix.data[a:b])}
+        for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])
+    ]

@@ -211,7 +211,8 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
     """Search every query through Lucene (or, with ``exact``, scipy over the kept vectors); returns (run, timings).
 
     Latency is single-thread at k=10 over the first LATENCY_QUERIES queries after a warm-up pass
-    (p50 and p95). ``inspect``, if given, is called with the open searcher; what it returns is
+    (p50 and p95); ``query_encode_ms`` is the p50 of the query model alone on the same queries
+    (:meth:`Searcher.encode_query`: 0 where none runs). ``inspect``, if given, is called with the open searcher; what it returns is
     merged into the timings.
     """
     from lsr.search import Searcher
@@ -223,11 +224,14 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
         sample = list(queries.values())[:LATENCY_QUERIES]
         for text in sample:  # warm-up: JIT, caches
             searcher.search(text, k=10)
-        latencies = []
+        latencies, encoding = [], []
         for text in tqdm(sample, desc=f"{index_dir.name}: latency", unit="q", disable=not progress, leave=False):
             tick = time.perf_counter()
             searcher.search(text, k=10)
-            latencies.append((time.perf_counter() - tick) * 1000)
+            searched = time.perf_counter()
+            searcher.encode_query(text)
+            latencies.append((searched - tick) * 1000)
+            encoding.append((time.perf_counter() - searched) * 1000)
         tick = time.perf_counter()
         results = searcher.batch_search(list(queries.values()), k=k, threads=threads)
         batch_seconds = time.perf_counter() - tick
@@ -237,6 +241,7 @@ def run_system(index_dir: Path, queries: dict[str, str], k: int, threads: int, p
         "open_s": round(opened, 2),
         "p50_ms_k10": round(statistics.median(latencies), 2) if latencies else None,
         "p95_ms_k10": round(float(np.percentile(latencies, 95)), 2) if latencies else None,
+        "query_encode_ms": round(statistics.median(encoding), 2) if encoding else None,
         "batch_qps": round(len(queries) / max(batch_seconds, 1e-9), 1),
         **extra,
     }

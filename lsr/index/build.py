@@ -202,6 +202,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
         query_side["max_length"] = recipe.query_max_length
         if Path(query_side["model"]).is_dir():  # pinned: a model replaced after indexing must not change results silently
             query_side["model_digest"] = directory_digest(Path(query_side["model"]))
+        query_side.update(write_query_onnx(model, tmp, recipe.query_backend))
         return stats, query_side
     (tmp / QUERY_DIR).mkdir(exist_ok=True)
     transformer = next(m for m in model.modules() if type(m).__name__ == "Transformer")
@@ -220,6 +221,19 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     write_weights(table, tmp / QUERY_DIR / "idf.json")
     query_side.update(tokenizer=f"{QUERY_DIR}/tokenizer.json", weights=f"{QUERY_DIR}/idf.json")
     return stats, query_side
+
+
+def write_query_onnx(model, tmp: Path, backend: str) -> dict:
+    """Export the query model into ``<index>/query/onnx`` when ``backend`` is an ONNX one; returns the manifest's
+    ``query`` keys that say so (``backend``, and ``onnx``: the file to run), or {} for torch."""
+    if backend == "torch":
+        return {}
+    from lsr.encoders.onnx import export
+
+    folder = tmp / QUERY_DIR / "onnx"
+    folder.mkdir(parents=True)
+    path = export(model, folder, int8=backend == "onnx-int8")
+    return {"backend": backend, "onnx": path.relative_to(tmp).as_posix()}
 
 
 def _write_lexical_table(recipe: IndexRecipe, lexical, tmp: Path) -> dict:
@@ -241,14 +255,14 @@ def _lexical_channel(recipe: IndexRecipe, dataset: Dataset, progress: bool):
                           total=dataset.corpus_size, progress=progress)
 
 
-REUSE_KEYS = ("encoder", "doc_max_length", "doc_scale", "query_encoder", "query_max_length", "query_scale")
+REUSE_KEYS = ("encoder", "doc_max_length", "doc_scale", "query_encoder", "query_max_length", "query_scale", "query_backend")
 
 
 def _reuse_impacts(recipe: IndexRecipe, dataset: Dataset, source: Path, writer: _ShardWriter, tmp: Path) -> tuple[dict, dict]:
     """Write the kept vectors of the impact index ``source`` (pruned per ``recipe``); reuse its query side."""
     manifest = read_manifest(source)
     kept = manifest.get("recipe", {})
-    different = [key for key in REUSE_KEYS if kept.get(key) != getattr(recipe, key)]
+    different = [key for key in REUSE_KEYS if kept.get(key, getattr(IndexRecipe, key)) != getattr(recipe, key)]
     if manifest["kind"] != "impact" or different:
         raise LsrError(f"{source}: cannot reuse its vectors for recipe {recipe.name!r}: "
                        + (f"different {', '.join(different)}" if different else f"a {manifest['kind']} index"))

@@ -24,7 +24,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 REUSE_KEYS = ("recipe_fingerprint", "corpus.sha256")
 """The keys that tell whether an index is up to date with a recipe and a corpus (:func:`lsr.eval.evaluate.ensure_index`)."""
 
-QUERY_FILES = ("query.tokenizer", "query.weights", "query.lexical.weights")
+QUERY_FILES = ("query.tokenizer", "query.weights", "query.lexical.weights", "query.onnx")
 """Manifest keys that, when present, name a file of the index (relative to its folder) that the query side reads."""
 
 

@@ -22,7 +22,7 @@ from lsr.config import check_threads
 from lsr.data import Dataset
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
-from lsr.index.build import ENCODE_CHUNK, chunked, non_empty
+from lsr.index.build import ENCODE_CHUNK, chunked, non_empty, write_query_onnx
 from lsr.index.check import check_index, read_doc_ids
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.recipe import DenseRecipe
@@ -116,6 +116,9 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
             "document_vectors_from": str(source) if source is not None else None,
             "encode_docs_per_s": round(len(doc_ids) / max(encode_seconds, 1e-9), 1),
         }
+        if recipe.query_backend != "torch":
+            query_model = dense.load_dense_encoder(recipe.query_encoder or recipe.encoder, recipe.max_length)
+            manifest["query"].update(write_query_onnx(query_model, tmp, recipe.query_backend))
         if skipped:
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
         dataset.check_corpus_unchanged(checksum)

@@ -20,6 +20,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from lsr.encoders.onnx import BACKENDS
 from lsr.errors import LsrError
 from lsr.fusion import FusionConfig
 from lsr.index.pruning import check_two_phase
@@ -81,6 +82,12 @@ def _digest_of(folder: str, state: tuple) -> str:
     return digest.hexdigest()
 
 
+def check_backend(backend: str, where: str) -> None:
+    """LsrError unless ``backend`` is one of :data:`lsr.encoders.onnx.BACKENDS`."""
+    if backend not in BACKENDS:
+        raise LsrError(f"{where}: query_backend must be one of {BACKENDS}, got {backend!r}")
+
+
 @dataclass(frozen=True)
 class IndexRecipe:
     """How to index a corpus into Lucene (sparse).
@@ -97,7 +104,8 @@ class IndexRecipe:
     the query terms weighing at least ``ratio`` x the heaviest find ``expansion`` x k candidates, which all
     the terms then score; :class:`lsr.search.searcher.TwoPhase`) are search defaults that every searcher of
     the index applies unless told otherwise (recorded in the manifest's ``query.defaults``): fewer posting
-    lists per query, for latency.
+    lists per query, for latency. ``query_backend`` (``query_encoder: model`` only): ``torch`` runs the model on
+    queries; ``onnx`` / ``onnx-int8`` export it into the index (:mod:`lsr.encoders.onnx`) and run that instead.
     """
 
     name: str
@@ -116,12 +124,17 @@ class IndexRecipe:
     query_min_ratio: float = 0.0
     query_max_df: float = 1.0
     two_phase: tuple[float, float] | None = None
+    query_backend: str = "torch"
 
     def __post_init__(self):
         check_name(self.name)
-        check_strings(self, ("encoder", "query_encoder"))
+        check_strings(self, ("encoder", "query_encoder", "query_backend"))
         if self.query_encoder not in QUERY_ENCODERS:
             raise LsrError(f"recipe {self.name!r}: query_encoder must be one of {QUERY_ENCODERS}, got {self.query_encoder!r}")
+        check_backend(self.query_backend, f"recipe {self.name!r}")
+        if self.query_backend != "torch" and (self.encoder == "bm25" or self.query_encoder != "model"):
+            raise LsrError(f"recipe {self.name!r}: query_backend {self.query_backend!r} runs a query model; "
+                           f"{'a BM25 index' if self.encoder == 'bm25' else f'query_encoder {self.query_encoder!r}'} has none")
         check_numbers(self, SPARSE_NUMBERS, f"recipe {self.name!r}")
         if self.encoder == "bm25" and (self.doc_top_k is not None or self.doc_min_ratio > 0):
             raise LsrError(f"recipe {self.name!r}: doc_top_k / doc_min_ratio prune impact vectors; a BM25 index has none")
@@ -163,6 +176,8 @@ class IndexRecipe:
         for key in ("query_min_ratio", "query_max_df", "two_phase"):  # nor recipes without search defaults
             if key not in self.search_defaults:
                 del settings[key]
+        if self.query_backend == "torch":  # nor recipes whose queries run the torch model
+            del settings["query_backend"]
         return _fingerprint(settings)
 
     @classmethod
@@ -184,7 +199,8 @@ class DenseRecipe:
     ``document_prompt`` are prepended to the texts (e.g. for BGE or E5 models); empty by default.
     ``query_encoder``: a different model for queries whose vectors live in ``encoder``'s space (what
     ``lsr train`` with ``tune: query`` writes); the document vectors are then those of ``encoder``,
-    copied from an existing index of the same document settings when there is one.
+    copied from an existing index of the same document settings when there is one. ``query_backend``: ``torch``,
+    or ``onnx`` / ``onnx-int8`` to encode queries with the query model's ONNX export, written into the index.
     """
 
     name: str
@@ -199,12 +215,14 @@ class DenseRecipe:
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
+    query_backend: str = "torch"
 
     kind = "dense"
 
     def __post_init__(self):
         check_name(self.name)
-        check_strings(self, ("encoder", "query_encoder", "query_prompt", "document_prompt"))
+        check_strings(self, ("encoder", "query_encoder", "query_prompt", "document_prompt", "query_backend"))
+        check_backend(self.query_backend, f"recipe {self.name!r}")
         if self.faiss_index not in FAISS_INDEXES:
             raise LsrError(f"recipe {self.name!r}: faiss_index must be one of {FAISS_INDEXES}, got {self.faiss_index!r}")
         check_flag(self.normalize, f"recipe {self.name!r}: normalize")
@@ -216,6 +234,8 @@ class DenseRecipe:
         settings = {k: v for k, v in asdict(self).items() if k not in ("name", "ef_search")}
         if not self.query_encoder:
             del settings["query_encoder"]  # recipes without one keep the fingerprints (and indexes) they had
+        if self.query_backend == "torch":
+            del settings["query_backend"]  # as do recipes whose queries run the torch model
         return _fingerprint(settings)
 
     def documents_fingerprint(self) -> str:

@@ -53,10 +53,15 @@ class DenseSearcher(Searcher):
 
     @cached_property
     def model(self):
-        """The query encoder (a SentenceTransformer), loaded on first use."""
+        """The query encoder, loaded on first use: a SentenceTransformer, or an :class:`lsr.encoders.onnx.OnnxEncoder`
+        when the index holds an ONNX export of it (``query.onnx``)."""
+        query = self.manifest["query"]
+        if "onnx" in query:
+            from lsr.encoders.onnx import OnnxEncoder
+
+            return OnnxEncoder(self.index_dir / query["onnx"], query.get("max_length"))
         from lsr.encoders.dense import load_dense_encoder
 
-        query = self.manifest["query"]
         return load_dense_encoder(query["model"], query.get("max_length"))
 
     def encode(self, queries: Sequence[str]) -> np.ndarray:
@@ -64,12 +69,23 @@ class DenseSearcher(Searcher):
         from lsr.encoders.dense import encode
 
         query = self.manifest["query"]
+        prompt, normalize = query.get("prompt", ""), query.get("normalize", True)
         out = np.zeros((len(queries), int(self.manifest["faiss"]["dim"])), dtype=np.float32)
-        texts = [(i, q) for i, q in enumerate(queries) if q.strip()]
-        if texts:
+        rows = [i for i, q in enumerate(queries) if q.strip()]
+        texts = [queries[i] for i in rows]
+        if not texts:
+            return out
+        if "onnx" in query:  # the export pools (and normalises, as the model does) inside its graph
+            vectors = self.model.run([prompt + text for text in texts])
+            out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
+        else:
             with torch_threads(1 if len(texts) == 1 else None):
-                out[[i for i, _ in texts]] = encode(self.model, [q for _, q in texts], "query", query.get("prompt", ""), query.get("normalize", True))
+                out[rows] = encode(self.model, texts, "query", prompt, normalize)
         return out
+
+    def encode_query(self, query: str) -> None:
+        """Embed ``query`` (the query model, without the faiss search)."""
+        self.encode([query])
 
     def search_vectors(self, vectors: np.ndarray, k: int, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` documents of each query vector by inner product (zero vectors: no hits)."""

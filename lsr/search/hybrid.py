@@ -163,6 +163,11 @@ class HybridSearcher(Searcher):
         sparse, dense = self.candidates(queries, self.config.depth, threads)
         return [self.combine(q, s, d, k) for q, s, d in zip(queries, sparse, dense)]
 
+    def encode_query(self, query: str) -> None:
+        """Run every component's query model on ``query``."""
+        for searcher in (*self.sparse_searchers, self.dense):
+            searcher.encode_query(query)
+
     def close(self) -> None:
         """Close every component."""
         for searcher in self.sparse_searchers:

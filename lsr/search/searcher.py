@@ -77,6 +77,10 @@ class Searcher(ABC):
         """The top ``k`` hits of each query, in the order given."""
         return [self.search(query, k) for query in _check_queries(queries)]
 
+    def encode_query(self, query: str) -> None:
+        """Run only the query-side model on ``query``, as ``search`` would, without searching: what latency figures
+        time to tell the encoder's share from the search's. None where no model runs (BM25, inference-free tables)."""
+
     def close(self) -> None:
         """Release what the searcher holds open."""
 
@@ -249,6 +253,11 @@ class ImpactSearcher(LuceneSearcher):
             self._text_queries = table_queries(inner.tokenizer.to_str(), inner.weights, self.scale, MAX_QUERY_TOKENS, query_top_k, query_min_ratio,
                                                lexical.idf if lexical is not None else None)
 
+    def encode_query(self, query: str) -> None:
+        """Encode ``query`` by the model, when queries go through one (siamese SPLADE); tables run no model."""
+        if self._text_queries is None:
+            self.encoder.encode(query)
+
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights, as sent to Lucene (after query-side pruning)."""
         weights = quantise_weights(self.encoder.encode(query), self.scale)
@@ -298,6 +307,10 @@ def query_encoder(index_dir: Path, query: dict) -> QueryEncoder:
         from lsr.encoders.table import TableQueryEncoder
 
         encoder = TableQueryEncoder.from_files(index_dir / query["tokenizer"], index_dir / query["weights"])
+    elif query["type"] == "model" and "onnx" in query:
+        from lsr.encoders.onnx import OnnxSparseQueryEncoder
+
+        encoder = OnnxSparseQueryEncoder(index_dir / query["onnx"], query.get("max_length"))
     elif query["type"] == "model":
         from lsr.encoders.sparse import ModelQueryEncoder, load_sparse_encoder
 
