@@ -111,6 +111,37 @@ def test_a_run_is_reused_until_its_index_is_rebuilt(tmp_path):
     assert again["key"]["index"] == first["key"]["index"] and again["key"]["build"] != first["key"]["build"]
 
 
+def test_a_full_run_writes_the_summary_table_between_the_readme_markers(tmp_path):
+    from lsr.eval.report import SUMMARY_BEGIN, SUMMARY_END
+
+    write_beir(tmp_path / "data" / "tinyset")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{SUMMARY_BEGIN}\nold table\n{SUMMARY_END}\n\nafter\n", encoding="utf-8")
+    matrix = write_matrix(tmp_path, "summary: {file: ../README.md, dataset: tinyset, systems: [bm25]}\ndatasets:\n  tinyset: {}\n")
+    assert leaderboard(tmp_path, str(matrix), "--systems", "bm25") == 0  # a narrowed run leaves the README alone
+    assert "old table" in readme.read_text()
+    assert leaderboard(tmp_path, str(matrix)) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# title\n\n") and text.endswith(f"{SUMMARY_END}\n\nafter\n")
+    assert "| BM25 | 1.0000 | " in text and "tinyset test, 5 queries; from [board.md](board.md)." in text
+    readme.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(LsrError, match="the leaderboard summary goes between the lines"):
+        from lsr.eval.report import write_leaderboard
+
+        write_leaderboard(matrix, data_dir=str(tmp_path / "data"), out_dir=tmp_path / "out", output=tmp_path / "board", threads=1, progress=False)
+    assert readme.read_text() == "no markers\n"
+
+
+@pytest.mark.parametrize("summary, message", [
+    ("[bm25]", "summary must be {file, dataset, systems: \\[names\\]}"),
+    ("{file: R.md, dataset: other, systems: [bm25]}", "summary.dataset 'other' is not one of the datasets"),
+    ("{file: R.md, dataset: tinyset, systems: [splade]}", "summary.systems: no such system.s. splade"),
+])
+def test_a_bad_summary_is_refused_naming_what(tmp_path, summary, message):
+    with pytest.raises(LsrError, match=message):
+        Matrix.load(write_matrix(tmp_path, f"summary: {summary}\ndatasets:\n  tinyset: {{}}\n"))
+
+
 def test_check_never_passes_vacuously(tmp_path, capsys, monkeypatch):
     matrix = write_matrix(tmp_path, "datasets:\n  absent:\n    expected: {bm25: 0.5}\n")
     (tmp_path / "data").mkdir()

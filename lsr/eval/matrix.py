@@ -73,6 +73,15 @@ class DatasetEntry:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """The results table that a full leaderboard run writes into another file (the README), between its markers."""
+
+    file: Path
+    dataset: str
+    systems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Matrix:
     """Datasets x systems, the baseline for significance tests, and where the generated leaderboard goes."""
 
@@ -83,6 +92,7 @@ class Matrix:
     k: int = 1000
     alpha: float = 0.05
     bonferroni: bool = True
+    summary: Summary | None = None
     requested_datasets: tuple[str, ...] = ()  # named on the command line: must run for --check to pass
     requested_systems: tuple[str, ...] = ()
 
@@ -100,7 +110,7 @@ class Matrix:
         """Read and check a matrix YAML; recipe and ``requires`` paths are relative to the matrix file's folder."""
         path = Path(path)
         data = read_recipe(path)
-        check_keys(path, data, {"systems", "datasets", "baseline", "k", "alpha", "bonferroni", "tolerance"})
+        check_keys(path, data, {"systems", "datasets", "baseline", "k", "alpha", "bonferroni", "tolerance", "summary"})
         if not isinstance(data.get("systems"), dict) or not data["systems"]:
             raise LsrError(f"{path}: 'systems' must map system names to {{recipe, label, requires, encoder}}")
         if not isinstance(data.get("datasets"), dict) or not data["datasets"]:
@@ -112,7 +122,8 @@ class Matrix:
         baseline = data.get("baseline", "bm25")
         if not isinstance(baseline, str) or baseline not in systems:
             raise LsrError(f"{path}: baseline {baseline!r} is not one of the systems ({', '.join(systems)})")
-        return cls(path, systems, datasets, baseline, data.get("k", 1000), data.get("alpha", 0.05), data.get("bonferroni", True))
+        summary = _summary(path, data["summary"], systems, datasets) if data.get("summary") is not None else None
+        return cls(path, systems, datasets, baseline, data.get("k", 1000), data.get("alpha", 0.05), data.get("bonferroni", True), summary)
 
     def select(self, datasets: list[str] | None = None, systems: list[str] | None = None) -> "Matrix":
         """The matrix narrowed to some datasets (names not in it are added, unpinned) and/or systems (must exist)."""
@@ -141,6 +152,17 @@ def _number(path: Path, key: str, value) -> float:
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise LsrError(f"{path}: {key} must be a finite number in [0, 1], got {value!r}")
     return float(value)
+
+
+def _summary(path: Path, spec, systems: dict[str, System], datasets: list[DatasetEntry]) -> Summary:
+    if not isinstance(spec, dict) or set(spec) != {"file", "dataset", "systems"} or not isinstance(spec["systems"], list):
+        raise LsrError(f"{path}: summary must be {{file, dataset, systems: [names]}}, got {spec!r}")
+    if spec["dataset"] not in {d.name for d in datasets}:
+        raise LsrError(f"{path}: summary.dataset {spec['dataset']!r} is not one of the datasets")
+    unknown = [s for s in spec["systems"] if s not in systems]
+    if unknown:
+        raise LsrError(f"{path}: summary.systems: no such system(s) {', '.join(map(str, unknown))}")
+    return Summary(Path(resolve_relative(path, str(spec["file"]))), str(spec["dataset"]), tuple(spec["systems"]))
 
 
 def _system(path: Path, name: str, spec) -> System:
