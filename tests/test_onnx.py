@@ -160,3 +160,21 @@ def test_lsr_export_onnx_writes_the_files_and_refuses_a_foreign_output(tmp_path,
     assert main(["export", "onnx", "splade-tiny", "-o", str(tmp_path / "notes.txt"), "--quiet"]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_bench_times_each_query_model_in_torch_and_onnx_and_checks_fidelity(tmp_path):
+    from lsr.bench.query_encoding import query_encoding_speed
+
+    result = query_encoding_speed(TEXTS, tmp_path, models=["splade-tiny"], repeats=1)["splade-tiny"]
+    assert result["kind"] == "sparse" and result["queries"] == len(TEXTS)
+    assert all(result[f"{v}_p50_ms"] > 0 for v in ("torch_fp32", "onnx_fp32", "onnx_int8"))
+    assert result["onnx_fp32_cosine_min"] >= 0.9999 and result["onnx_int8_cosine_min"] >= INT8_COSINE
+
+
+def test_searchers_time_their_query_model_apart_from_the_search(splade_index, if_index, tiny):
+    from lsr.eval.evaluate import run_system
+
+    queries = dict(list(tiny.queries("test").items())[:2])
+    for index in (splade_index, if_index):
+        _, timings = run_system(index, queries, k=5, threads=1, progress=False)
+        assert isinstance(timings["query_encode_ms"], float) and timings["query_encode_ms"] >= 0
