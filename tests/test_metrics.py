@@ -44,7 +44,7 @@ def test_run_file_round_trip(tmp_path):
     write_run(RUN, path, tag="sys")
     assert path.read_text().splitlines()[0] == "q1 Q0 x 1 3.000000 sys"
     assert read_run(path) == RUN
-    assert not list(tmp_path.rglob("*.partial"))
+    assert not list(tmp_path.rglob("*.partial*"))
 
 
 @pytest.mark.parametrize("lines, message", [
