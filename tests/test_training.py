@@ -185,9 +185,9 @@ def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_num
     assert TrainRecipe.load(path, **parse_overrides(["learning_rate=1e-4"])).learning_rate == 1e-4  # docs/training.md's example
 
 
-def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys):
+def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys, caplog):
     """Loss and active document terms go down; the saved model reloads and encodes identically; a run without progress
-    output prints no loss dicts."""
+    output prints no loss dicts, nor sentence-transformers' warning that the inference-free queries go unregularised."""
     from sentence_transformers import SparseEncoder
 
     from lsr.data import load_dataset
@@ -202,6 +202,7 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys):
                          eval_every=3, validation_fraction=0.2, doc_max_length=48)
     summary = train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
     assert "'loss'" not in capsys.readouterr().out
+    assert not [r for r in caplog.records if "query_regularizer_weight" in r.getMessage()]
     base = [e["base_loss"] for e in summary["log"] if "base_loss" in e]
     third = len(base) // 3
     assert third >= 3 and np.mean(base[-third:]) < np.mean(base[:third]), base

@@ -12,6 +12,7 @@ their candidates; at the end the saved model retrieves over the whole corpus for
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -349,10 +350,27 @@ def _loss(recipe: TrainRecipe, model, idf: dict[str, float]):
         term_weights = weight_vector({t: i for i, t in enumerate(terms)}, idf)
     regularizer = TermWeightedFlopsLoss(model, threshold=recipe.l0_threshold, term_weights=term_weights)
     siamese = recipe.student == "splade"
-    return losses.SpladeLoss(model, base, document_regularizer_weight=recipe.doc_reg_weight,
-                             query_regularizer_weight=recipe.query_reg_weight if siamese else None,
-                             document_regularizer=regularizer,
-                             query_regularizer=TermWeightedFlopsLoss(model) if siamese else None)
+    with nullcontext() if siamese else _root_warning_dropped("query_regularizer_weight is None"):
+        return losses.SpladeLoss(model, base, document_regularizer_weight=recipe.doc_reg_weight,
+                                 query_regularizer_weight=recipe.query_reg_weight if siamese else None,
+                                 document_regularizer=regularizer,
+                                 query_regularizer=TermWeightedFlopsLoss(model) if siamese else None)
+
+
+@contextmanager
+def _root_warning_dropped(start: str):
+    """Drop the root logger's records that start with ``start`` while the block runs. ``SpladeLoss`` warns on the root
+    logger that an inference-free student's queries go unregularised, which is the design (its query weights are a
+    fixed table), and the warning would show under ``--quiet``."""
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(start)
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 def _teacher_validation(scores: dict, candidates: Candidates, val_ids: list[str], qrels: dict) -> dict[str, float]:
