@@ -187,7 +187,8 @@ def test_the_documented_set_of_a_learning_rate_in_exponent_form_is_read_as_a_num
 
 def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys, caplog):
     """Loss and active document terms go down; the saved model reloads and encodes identically; a run without progress
-    output prints no loss dicts, nor sentence-transformers' warning that the inference-free queries go unregularised."""
+    output prints no loss dicts and no widget-example bar, nor sentence-transformers' warning that the inference-free
+    queries go unregularised."""
     from sentence_transformers import SparseEncoder
 
     from lsr.data import load_dataset
@@ -201,7 +202,8 @@ def test_a_few_training_steps_on_the_tiny_corpus(tmp_path, capsys, caplog):
                          rows_per_query=24, batch_size=2, learning_rate=5e-4, doc_reg_weight=0.5, warmup_ratio=0.1,
                          eval_every=3, validation_fraction=0.2, doc_max_length=48)
     summary = train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
-    assert "'loss'" not in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "'loss'" not in printed.out and "Computing widget examples" not in printed.err
     assert not [r for r in caplog.records if "query_regularizer_weight" in r.getMessage()]
     base = [e["base_loss"] for e in summary["log"] if "base_loss" in e]
     third = len(base) // 3

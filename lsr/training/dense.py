@@ -188,7 +188,8 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
         seed=recipe.seed, data_seed=recipe.seed, batch_sampler=sampler, logging_steps=5,
         save_strategy="no", report_to="none", disable_tqdm=not progress, use_cpu=not torch.cuda.is_available(),
     )
-    trainer = silenced(SentenceTransformerTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[Validation()]), progress)
+    trainer = silenced(lambda: SentenceTransformerTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[Validation()]),
+                       progress)
     trainer.train()
     if not history or history[-1]["epoch"] != round(trainer.state.epoch, 2):
         validate(trainer.state.epoch)

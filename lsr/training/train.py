@@ -18,6 +18,7 @@ import shutil
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,23 @@ def start_run(recipe, data_dir: str | None, threads: int) -> tuple[Dataset, dict
     return dataset, dataset.qrels(recipe.split)
 
 
-def silenced(trainer, progress: bool):
-    """``trainer``, without the Hugging Face Trainer's PrinterCallback when ``progress`` is off: with its progress bars
-    disabled the Trainer prints every logged loss dict on stdout, which ``--quiet`` promises not to show."""
+def silenced(make_trainer, progress: bool):
+    """The trainer that ``make_trainer()`` builds, quiet when ``progress`` is off: without the Hugging Face Trainer's
+    PrinterCallback (with its progress bars disabled the Trainer prints every logged loss dict on stdout), and without
+    the "Computing widget examples" bar that sentence-transformers' model card callback draws while the trainer is
+    built, whatever ``disable_tqdm`` says. ``--quiet`` promises neither."""
+    from sentence_transformers.base import model_card
     from transformers import PrinterCallback
 
-    if not progress:
-        trainer.remove_callback(PrinterCallback)
+    if progress:
+        return make_trainer()
+    bar = model_card.tqdm
+    model_card.tqdm = partial(bar, disable=True)
+    try:
+        trainer = make_trainer()
+    finally:
+        model_card.tqdm = bar
+    trainer.remove_callback(PrinterCallback)
     return trainer
 
 
@@ -248,7 +259,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
                         if recipe.student == "inference-free" else {}),
     )
     scheduler = SpladeRegularizerWeightSchedulerCallback(loss, scheduler_type="quadratic", warmup_ratio=recipe.warmup_ratio)
-    trainer = silenced(SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()]),
+    trainer = silenced(lambda: SparseEncoderTrainer(model=model, args=args, train_dataset=rows, loss=loss, callbacks=[scheduler, Validation()]),
                        progress)
     with fast or nullcontext(), document_length(model, recipe.train_doc_max_length or recipe.doc_max_length):
         if not history:
