@@ -47,6 +47,25 @@ def _fast_section(choice: dict) -> list[str]:
     return lines + _table(header, [[row[h] for h in header] for row in choice["rows"]])
 
 
+def _seismic_section(part: dict) -> list[str]:
+    """Seismic against Lucene: the setting chosen on train, then relevance, recall and latency on test."""
+    chosen, syn = part["chosen"], part["synthetic"]
+    rule = (f"the fastest whose recall@10 reached {part['target_recall']}" if chosen["met_target"]
+            else f"none reached recall@10 {part['target_recall']}, so the one of best recall")
+    lines = [f"## Seismic (`lsr export seismic`): the default index, query_cut **{chosen['query_cut']}**, heap_factor "
+             f"**{chosen['heap_factor']:g}**", "",
+             f"Built with Seismic's default settings from the same vectors as Lucene's index (SciFact: {part['index_mib']['scifact']} MiB, "
+             f"{part['build_seconds']['scifact']} s; synthetic: {part['index_mib']['synthetic']} MiB, {part['build_seconds']['synthetic']} s). "
+             f"The setting, on SciFact train queries over the synthetic corpus ({syn['num_docs']:,} documents): {rule}. "
+             "Recall@10 is against Lucene's exhaustive search of the same vectors.", ""]
+    header = list(part["grid"][0])
+    lines += _table(header, [[row[h] for h in header] for row in part["grid"]])
+    lines += [f"Test queries: SciFact nDCG@10 **{part['scifact_ndcg10']['Seismic']}** through Seismic, "
+              f"{part['scifact_ndcg10']['Lucene, exhaustive']} through Lucene's exhaustive search; on the synthetic corpus recall@10 "
+              f"**{syn['recall_at_10']}** and single-thread latency at k=10:", ""]
+    return lines + _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows({"k=10": syn["latency_k10"]}))
+
+
 def report(result: dict) -> str:
     """The note: settings, then one table per measurement."""
     machine = result["machine"]
@@ -111,6 +130,8 @@ def report(result: dict) -> str:
                          "cosine min", "cosine mean"], rows)
         lines += ["Speed-ups are medians of per-pass ratios; cosine: each query's ONNX vector against its torch vector. "
                   "`lsr export onnx MODEL` writes the exports; `query_backend: onnx-int8` in an index recipe searches with them.", ""]
+    if "seismic" in result:
+        lines += _seismic_section(result["seismic"])
     if "pruning" in result:
         lines += ["## Pruning on SciFact test: relevance vs size vs latency (inference-free)", ""]
         header = list(result["pruning"][0])

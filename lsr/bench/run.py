@@ -44,7 +44,8 @@ from lsr.index.manifest import index_bytes
 
 log = logging.getLogger(__name__)
 
-PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "query_encoding", "pruning", "synthetic")  # scifact: its latency/throughput
+PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "query_encoding", "pruning", "synthetic",
+         "seismic")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
 DEFAULT_EXHAUSTIVE = "lsr default, exhaustive (no two-phase)"  # the default's index searched with every query term on every document
 RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml",
@@ -154,6 +155,16 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         result["synthetic_at_scifact_size"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, size, fast)
         say(f"synthetic corpus of {settings.docs} documents (cached under {out_dir / 'bench'})")
         result["synthetic"] = _synthetic(dataset, sources, queries, settings, out_dir, say, chosen, settings.docs, fast)
+    if "seismic" not in settings.skip and settings.docs and DEFAULT in indexes:
+        from lsr.bench.scale import synthetic_index
+        from lsr.bench.seismic import seismic_bench
+
+        say("Seismic: lsr's default index in Seismic's approximate index, against Lucene")
+        large = {kind: synthetic_index(kind, dataset, indexes[source], settings.docs, out_dir / "bench", threads=settings.threads, name=name)[0]
+                 for kind, source, name in (("impact", DEFAULT, "inference-free-bm25"), ("bm25", "inference-free", None))}
+        train = list(dataset.queries("train").values())[: settings.queries]
+        result["seismic"] = seismic_bench(dataset, indexes[DEFAULT], large["impact"], large["bm25"], queries, train, out_dir,
+                                          settings.repeats, settings.threads, say)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table

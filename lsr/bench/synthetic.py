@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from lsr.errors import LsrError
 from lsr.index.impact_writer import SEP
@@ -124,11 +125,10 @@ def synthetic_texts(real: RealDocuments, count: int, seed: int = 0) -> Iterator[
             yield " ".join(words[a:b])
 
 
-def synthetic_vectors(real: RealDocuments, count: int, seed: int = 0, top_k: int | None = None, min_ratio: float = 0.0) -> Iterator[str]:
-    """``count`` documents as ``term<SEP>weight`` texts (:class:`ImpactIndexWriter` input), each a mixture of two real vectors,
-    pruned like indexed documents when ``top_k`` / ``min_ratio`` are given (:func:`lsr.index.pruning.prune_rows`)."""
-    import scipy.sparse as sp
-
+def synthetic_rows(real: RealDocuments, count: int, seed: int = 0, top_k: int | None = None,
+                   min_ratio: float = 0.0) -> Iterator[sp.csr_matrix]:
+    """``count`` impact vectors, each a mixture of two real vectors, as CSR chunks over ``real.names``, pruned like indexed
+    documents when ``top_k`` / ``min_ratio`` are given (:func:`lsr.index.pruning.prune_rows`)."""
     from lsr.index.pruning import prune_rows
 
     if real.weights is None:
@@ -140,10 +140,25 @@ def synthetic_vectors(real: RealDocuments, count: int, seed: int = 0, top_k: int
         first = np.sort(first)
         rows = sp.csr_matrix((real.weights[positions[first]], terms[first], _offsets(np.bincount(doc[first], minlength=len(bounds) - 1))),
                              shape=(len(bounds) - 1, len(real.names)))
-        rows = prune_rows(rows, top_k, min_ratio)
+        yield prune_rows(rows, top_k, min_ratio)
+
+
+def synthetic_vectors(real: RealDocuments, count: int, seed: int = 0, top_k: int | None = None, min_ratio: float = 0.0) -> Iterator[str]:
+    """:func:`synthetic_rows` as ``term<SEP>weight`` texts (:class:`ImpactIndexWriter` input)."""
+    for rows in synthetic_rows(real, count, seed, top_k, min_ratio):
         names, weights = real.names[rows.indices], rows.data.tolist()
         for a, b in zip(rows.indptr[:-1].tolist(), rows.indptr[1:].tolist()):
             yield " ".join(f"{names[i]}{SEP}{weights[i]}" for i in range(a, b))
+
+
+def synthetic_chunks(source_index: Path, count: int, seed: int = 0, min_ratio: float = 0.0) -> Iterator[tuple[list[str], sp.csr_matrix, np.ndarray]]:
+    """The documents of the synthetic impact index drawn from ``source_index`` with these settings (ids ``s<i>``), as
+    (ids, rows, term names) chunks: the same vectors as :func:`lsr.bench.scale.build` indexes in Lucene."""
+    real = RealDocuments.from_collection(Path(source_index) / "collection")
+    start = 0
+    for rows in synthetic_rows(real, count, seed, min_ratio=min_ratio):
+        yield [f"s{i}" for i in range(start, start + rows.shape[0])], rows, real.names
+        start += rows.shape[0]
 
 
 def write_shards(lines: Iterable[str], folder: Path, shard_docs: int = 100_000) -> int:

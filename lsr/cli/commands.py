@@ -94,6 +94,9 @@ def _idf(args) -> None:
 
 
 def _export(args) -> None:
+    if args.format == "seismic":
+        _export_seismic(args)
+        return
     from lsr.encoders.onnx import export_model, is_export
     from lsr.index.manifest import building
 
@@ -102,6 +105,17 @@ def _export(args) -> None:
         export_model(args.model, tmp, int8=not args.no_int8)
         names = sorted(f.name for f in tmp.glob("*.onnx"))
     print(f"{output}: {', '.join(names)}")
+
+
+def _export_seismic(args) -> None:
+    from lsr.index.seismic import SeismicSettings, build_seismic
+
+    settings = SeismicSettings(n_postings=args.n_postings, summary_energy=args.summary_energy, centroid_fraction=args.centroid_fraction,
+                               doc_cut=args.doc_cut, query_cut=args.query_cut, heap_factor=args.heap_factor)
+    output = Path(args.output or f"{args.index.rstrip('/')}-seismic")
+    manifest = build_seismic(args.index, output, settings, threads=args.threads)
+    print(f"{output}: Seismic index of {manifest['num_docs']} documents, {manifest['index_bytes'] / 2**20:.1f} MiB, "
+          f"built in {manifest['build_seconds']} s")
 
 
 def _jvm_cache(args) -> None:

@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
     p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, "
-                   "throughput, coldstart, encoding, query_encoding (torch against ONNX query models), pruning, synthetic")
+                   "throughput, coldstart, encoding, query_encoding (torch against ONNX query models), pruning, synthetic, "
+                   "seismic (the default index in Seismic against Lucene; builds the synthetic indexes it needs)")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     _common(p, out_dir="where indexes and bench artefacts go")
@@ -230,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rrf-ks", type=comma_list(float), default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
     p.add_argument("--dry-run", **flag, help="print the grid, do not write the recipe")
     _common(p, out_dir="where the component indexes go")
-    p = commands.add_parser("export", help="export a model for another runtime: onnx (fp32 and int8, for ONNX Runtime)")
+    p = commands.add_parser("export", help="export for another runtime: onnx (a model, fp32 and int8, for ONNX Runtime) or seismic "
+                            "(an impact index, for Seismic's approximate search)")
     formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
     p = formats.add_parser("onnx", help="a sparse (SPLADE) or dense (sentence-transformers) model as ONNX, fp32 and int8",
                            description="Write MODEL as ONNX with its pooling inside the graph: model.onnx (fp32), model_int8.onnx and "
@@ -239,6 +241,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (default: <out-dir>/onnx/<model name>)")
     p.add_argument("--no-int8", **flag, help="write the fp32 model only")
     p.add_argument("--out-dir", help="where the default output goes (default: $LSR_OUT_DIR or out)")
+    p.add_argument("--quiet", **flag, help="only warnings")
+    from lsr.index.seismic import SeismicSettings
+
+    defaults = SeismicSettings()
+    p = formats.add_parser("seismic", help="an impact index's vectors as a Seismic index (approximate, fast top-k)",
+                           description="Build a Seismic index (Bruch et al., SIGIR 2024) from INDEX, an impact index built with "
+                           "--keep-vectors: the same vectors, BM25 channel included, and the same query side. Searcher.open and "
+                           "lsr search read it like any index. Seismic keeps each term's heaviest postings in blocks with a summary; "
+                           "a search visits the query's --query-cut heaviest terms and the blocks whose summary beats "
+                           "--heap-factor x the k-th score (summaries keep --summary-energy of a block's weight, so a lower factor visits more). "
+                           "--n-postings above the longest list, --summary-energy 1, --heap-factor 1 and --query-cut above the query's "
+                           "terms search exactly.")
+    p.add_argument("index", help="an impact index folder built with --keep-vectors")
+    p.add_argument("-o", "--output", help="output folder (default: INDEX-seismic beside it)")
+    p.add_argument("--n-postings", type=positive_int, default=defaults.n_postings,
+                   help=f"postings kept per term on average, the heaviest (default: {defaults.n_postings})")
+    p.add_argument("--summary-energy", type=float, default=defaults.summary_energy,
+                   help=f"share of a block's weight its summary keeps, in (0, 1] (default: {defaults.summary_energy})")
+    p.add_argument("--centroid-fraction", type=float, default=defaults.centroid_fraction,
+                   help=f"blocks per list as a fraction of its postings, in (0, 1] (default: {defaults.centroid_fraction})")
+    p.add_argument("--doc-cut", type=positive_int, default=defaults.doc_cut,
+                   help=f"document terms used to assign it to a block (default: {defaults.doc_cut})")
+    p.add_argument("--query-cut", type=positive_int, default=defaults.query_cut,
+                   help=f"search default: query terms whose lists are visited (default: {defaults.query_cut})")
+    p.add_argument("--heap-factor", type=float, default=defaults.heap_factor,
+                   help=f"search default, in (0, 1]: lower visits more blocks, slower and closer to exact (default: {defaults.heap_factor})")
+    p.add_argument("--threads", type=thread_count, default=2, help=f"build threads, 1 to {MAX_THREADS} (default: 2)")
     p.add_argument("--quiet", **flag, help="only warnings")
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")

@@ -11,13 +11,14 @@ import os
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.index.manifest import DOCIDS, FAISS_FILE, KINDS, LUCENE_DIR, MANIFEST, VECTORS, Manifest, read_manifest
+from lsr.index.manifest import DOCIDS, FAISS_FILE, KINDS, LUCENE_DIR, MANIFEST, SEISMIC_FILE, TERMS, VECTORS, Manifest, read_manifest
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "bm25": ("num_docs", "query.k1", "query.b"),
     "impact": ("num_docs", "query.type", "query.scale"),
     "dense": ("num_docs", "query.model", "faiss.dim", "faiss.ef_search"),
     "hybrid": ("sparse", "dense", "fusion"),
+    "seismic": ("num_docs", "query.type", "query.scale", "seismic"),
 }
 """Per kind, the manifest keys (dotted: inside a section) that opening a searcher of that kind reads."""
 
@@ -52,6 +53,10 @@ def check_index(index_dir: str | os.PathLike, keys: tuple[str, ...] = ()) -> Man
         _check_lucene_folder(index_dir)
     elif kind == "dense":
         _check_dense_files(index_dir, manifest)
+    elif kind == "seismic":
+        for name in (SEISMIC_FILE, TERMS):
+            if not (index_dir / name).is_file():
+                raise damaged(index_dir, f"{name} is missing")
     return manifest
 
 

@@ -23,8 +23,10 @@ QUERY_DIR = "query"
 VECTORS = "vectors.npy"  # dense: float32 document vectors
 DOCIDS = "docids.json"  # dense: the document id of each row
 FAISS_FILE = "index.faiss"  # dense: the faiss index
+SEISMIC_FILE = "index.index.seismic"  # seismic: Seismic's index (Seismic adds ".index.seismic" to the name it saves under)
+TERMS = "terms.json"  # seismic: term -> Seismic component id
 
-Kind = Literal["bm25", "impact", "dense", "hybrid"]
+Kind = Literal["bm25", "impact", "dense", "hybrid", "seismic"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SPARSE_KINDS = ("bm25", "impact")
 LEGACY_SIZE = "lucene_bytes"  # the size's old name (sparse indexes): read from manifests on disk, never written

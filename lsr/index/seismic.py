@@ -1,0 +1,186 @@
+"""Seismic indexes: the vectors of an impact index in Seismic's approximate inverted index, searched in Rust.
+
+Seismic (Bruch et al. 2024, "Efficient Inverted Indexes for Approximate Retrieval over Learned Sparse
+Representations", SIGIR; the ``pyseismic-lsr`` package) keeps each term's heaviest postings (``n_postings`` on
+average per list), groups each list into blocks with a summary vector, and at query time visits only the query's
+``query_cut`` heaviest terms and the blocks whose summary could still beat the ``heap_factor``-scaled k-th score.
+:func:`build_seismic` writes one from the kept vectors (``--keep-vectors``) of an lsr impact index, BM25 channel
+included, so that it scores the same dot products over the same integer impacts; the query side (tokenizer, IDF
+table, lexical table) is copied from that index. ``lsr export seismic INDEX`` runs it; ``Searcher.open`` searches
+the result (:class:`lsr.search.seismic.SeismicSearcher`).
+
+Seismic knows components by integer id: the index keeps its own ``terms.json`` (term -> id) beside Seismic's file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from lsr.errors import LsrError
+from lsr.index.manifest import QUERY_DIR, SEISMIC_FILE, TERMS, Manifest, building, directory_size, read_manifest, write_manifest
+from lsr.version import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
+    import scipy.sparse as sp
+
+CHUNK = 10_000  # documents per chunk of kept vectors
+
+
+@dataclass(frozen=True)
+class SeismicSettings:
+    """Seismic's build knobs (its names and defaults) and the search defaults that a searcher of the index starts from.
+
+    ``n_postings``: postings kept per term on average (the heaviest); ``summary_energy``: the share of a block's weight
+    that its summary keeps; ``centroid_fraction``: blocks per list, as a fraction of its postings; ``doc_cut``: the
+    document terms used to assign it to a block. ``query_cut``: the query terms whose lists a search visits;
+    ``heap_factor``: a block is scored when its summary beats ``heap_factor`` x the current k-th score.
+    """
+
+    n_postings: int = 3500
+    summary_energy: float = 0.4
+    centroid_fraction: float = 0.1
+    min_cluster_size: int = 2
+    max_fraction: float = 1.5
+    doc_cut: int = 15
+    query_cut: int = 10
+    heap_factor: float = 0.8
+
+    def check(self) -> None:
+        """LsrError naming the first setting outside its range."""
+        for name in ("n_postings", "min_cluster_size", "doc_cut", "query_cut"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise LsrError(f"seismic setting {name} must be a positive integer, got {value!r}")
+        for name, low, high in (("summary_energy", 0.0, 1.0), ("centroid_fraction", 0.0, 1.0), ("heap_factor", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
+                raise LsrError(f"seismic setting {name} must be in ({low:g}, {high:g}], got {value!r}")
+        if not isinstance(self.max_fraction, (int, float)) or not self.max_fraction >= 1.0:
+            raise LsrError(f"seismic setting max_fraction must be a number >= 1, got {self.max_fraction!r}")
+
+
+def is_seismic(path: Path) -> bool:
+    """Whether ``path`` is a Seismic index that lsr wrote."""
+    try:
+        return read_manifest(path).get("kind") == "seismic"
+    except LsrError:
+        return False
+
+
+def kept_vectors(index_dir: Path) -> Iterator[tuple[list[str], sp.csr_matrix, np.ndarray]]:
+    """The kept vectors of impact index ``index_dir``, as (doc ids, rows, column names) chunks of :data:`CHUNK` documents."""
+    shards = sorted((index_dir / "collection").glob("*.jsonl"))
+    if not shards:
+        raise LsrError(f"{index_dir}: no kept vectors to build a Seismic index from (build it with lsr index ... --keep-vectors)")
+    ids: list[str] = []
+    vectors: list[dict] = []
+    for shard in shards:
+        with open(shard, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                ids.append(record["id"])
+                vectors.append(record["vector"])
+                if len(ids) == CHUNK:
+                    yield _rows(ids, vectors)
+                    ids, vectors = [], []
+    if ids:
+        yield _rows(ids, vectors)
+
+
+def _rows(ids: list[str], vectors: list[dict]) -> tuple[list[str], sp.csr_matrix, np.ndarray]:
+    import numpy as np
+    import scipy.sparse as sp
+
+    columns: dict[str, int] = {}
+    indices = [columns.setdefault(term, len(columns)) for vector in vectors for term in vector]
+    data = [weight for vector in vectors for weight in vector.values()]
+    indptr = np.concatenate([[0], np.cumsum([len(v) for v in vectors], dtype=np.int64)])
+    rows = sp.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), indptr), shape=(len(ids), len(columns)))
+    return ids, rows, np.asarray(list(columns), dtype=object)
+
+
+def seismic_dataset(chunks: Iterable[tuple[list[str], sp.csr_matrix, np.ndarray]]):
+    """A ``SeismicDataset`` of the chunks' documents, and the term -> component id map it was numbered with."""
+    import numpy as np
+    import scipy.sparse as sp
+    from seismic import SeismicDataset
+
+    dataset, terms = SeismicDataset(), {}
+    for doc_ids, rows, names in chunks:
+        ids = np.fromiter((terms.setdefault(str(name), len(terms)) for name in names), dtype=np.int64, count=len(names))
+        numbered = sp.csr_matrix((rows.data.astype(np.float32), ids[rows.indices], rows.indptr), shape=(rows.shape[0], len(terms)))
+        numbered.sum_duplicates()  # sorts each row's components, as Seismic requires
+        empty = np.diff(numbered.indptr) == 0
+        if empty.any():
+            raise LsrError(f"document {doc_ids[int(np.argmax(empty))]!r} has no terms; Seismic cannot index an empty vector")
+        dataset.add_documents_by_id(list(doc_ids), numbered.indices.astype(np.int64), numbered.data.astype(np.float32),
+                                    numbered.indptr.astype(np.int64))
+    if not terms:
+        raise LsrError("no documents to build a Seismic index from")
+    return dataset, terms
+
+
+def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings: SeismicSettings = SeismicSettings(),
+                  chunks: Iterable[tuple[list[str], sp.csr_matrix, np.ndarray]] | None = None, threads: int = 2) -> Manifest:
+    """Build a Seismic index in ``output`` from impact index ``source``: its kept vectors (or ``chunks`` of the same
+    terms, e.g. a synthetic corpus drawn from them) and its query side. Written beside ``output``, renamed when complete."""
+    from seismic import SeismicIndex
+
+    from lsr.config import check_threads
+
+    settings.check()
+    check_threads(threads)
+    source, output = Path(source), Path(output)
+    manifest = read_manifest(source)
+    if manifest["kind"] != "impact":
+        raise LsrError(f"{source}: a Seismic index is built from an impact index, not a {manifest['kind']} one")
+    started = time.perf_counter()
+    with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
+        dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
+        build = {key: value for key, value in asdict(settings).items() if key not in ("query_cut", "heap_factor")}
+        with rust_output_silenced():
+            index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
+            index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))
+        (tmp / TERMS).write_text(json.dumps(terms), encoding="utf-8")
+        if (source / QUERY_DIR).is_dir():
+            shutil.copytree(source / QUERY_DIR, tmp / QUERY_DIR)
+        query = {key: value for key, value in manifest["query"].items() if key != "defaults"}
+        built: Manifest = {
+            "lsr_version": __version__,
+            "kind": "seismic",
+            "num_docs": int(index.len),
+            "dataset": manifest.get("dataset", ""),
+            "query": query,
+            "seismic": asdict(settings),
+            "source": {"index": str(source.absolute()), "build_id": manifest.get("build_id"), "kind": "impact"},
+            "index_bytes": directory_size(tmp) - directory_size(tmp / QUERY_DIR) if (tmp / QUERY_DIR).is_dir() else directory_size(tmp),
+            "build_seconds": round(time.perf_counter() - started, 1),
+        }
+        for key in ("corpus", "recipe", "recipe_fingerprint", "skipped_empty"):
+            if key in manifest:
+                built[key] = manifest[key]
+        write_manifest(tmp, built)
+    return read_manifest(output)
+
+
+@contextmanager
+def rust_output_silenced():
+    """Send what Seismic's Rust code prints on stdout (list counts, "Saving ...") to stderr's log instead of stdout,
+    which ``lsr`` keeps for its results."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
