@@ -54,7 +54,7 @@ class SeismicSettings:
     query_cut: int = 10
     heap_factor: float = 0.8
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         """LsrError naming the first setting outside its range."""
         for name in ("n_postings", "min_cluster_size", "doc_cut", "query_cut"):
             value = getattr(self, name)
@@ -137,7 +137,6 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
 
     from lsr.config import check_threads
 
-    settings.check()
     check_threads(threads)
     source, output = Path(source), Path(output)
     manifest = read_manifest(source)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -19,7 +21,8 @@ from lsr.types import Hit
 class SeismicSearcher(Searcher):
     """Approximate top-k by dot product over a Seismic index: the query is weighed as the source impact index weighs it
     (its IDF or model encoder, BM25 channel included, integer weights), then Seismic visits its ``query_cut`` heaviest
-    terms' lists and the blocks that ``heap_factor`` lets through (defaults: the index's, :class:`SeismicSettings`).
+    terms' lists and the blocks that ``heap_factor`` lets through (defaults: the index's, :class:`SeismicSettings`;
+    :meth:`with_settings` gives others).
     Query terms that no document holds are dropped."""
 
     def __init__(self, index_dir: str | os.PathLike, manifest: dict, query_cut: int | None = None, heap_factor: float | None = None):
@@ -28,7 +31,6 @@ class SeismicSearcher(Searcher):
         self.index_dir = Path(index_dir)
         built = manifest.get("seismic", {})
         self.settings = SeismicSettings(**{**built, **{k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}})
-        self.settings.check()
         self.encoder = query_encoder(self.index_dir, manifest["query"])
         self.scale = float(manifest["query"]["scale"])
         self._terms: dict[str, int] = json.loads((self.index_dir / TERMS).read_text(encoding="utf-8"))
@@ -36,6 +38,13 @@ class SeismicSearcher(Searcher):
         with rust_output_silenced():
             self._index = SeismicIndex.load(str(self.index_dir / SEISMIC_FILE))
         self.closed = False
+
+    def with_settings(self, **changes) -> "SeismicSearcher":
+        """A searcher of the same loaded index with other search settings (``query_cut``, ``heap_factor``): no second copy
+        of the index in memory."""
+        view = copy.copy(self)
+        view.settings = dataclasses.replace(self.settings, **changes)
+        return view
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights that the index holds, as sent to Seismic."""
