@@ -173,8 +173,23 @@ def test_the_bench_times_each_query_model_in_torch_and_onnx_and_checks_fidelity(
 
 def test_searchers_time_their_query_model_apart_from_the_search(splade_index, if_index, tiny):
     from lsr.eval.evaluate import run_system
+    from lsr.search import Searcher
 
     queries = dict(list(tiny.queries("test").items())[:2])
-    for index in (splade_index, if_index):
-        _, timings = run_system(index, queries, k=5, threads=1, progress=False)
-        assert isinstance(timings["query_encode_ms"], float) and timings["query_encode_ms"] >= 0
+    _, timings = run_system(splade_index, queries, k=5, threads=1, progress=False)
+    assert timings["query_encode_ms"] > 0
+    _, timings = run_system(if_index, queries, k=5, threads=1, progress=False)
+    assert isinstance(timings["query_encode_ms"], float)
+    with Searcher.open(if_index) as searcher:  # a table runs no model: encode_query leaves the encoder alone
+        searcher.encoder = None
+        searcher.encode_query(TEXTS[0])
+
+
+def test_an_inference_free_model_is_not_exported_as_a_query_model(tmp_path, tiny):
+    from lsr.index.build import build_index
+    from lsr.index.recipe import IndexRecipe
+
+    recipe = IndexRecipe(name="if-onnx", encoder="inference-free-bm25-tiny", query_encoder="model", query_backend="onnx")
+    with pytest.raises(LsrError, match="inference-free: its queries are weighted by a table"):
+        build_index(recipe, tiny, tmp_path / "if-onnx", threads=1, progress=False)
+    assert not (tmp_path / "if-onnx").exists()

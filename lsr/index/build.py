@@ -167,6 +167,10 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     from lsr.encoders import sparse  # torch is needed only here
 
     model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
+    if recipe.query_encoder == "model" and recipe.query_backend != "torch" and sparse.query_table(model) is not None:
+        raise LsrError(f"recipe {recipe.name!r}: query_backend {recipe.query_backend!r} exports a query model, but "
+                       f"{recipe.encoder!r} is inference-free: its queries are weighted by a table, not a model; "
+                       "use query_encoder: table (or idf), which runs no model at query time")
     terms = np.array(sparse.vocabulary(model), dtype=object)
     lexical = _lexical_channel(recipe, dataset, progress)
     nnz = 0
