@@ -56,6 +56,8 @@ def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path,
         assert other.search("aspirin colorectal cancer", 3)[0].docid == "d1"
         with pytest.raises(LsrError, match="heap_factor must be in"):
             searcher.with_settings(heap_factor=2.0)
+        searcher.encoder = None  # an IDF table runs no model: encode_query (what latency figures time) leaves it alone
+        searcher.encode_query("aspirin")
     assert main(["search", str(output), "aspirin", "colorectal", "cancer", "-k", "1"]) == 0
     assert "d1" in capsys.readouterr().out
 

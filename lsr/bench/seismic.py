@@ -11,6 +11,7 @@ the synthetic corpus p50 latency at k=10 against BM25 and recall@10 against the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Callable, Sequence
@@ -59,10 +60,12 @@ def seismic_bench(dataset, default_index: Path, synthetic_default: Path, synthet
     say(f"Seismic index of the synthetic corpus ({synthetic['num_docs']} documents)")
     large = seismic_index(synthetic_default, synthetic_default.with_name(synthetic_default.name + "-seismic"), threads=threads,
                           chunks=lambda: synthetic_chunks(default_index, synthetic["num_docs"], synthetic["seed"], synthetic["doc_min_ratio"]))
-    bm25, exact, default = Searcher.open(synthetic_bm25), Searcher.open(synthetic_default, exhaustive=True), Searcher.open(synthetic_default)
-    seismic = Searcher.open(large)
-    grid = {f"query_cut {cut}, heap_factor {factor:g}": seismic.with_settings(query_cut=cut, heap_factor=factor) for cut, factor in GRID}
-    try:
+    with contextlib.ExitStack() as opened:
+        bm25 = opened.enter_context(Searcher.open(synthetic_bm25))
+        exact = opened.enter_context(Searcher.open(synthetic_default, exhaustive=True))
+        default = opened.enter_context(Searcher.open(synthetic_default))
+        seismic = opened.enter_context(Searcher.open(large))
+        grid = {f"query_cut {cut}, heap_factor {factor:g}": seismic.with_settings(query_cut=cut, heap_factor=factor) for cut, factor in GRID}
         say("Seismic: the search setting, on SciFact train queries over the synthetic corpus")
         want = [[hit.docid for hit in exact.search(query, 10)] for query in train_queries]
         recall = {name: recall_at_10(searcher, train_queries, want) for name, searcher in grid.items()}
@@ -78,9 +81,6 @@ def seismic_bench(dataset, default_index: Path, synthetic_default: Path, synthet
         test = {"recall_at_10": recall_at_10(searcher, test_queries, want),
                 "latency_k10": latency({"BM25": bm25, "Lucene, exhaustive": exact, "Lucene, two-phase (lsr's default)": default,
                                         "Seismic": searcher}, test_queries, 10, repeats)}
-    finally:
-        for s in (bm25, exact, default, seismic):
-            s.close()
     queries, qrels = dataset.queries("test"), dataset.qrels("test")
     scored = {}
     with Searcher.open(default_index, exhaustive=True) as lucene, Searcher.open(small) as seismic:

@@ -32,6 +32,7 @@ class SeismicSearcher(Searcher):
         built = manifest.get("seismic", {})
         self.settings = SeismicSettings(**{**built, **{k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}})
         self.encoder = query_encoder(self.index_dir, manifest["query"])
+        self._model_queries = manifest["query"]["type"] == "model"
         self.scale = float(manifest["query"]["scale"])
         self._terms: dict[str, int] = json.loads((self.index_dir / TERMS).read_text(encoding="utf-8"))
         self._string = get_seismic_string()
@@ -52,7 +53,8 @@ class SeismicSearcher(Searcher):
 
     def encode_query(self, query: str) -> None:
         """Encode ``query`` by the model, when queries go through one; tables run no model."""
-        self.encoder.encode(query)
+        if self._model_queries:
+            self.encoder.encode(query)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` hits for ``query``, best first, ties by document id; where documents tie at the k-th score, Seismic
