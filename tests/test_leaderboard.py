@@ -125,11 +125,13 @@ def test_a_full_run_writes_the_summary_table_between_the_readme_markers(tmp_path
     assert "old table" not in text and text.startswith("# title\n\n") and text.endswith(f"{SUMMARY_END}\n\nafter\n")
     assert "| BM25 | 1.0000 | " in text and "tinyset test, 5 queries; from [board.md](board.md)." in text
     readme.write_text("no markers\n", encoding="utf-8")
+    board = tmp_path / "board.md"
+    board.unlink()
     with pytest.raises(LsrError, match="the leaderboard summary goes between the lines"):
         from lsr.eval.report import write_leaderboard
 
         write_leaderboard(matrix, data_dir=str(tmp_path / "data"), out_dir=tmp_path / "out", output=tmp_path / "board", threads=1, progress=False)
-    assert readme.read_text() == "no markers\n"
+    assert readme.read_text() == "no markers\n" and not board.exists()  # refused before any work
 
 
 @pytest.mark.parametrize("summary, message", [

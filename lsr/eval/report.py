@@ -139,10 +139,12 @@ def write_leaderboard(matrix_path: str | os.PathLike, datasets: list[str] | None
         if report.resolve() == matrix.path.resolve():
             raise LsrError(f"{matrix.path}: the leaderboard's report {report} would overwrite this matrix file; "
                            "name the matrix *.yaml or give --output another prefix")
+    summary = matrix.summary if not matrix.narrowed else None
+    if summary is not None:
+        _summary_span(summary)
     board = run_leaderboard(matrix, data_dir, out_dir, threads=threads, progress=progress, download=download, fresh=fresh)
     paths = write_reports(board, prefix)
-    summary = matrix.summary
-    if summary is not None and not matrix.narrowed and any(c.ran for c in board.cells if c.dataset == summary.dataset):
+    if summary is not None and any(c.ran for c in board.cells if c.dataset == summary.dataset):
         paths.append(write_summary(board, summary, prefix.with_name(prefix.name + ".md")))
     return board, paths
 
@@ -166,14 +168,20 @@ def summary_table(board: Leaderboard, summary: Summary) -> list[str]:
     return markdown_table(["system", *(title for _, title in SUMMARY_COLUMNS)], rows)
 
 
-def write_summary(board: Leaderboard, summary: Summary, page: Path) -> Path:
-    """Replace the text between :data:`SUMMARY_BEGIN` and :data:`SUMMARY_END` in ``summary.file`` with :func:`summary_table`
-    (``page``: the leaderboard page it links to). Written only by a full run in which the summary's dataset ran."""
+def _summary_span(summary: Summary) -> tuple[str, int, int]:
+    """``summary.file``'s text and where its :data:`SUMMARY_BEGIN` and :data:`SUMMARY_END` lines start; an error without them."""
     text = summary.file.read_text(encoding="utf-8") if summary.file.is_file() else ""
     start, end = text.find(SUMMARY_BEGIN), text.find(SUMMARY_END)
     if start < 0 or end < start:
         raise LsrError(f"{summary.file}: the leaderboard summary goes between the lines {SUMMARY_BEGIN!r} and {SUMMARY_END!r}; "
                        "add them where the table belongs")
+    return text, start, end
+
+
+def write_summary(board: Leaderboard, summary: Summary, page: Path) -> Path:
+    """Replace the text between :data:`SUMMARY_BEGIN` and :data:`SUMMARY_END` in ``summary.file`` with :func:`summary_table`
+    (``page``: the leaderboard page it links to). Written only by a full run in which the summary's dataset ran."""
+    text, start, end = _summary_span(summary)
     ran = next(c for c in board.cells if c.dataset == summary.dataset and c.ran)
     note = f"{summary.dataset} {ran.split}, {ran.queries} queries; from [{page.name}]({os.path.relpath(page, summary.file.parent)})."
     body = "\n".join([SUMMARY_BEGIN, note, "", *summary_table(board, summary), SUMMARY_END])
