@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -136,6 +138,19 @@ def test_an_index_with_onnx_queries_searches_like_the_torch_one(tmp_path, tiny, 
                 expected, got = torch_searcher.search(query, k=3), onnx_searcher.search(query, k=3)
                 assert got[0].docid == expected[0].docid
                 assert got[0].score == pytest.approx(expected[0].score, rel=0.05)
+    searched = subprocess.run([sys.executable, "-c", TORCH_FREE, str(sparse_onnx), str(dense_onnx)], capture_output=True, text=True)
+    assert searched.returncode == 0, searched.stderr
+    assert searched.stdout.split() == ["hits", "hits", "torch-free"]
+
+
+TORCH_FREE = """
+import sys
+from lsr.search import Searcher
+for index in sys.argv[1:]:
+    with Searcher.open(index) as searcher:
+        print("hits" if searcher.search("aspirin and cancer", k=3) else "none")
+print("torch-free" if "torch" not in sys.modules else "torch imported")
+"""
 
 
 def test_an_index_whose_onnx_query_model_is_gone_is_reported_as_damaged(tmp_path, tiny):

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from lsr.data import file_sha256
 from lsr.errors import LsrError
@@ -209,7 +208,8 @@ class OnnxEncoder:
 
     def __init__(self, path: str | os.PathLike, max_length: int | None = None):
         import onnxruntime
-        from transformers import AutoTokenizer
+
+        from lsr.encoders.table import load_tokenizer
 
         self.path = Path(path)
         folder = self.path.parent
@@ -227,10 +227,11 @@ class OnnxEncoder:
         options.log_severity_level = 3
         try:
             self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        except Exception as error:  # onnxruntime and transformers raise many types; name the file in one clear error
+            self.tokenizer = load_tokenizer(folder)  # the tokenizers library, not transformers, which imports torch
+        except Exception as error:  # onnxruntime and tokenizers raise many types; name the file in one clear error
             raise LsrError(f"cannot load ONNX model {self.path}: {type(error).__name__}: {error}") from None
         self.max_length = max_length or self.settings.get("query_max_length") or self.settings["max_length"]
+        self.tokenizer.enable_truncation(self.max_length)
 
     @property
     def kind(self) -> str:
@@ -241,14 +242,16 @@ class OnnxEncoder:
         """One float32 row per text (sparse: a weight per vocabulary term; dense: the embedding)."""
         rows = []
         for start in range(0, len(texts), batch_size):
-            features = self.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                                      max_length=self.max_length, return_tensors="np")
-            feed = {"input_ids": features["input_ids"].astype(np.int64), "attention_mask": features["attention_mask"].astype(np.int64)}
+            encodings = self.tokenizer.encode_batch(list(texts[start:start + batch_size]))
+            feed = {"input_ids": np.zeros((len(encodings), max(len(e.ids) for e in encodings)), np.int64)}
+            feed["attention_mask"] = np.zeros_like(feed["input_ids"])
+            for row, encoding in enumerate(encodings):  # padded on the right; the mask hides the padding from the graph
+                feed["input_ids"][row, :len(encoding.ids)] = encoding.ids
+                feed["attention_mask"][row, :len(encoding.ids)] = 1
             rows.append(self.session.run(None, feed)[0])
         if not rows:
             return np.zeros((0, self.session.get_outputs()[0].shape[-1]), np.float32)
         return np.concatenate(rows).astype(np.float32, copy=False)
-
 
     def run_one(self, text: str) -> np.ndarray:
         """The vector of one text."""
@@ -272,7 +275,5 @@ class OnnxSparseQueryEncoder:
         return self.encode_batch([query])[0]
 
     def encode_batch(self, queries: Iterable[str]) -> list[dict[str, float]]:
-        """Non-zero token weights of each query."""
-        from lsr.encoders.sparse import rows_as_weights
-
-        return rows_as_weights(sp.csr_matrix(self.encoder.run(list(queries))), self.terms)
+        """Non-zero token weights of each query (torch is not imported: ONNX query paths run without it)."""
+        return [{self.terms[j]: float(row[j]) for j in np.flatnonzero(row)} for row in self.encoder.run(list(queries))]

@@ -66,8 +66,6 @@ class DenseSearcher(Searcher):
 
     def encode(self, queries: Sequence[str]) -> np.ndarray:
         """Query embeddings, one row per query (empty queries: zero rows that match nothing)."""
-        from lsr.encoders.dense import encode
-
         query = self.manifest["query"]
         prompt, normalize = query.get("prompt", ""), query.get("normalize", True)
         out = np.zeros((len(queries), int(self.manifest["faiss"]["dim"])), dtype=np.float32)
@@ -79,6 +77,8 @@ class DenseSearcher(Searcher):
             vectors = self.model.run([prompt + text for text in texts])
             out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
         else:
+            from lsr.encoders.dense import encode
+
             with torch_threads(1 if len(texts) == 1 else None):
                 out[rows] = encode(self.model, texts, "query", prompt, normalize)
         return out
