@@ -60,6 +60,23 @@ def test_a_dense_export_embeds_like_the_sentence_transformer(dense_export):
     assert OnnxEncoder(dense_export / "model.onnx").run([]).shape == (0, expected.shape[1])
 
 
+def test_a_dense_onnx_index_applies_the_models_own_query_prompt(tmp_path, tiny):
+    from lsr.encoders import dense
+    from lsr.index.dense import build_dense_index
+    from lsr.index.recipe import DenseRecipe
+    from lsr.search import Searcher
+
+    model = dense.load_dense_encoder("all-MiniLM-L6-v2")
+    model.prompts = {"query": "query: ", "document": "passage: "}
+    model.save(str(tmp_path / "prompted"))
+    index = tmp_path / "prompted-onnx"
+    build_dense_index(DenseRecipe(name="prompted-onnx", encoder=str(tmp_path / "prompted"), query_backend="onnx"), tiny, index,
+                      threads=1, progress=False)
+    assert json.loads((index / "query" / "onnx" / "lsr-onnx.json").read_text())["query_prompt"] == "query: "
+    with Searcher.open(index) as searcher:
+        np.testing.assert_allclose(searcher.encode(TEXTS), dense.encode(model, TEXTS, "query"), atol=1e-4)
+
+
 def test_the_export_records_what_it_computes_and_each_file_checksum(sparse_export, dense_export):
     from lsr.data import file_sha256
 

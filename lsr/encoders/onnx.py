@@ -195,8 +195,9 @@ def _dense_graph(model):
                 vector = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(vector, dim=-1) if normalize else vector
 
+    prompts = model.prompts or {}  # what encode_query prepends when no prompt is given: the "query" prompt, else the default one
     settings = {"kind": "dense", "max_length": model.max_seq_length, "pooling": mode, "normalize": normalize,
-                "dim": model.get_embedding_dimension()}
+                "dim": model.get_embedding_dimension(), "query_prompt": prompts.get("query", prompts.get(model.default_prompt_name or "", ""))}
     return Dense(modules[0].auto_model), model.tokenizer, settings
 
 

@@ -74,6 +74,7 @@ class DenseSearcher(Searcher):
         if not texts:
             return out
         if "onnx" in query:  # the export pools (and normalises, as the model does) inside its graph
+            prompt = prompt or self.model.settings.get("query_prompt", "")  # the model's own, as encode_query applies it
             vectors = self.model.run([prompt + text for text in texts])
             out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
         else:
