@@ -16,24 +16,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable
 
 from lsr.errors import LsrError
-from lsr.index.manifest import QUERY_DIR, SEISMIC_FILE, TERMS, Manifest, building, directory_size, read_manifest, write_manifest
-from lsr.version import __version__
+from lsr.index.manifest import SEISMIC_FILE, TERMS, Manifest, building, read_manifest, write_manifest
+from lsr.index.vectors import derived_manifest, impact_source, kept_vectors
 
 if TYPE_CHECKING:
     import numpy as np
     import scipy.sparse as sp
-
-CHUNK = 10_000  # documents per chunk of kept vectors
-
 
 @dataclass(frozen=True)
 class SeismicSettings:
@@ -76,38 +72,6 @@ def is_seismic(path: Path) -> bool:
         return False
 
 
-def kept_vectors(index_dir: Path) -> Iterator[tuple[list[str], sp.csr_matrix, np.ndarray]]:
-    """The kept vectors of impact index ``index_dir``, as (doc ids, rows, column names) chunks of :data:`CHUNK` documents."""
-    shards = sorted((index_dir / "collection").glob("*.jsonl"))
-    if not shards:
-        raise LsrError(f"{index_dir}: no kept vectors to build a Seismic index from (build it with lsr index ... --keep-vectors)")
-    ids: list[str] = []
-    vectors: list[dict] = []
-    for shard in shards:
-        with open(shard, encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                ids.append(record["id"])
-                vectors.append(record["vector"])
-                if len(ids) == CHUNK:
-                    yield _rows(ids, vectors)
-                    ids, vectors = [], []
-    if ids:
-        yield _rows(ids, vectors)
-
-
-def _rows(ids: list[str], vectors: list[dict]) -> tuple[list[str], sp.csr_matrix, np.ndarray]:
-    import numpy as np
-    import scipy.sparse as sp
-
-    columns: dict[str, int] = {}
-    indices = [columns.setdefault(term, len(columns)) for vector in vectors for term in vector]
-    data = [weight for vector in vectors for weight in vector.values()]
-    indptr = np.concatenate([[0], np.cumsum([len(v) for v in vectors], dtype=np.int64)])
-    rows = sp.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), indptr), shape=(len(ids), len(columns)))
-    return ids, rows, np.asarray(list(columns), dtype=object)
-
-
 def seismic_dataset(chunks: Iterable[tuple[list[str], sp.csr_matrix, np.ndarray]]):
     """A ``SeismicDataset`` of the chunks' documents, and the term -> component id map it was numbered with."""
     import numpy as np
@@ -139,9 +103,7 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
 
     check_threads(threads)
     source, output = Path(source), Path(output)
-    manifest = read_manifest(source)
-    if manifest["kind"] != "impact":
-        raise LsrError(f"{source}: a Seismic index is built from an impact index, not a {manifest['kind']} one")
+    manifest = impact_source(source, "a Seismic index")
     started = time.perf_counter()
     with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
         dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
@@ -150,23 +112,7 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
             index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
             index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))
         (tmp / TERMS).write_text(json.dumps(terms), encoding="utf-8")
-        if (source / QUERY_DIR).is_dir():
-            shutil.copytree(source / QUERY_DIR, tmp / QUERY_DIR)
-        query = {key: value for key, value in manifest["query"].items() if key != "defaults"}
-        built: Manifest = {
-            "lsr_version": __version__,
-            "kind": "seismic",
-            "num_docs": int(index.len),
-            "dataset": manifest.get("dataset", ""),
-            "query": query,
-            "seismic": asdict(settings),
-            "source": {"index": str(source.absolute()), "build_id": manifest.get("build_id"), "kind": "impact"},
-            "index_bytes": directory_size(tmp) - directory_size(tmp / QUERY_DIR) if (tmp / QUERY_DIR).is_dir() else directory_size(tmp),
-            "build_seconds": round(time.perf_counter() - started, 1),
-        }
-        for key in ("corpus", "recipe", "recipe_fingerprint", "skipped_empty"):
-            if key in manifest:
-                built[key] = manifest[key]
+        built = derived_manifest(source, manifest, tmp, "seismic", int(index.len), asdict(settings), started)
         write_manifest(tmp, built)
     return read_manifest(output)
 
