@@ -94,8 +94,8 @@ def _idf(args) -> None:
 
 
 def _export(args) -> None:
-    if args.format == "seismic":
-        _export_seismic(args)
+    if args.format in ("seismic", "milvus"):
+        (_export_seismic if args.format == "seismic" else _export_milvus)(args)
         return
     from lsr.encoders.onnx import export_model, is_export
     from lsr.index.manifest import building
@@ -116,6 +116,17 @@ def _export_seismic(args) -> None:
     manifest = build_seismic(args.index, output, settings, threads=args.threads)
     print(f"{output}: Seismic index of {manifest['num_docs']} documents, {manifest['index_bytes'] / 2**20:.1f} MiB, "
           f"built in {manifest['build_seconds']} s")
+
+
+def _export_milvus(args) -> None:
+    from lsr.index.milvus import build_milvus, is_server
+
+    output = Path(args.output or f"{args.index.rstrip('/')}-milvus")
+    manifest = build_milvus(args.index, output, uri=args.uri, collection=args.collection, progress=not args.quiet)
+    where = manifest["milvus"]["uri"]
+    where = where if is_server(where) else f"{output / where} (milvus-lite)"
+    print(f"{output}: Milvus collection {manifest['milvus']['collection']!r} of {manifest['num_docs']} documents at {where}, "
+          f"written in {manifest['build_seconds']} s")
 
 
 def _jvm_cache(args) -> None:

@@ -231,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rrf-ks", type=comma_list(float), default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
     p.add_argument("--dry-run", **flag, help="print the grid, do not write the recipe")
     _common(p, out_dir="where the component indexes go")
-    p = commands.add_parser("export", help="export for another runtime: onnx (a model, fp32 and int8, for ONNX Runtime) or seismic "
-                            "(an impact index, for Seismic's approximate search)")
+    p = commands.add_parser("export", help="export for another runtime: onnx (a model, fp32 and int8, for ONNX Runtime), seismic "
+                            "(an impact index, for Seismic's approximate search) or milvus (an impact index, into a Milvus collection)")
     formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
     p = formats.add_parser("onnx", help="a sparse (SPLADE) or dense (sentence-transformers) model as ONNX, fp32 and int8",
                            description="Write MODEL as ONNX with its pooling inside the graph: model.onnx (fp32), model_int8.onnx and "
@@ -269,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"search default, in (0, 1]: lower visits more blocks, slower and closer to exact (default: {defaults.heap_factor})")
     p.add_argument("--threads", type=thread_count, default=2, help=f"build threads, 1 to {MAX_THREADS} (default: 2)")
     p.add_argument("--quiet", **flag, help="only warnings")
+    p = formats.add_parser("milvus", help="an impact index's vectors as a Milvus collection (a distributed engine; exact search)",
+                           description="Write INDEX, an impact index built with --keep-vectors, into a Milvus collection "
+                           "(SPARSE_FLOAT_VECTOR, SPARSE_INVERTED_INDEX, inner product): the same integer vectors, BM25 channel "
+                           "included, searched exactly. OUTPUT is an lsr folder with the query side and the collection's address; "
+                           "Searcher.open and lsr search read it like any index. By default the collection lives in OUTPUT itself, "
+                           "in the embedded milvus-lite (nothing to start); --uri http://host:19530 writes it to a Milvus server "
+                           "or cluster instead.")
+    p.add_argument("index", help="an impact index folder built with --keep-vectors")
+    p.add_argument("-o", "--output", help="output folder (default: INDEX-milvus beside it)")
+    p.add_argument("--uri", help="a Milvus server, e.g. http://localhost:19530 (default: milvus-lite in the output folder)")
+    p.add_argument("--collection", help="collection name (default: lsr_ and the output folder's name)")
+    p.add_argument("--quiet", **flag, help="no progress bar, only warnings")
     p = commands.add_parser("idf", help="write the IDF table (idf.json) of a corpus for inference-free queries")
     p.add_argument("corpus", help="a corpus.jsonl, a BEIR-layout directory, or a dataset name under the data root")
     p.add_argument("-o", "--output", default="idf.json", help="output file (default: idf.json)")

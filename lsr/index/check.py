@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from lsr.errors import LsrError
-from lsr.index.manifest import DOCIDS, FAISS_FILE, KINDS, LUCENE_DIR, MANIFEST, SEISMIC_FILE, TERMS, VECTORS, Manifest, read_manifest
+from lsr.index.manifest import DOCIDS, FAISS_FILE, KINDS, LUCENE_DIR, MANIFEST, MILVUS_LITE, SEISMIC_FILE, TERMS, VECTORS, Manifest, read_manifest
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "bm25": ("num_docs", "query.k1", "query.b"),
@@ -19,6 +19,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "dense": ("num_docs", "query.model", "faiss.dim", "faiss.ef_search"),
     "hybrid": ("sparse", "dense", "fusion"),
     "seismic": ("num_docs", "query.type", "query.scale", "seismic"),
+    "milvus": ("num_docs", "query.type", "query.scale", "milvus.uri", "milvus.collection"),
 }
 """Per kind, the manifest keys (dotted: inside a section) that opening a searcher of that kind reads."""
 
@@ -53,10 +54,12 @@ def check_index(index_dir: str | os.PathLike, keys: tuple[str, ...] = ()) -> Man
         _check_lucene_folder(index_dir)
     elif kind == "dense":
         _check_dense_files(index_dir, manifest)
-    elif kind == "seismic":
-        for name in (SEISMIC_FILE, TERMS):
+    elif kind in ("seismic", "milvus"):
+        for name in (SEISMIC_FILE, TERMS) if kind == "seismic" else (TERMS,):
             if not (index_dir / name).is_file():
                 raise damaged(index_dir, f"{name} is missing")
+        if kind == "milvus" and manifest["milvus"]["uri"] == MILVUS_LITE and not (index_dir / MILVUS_LITE).is_dir():
+            raise damaged(index_dir, f"its milvus-lite folder {MILVUS_LITE}/ is missing")
     return manifest
 
 

@@ -24,9 +24,10 @@ VECTORS = "vectors.npy"  # dense: float32 document vectors
 DOCIDS = "docids.json"  # dense: the document id of each row
 FAISS_FILE = "index.faiss"  # dense: the faiss index
 SEISMIC_FILE = "index.index.seismic"  # seismic: Seismic's index (Seismic adds ".index.seismic" to the name it saves under)
-TERMS = "terms.json"  # seismic: term -> Seismic component id
+TERMS = "terms.json"  # seismic, milvus: term -> the engine's integer dimension id
+MILVUS_LITE = "milvus.db"  # milvus: the embedded milvus-lite data folder, when the collection is local
 
-Kind = Literal["bm25", "impact", "dense", "hybrid", "seismic"]
+Kind = Literal["bm25", "impact", "dense", "hybrid", "seismic", "milvus"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SPARSE_KINDS = ("bm25", "impact")
 LEGACY_SIZE = "lucene_bytes"  # the size's old name (sparse indexes): read from manifests on disk, never written

@@ -1,15 +1,15 @@
 """Searching lsr indexes: :class:`Searcher` (BM25, SPLADE, inference-free, dense, hybrid) and :class:`Hit`.
 
-``DenseSearcher``, ``HybridSearcher`` and ``SeismicSearcher`` are imported on first use (they bring numpy/faiss,
-torch when a query is encoded, or Seismic), so the inference-free path stays torch-free. This package registers
-them as the openers of dense, hybrid and Seismic indexes for :meth:`Searcher.open`.
+``DenseSearcher``, ``HybridSearcher``, ``SeismicSearcher`` and ``MilvusSearcher`` are imported on first use (they bring
+numpy/faiss, torch when a query is encoded, Seismic or pymilvus), so the inference-free path stays torch-free. This package
+registers them as the openers of dense, hybrid, Seismic and Milvus indexes for :meth:`Searcher.open`.
 """
 
 from lsr.search.searcher import OPENERS, BM25Searcher, ImpactSearcher, LuceneSearcher, Searcher, TwoPhase
 from lsr.types import Hit
 
-__all__ = ["BM25Searcher", "DenseSearcher", "Hit", "HybridSearcher", "ImpactSearcher", "LuceneSearcher", "Searcher", "SeismicSearcher",
-           "TwoPhase"]
+__all__ = ["BM25Searcher", "DenseSearcher", "Hit", "HybridSearcher", "ImpactSearcher", "LuceneSearcher", "MilvusSearcher", "Searcher",
+           "SeismicSearcher", "TwoPhase"]
 
 
 def __getattr__(name: str):
@@ -25,6 +25,10 @@ def __getattr__(name: str):
         from lsr.search.seismic import SeismicSearcher
 
         return SeismicSearcher
+    if name == "MilvusSearcher":
+        from lsr.search.milvus import MilvusSearcher
+
+        return MilvusSearcher
     raise AttributeError(f"module 'lsr.search' has no attribute {name!r}")
 
 
@@ -46,4 +50,10 @@ def _open_seismic(index_dir, manifest: dict, **_) -> Searcher:
     return SeismicSearcher(index_dir, manifest)
 
 
-OPENERS.update(dense=_open_dense, hybrid=_open_hybrid, seismic=_open_seismic)
+def _open_milvus(index_dir, manifest: dict, **_) -> Searcher:
+    from lsr.search.milvus import MilvusSearcher
+
+    return MilvusSearcher(index_dir, manifest)
+
+
+OPENERS.update(dense=_open_dense, hybrid=_open_hybrid, seismic=_open_seismic, milvus=_open_milvus)

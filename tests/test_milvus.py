@@ -1,0 +1,81 @@
+"""Milvus collections: written from an impact index's kept vectors, searched through the same API, exact like Lucene's exhaustive search."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lsr.cli import main
+from lsr.errors import LsrError
+from lsr.index.milvus import build_milvus, open_client
+from lsr.search import MilvusSearcher, Searcher
+from tests.conftest import TINY_QUERIES, _build
+from tests.test_seismic import assert_same_top
+
+
+@pytest.fixture(scope="module")
+def channel_index(tmp_path_factory, tiny):
+    return _build(tmp_path_factory, tiny, name="if-bm25", encoder="splade-tiny", query_encoder="idf", lexical_weight=4.0)
+
+
+@pytest.mark.parametrize("source", ["if_index", "splade_index", "channel_index"])
+def test_milvus_lite_gives_the_lucene_index_hits(source, request, tmp_path):
+    """Inference-free, SPLADE (a query model) and a BM25 channel: the same top 10, scores and order as Lucene's exhaustive search."""
+    index = request.getfixturevalue(source)
+    manifest = build_milvus(index, tmp_path / "milvus", progress=False)
+    assert manifest["kind"] == "milvus" and manifest["num_docs"] == 11 and manifest["milvus"]["uri"] == "milvus.db"
+    queries = [*TINY_QUERIES.values(), "zebra cancer"]
+    with Searcher.open(index, exhaustive=True) as lucene, Searcher.open(tmp_path / "milvus") as milvus:
+        assert isinstance(milvus, MilvusSearcher)
+        for query, batched in zip(queries, milvus.batch_search(queries, 10)):
+            assert_same_top(milvus.search(query, 10), lucene.search(query, 10))
+            assert batched == milvus.search(query, 10)
+        assert milvus.search("  ", 10) == [] and milvus.search("xqzw", 10) == lucene.search("xqzw", 10)
+
+
+def test_the_cli_writes_beside_the_index_and_a_rebuild_replaces_it(if_index, tmp_path, capsys):
+    output = tmp_path / "if-milvus"
+    for _ in range(2):  # the second run replaces the first, whose milvus-lite folder is closed and moved away
+        assert main(["export", "milvus", str(if_index), "-o", str(output), "--quiet"]) == 0
+        assert "Milvus collection 'lsr_if_milvus' of 11 documents" in capsys.readouterr().out
+        with Searcher.open(output) as searcher:
+            assert searcher.search("aspirin colorectal cancer", 3)[0].docid == "d1"
+            searcher.encoder = None  # an IDF table runs no model: encode_query leaves it alone
+            searcher.encode_query("aspirin")
+    assert json.loads((output / "manifest.json").read_text())["milvus"]["collection"] == "lsr_if_milvus"
+    assert not (tmp_path / "if-milvus.partial").exists() and not (tmp_path / "if-milvus.old").exists()
+    assert main(["search", str(output), "aspirin", "colorectal", "cancer", "-k", "1"]) == 0
+    assert "d1" in capsys.readouterr().out
+
+
+def test_bad_sources_addresses_and_names_are_clear_errors(bm25_index, splade_index, tmp_path):
+    with pytest.raises(LsrError, match="is built from an impact index, not a bm25 one"):
+        build_milvus(bm25_index, tmp_path / "m", progress=False)
+    with pytest.raises(LsrError, match="no kept vectors.*--keep-vectors"):
+        build_milvus(_without_vectors(splade_index, tmp_path), tmp_path / "m", progress=False)
+    with pytest.raises(LsrError, match="cannot connect to Milvus at http://127.0.0.1:9"):
+        build_milvus(splade_index, tmp_path / "m", uri="http://127.0.0.1:9", progress=False)
+    with pytest.raises(LsrError, match="cannot connect to Milvus at http://127.0.0.1:9"):
+        open_client("http://127.0.0.1:9", timeout=5)
+    with pytest.raises(LsrError, match="collection name 'my-docs'"):
+        build_milvus(splade_index, tmp_path / "m", collection="my-docs", progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_damaged_milvus_folder_names_what_is_missing(if_index, tmp_path):
+    import shutil
+
+    build_milvus(if_index, tmp_path / "m", progress=False)
+    shutil.rmtree(tmp_path / "m" / "milvus.db")
+    with pytest.raises(LsrError, match="damaged lsr index: its milvus-lite folder milvus.db/ is missing"):
+        Searcher.open(tmp_path / "m")
+
+
+def _without_vectors(index, tmp_path):
+    import shutil
+
+    copy = tmp_path / "no-vectors"
+    shutil.copytree(index, copy)
+    shutil.rmtree(copy / "collection")
+    return copy
