@@ -79,3 +79,17 @@ def _without_vectors(index, tmp_path):
     shutil.copytree(index, copy)
     shutil.rmtree(copy / "collection")
     return copy
+
+
+def test_the_bench_part_compares_milvus_with_lucene_on_the_same_vectors(tiny, channel_index, bm25_index, tmp_path):
+    from lsr.bench.markdown import _milvus_section
+    from lsr.bench.milvus import milvus_bench
+
+    said = []
+    part = milvus_bench(tiny, channel_index, bm25_index, list(TINY_QUERIES.values()), tmp_path, repeats=1, say=said.append)
+    assert part["scifact_ndcg10"]["Milvus"] == part["scifact_ndcg10"]["Lucene, exhaustive"] > 0
+    assert part["queries"] == len(tiny.qrels("test")) and 0 < part["same_top10"] <= 1 and part["num_docs"] == 11
+    assert set(part["latency_k10"]) == {"BM25", "Lucene, exhaustive", "Milvus (milvus-lite)"} and said
+    assert "nDCG@10 **" in "\n".join(_milvus_section(part))
+    again = milvus_bench(tiny, channel_index, bm25_index, list(TINY_QUERIES.values()), tmp_path, repeats=1, say=said.append)
+    assert again["write_seconds"] == part["write_seconds"]  # the collection of the same source build is reused

@@ -66,6 +66,17 @@ def _seismic_section(part: dict) -> list[str]:
     return lines + _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows({"k=10": syn["latency_k10"]}))
 
 
+def _milvus_section(part: dict) -> list[str]:
+    """Milvus against Lucene: the same vectors, relevance and agreement on SciFact test, then latency."""
+    ndcg = part["scifact_ndcg10"]
+    lines = ["## Milvus (`lsr export milvus`): the default index in the embedded milvus-lite", "",
+             f"The default index's {part['num_docs']:,} vectors written into a milvus-lite collection in {part['write_seconds']} s. "
+             f"SciFact test nDCG@10 **{ndcg['Milvus']}** through Milvus, {ndcg['Lucene, exhaustive']} through Lucene's exhaustive "
+             f"search of the same vectors; the same top 10 for {part['same_top10']:.1%} of the {part['queries']} queries. milvus-lite is Milvus' development engine, in pure Python: its "
+             "latency says nothing of a Milvus server's. Single-thread latency at k=10:", ""]
+    return lines + _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows({"k=10": part["latency_k10"]}))
+
+
 def report(result: dict) -> str:
     """The note: settings, then one table per measurement."""
     machine = result["machine"]
@@ -132,6 +143,8 @@ def report(result: dict) -> str:
                   "`lsr export onnx MODEL` writes the exports; `query_backend: onnx-int8` in an index recipe searches with them.", ""]
     if "seismic" in result:
         lines += _seismic_section(result["seismic"])
+    if "milvus" in result:
+        lines += _milvus_section(result["milvus"])
     if "pruning" in result:
         lines += ["## Pruning on SciFact test: relevance vs size vs latency (inference-free)", ""]
         header = list(result["pruning"][0])

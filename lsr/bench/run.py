@@ -45,7 +45,7 @@ from lsr.index.manifest import index_bytes
 log = logging.getLogger(__name__)
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "query_encoding", "pruning", "synthetic",
-         "seismic")  # scifact: its latency/throughput
+         "seismic", "milvus")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
 DEFAULT_EXHAUSTIVE = "lsr default, exhaustive (no two-phase)"  # the default's index searched with every query term on every document
 RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml",
@@ -165,6 +165,10 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         train = list(dataset.queries("train").values())[: settings.queries]
         result["seismic"] = seismic_bench(dataset, indexes[DEFAULT], large["impact"], large["bm25"], queries, train, out_dir,
                                           settings.repeats, settings.threads, say)
+    if "milvus" not in settings.skip and DEFAULT in indexes:
+        from lsr.bench.milvus import milvus_bench
+
+        result["milvus"] = milvus_bench(dataset, indexes[DEFAULT], indexes["BM25"], queries, out_dir, settings.repeats, say)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table

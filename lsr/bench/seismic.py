@@ -16,7 +16,6 @@ import dataclasses
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lsr.errors import LsrError
 from lsr.index.manifest import read_manifest
 
 GRID = ((10, 0.8), (10, 0.7), (15, 0.7), (15, 0.6), (20, 0.6), (20, 0.5))
@@ -28,14 +27,11 @@ def seismic_index(source: Path, output: Path, chunks: Callable | None = None, th
     """``output``, a Seismic index of impact index ``source`` (``chunks()``: its vectors, when not its kept ones), built unless
     one of the same source build and default settings is there."""
     from lsr.index.seismic import SeismicSettings, build_seismic
+    from lsr.index.vectors import derived_from
 
-    try:
-        manifest = read_manifest(output)
-        if manifest.get("kind") == "seismic" and manifest["source"]["build_id"] == read_manifest(source).get("build_id") \
-                and manifest["seismic"] == dataclasses.asdict(SeismicSettings()):
-            return output
-    except (LsrError, KeyError):
-        pass
+    manifest = derived_from(output, source, "seismic")
+    if manifest is not None and manifest["seismic"] == dataclasses.asdict(SeismicSettings()):
+        return output
     build_seismic(source, output, chunks=chunks() if chunks else None, threads=threads)
     return output
 
@@ -50,8 +46,8 @@ def seismic_bench(dataset, default_index: Path, synthetic_default: Path, synthet
                   train_queries: Sequence[str], out_dir: Path, repeats: int, threads: int, say: Callable[[str], None]) -> dict:
     """The Seismic part of ``lsr bench`` (module docstring): the choice on train, then SciFact and synthetic figures on test."""
     from lsr.bench.latency import latency
+    from lsr.bench.relevance import ndcg10_on_test
     from lsr.bench.synthetic import synthetic_chunks
-    from lsr.eval.metrics import evaluate
     from lsr.search import Searcher
 
     synthetic = read_manifest(synthetic_default)["synthetic"]
@@ -81,12 +77,9 @@ def seismic_bench(dataset, default_index: Path, synthetic_default: Path, synthet
         test = {"recall_at_10": recall_at_10(searcher, test_queries, want),
                 "latency_k10": latency({"BM25": bm25, "Lucene, exhaustive": exact, "Lucene, two-phase (lsr's default)": default,
                                         "Seismic": searcher}, test_queries, 10, repeats)}
-    queries, qrels = dataset.queries("test"), dataset.qrels("test")
-    scored = {}
     with Searcher.open(default_index, exhaustive=True) as lucene, Searcher.open(small) as seismic:
-        for name, s in (("Lucene, exhaustive", lucene), ("Seismic", seismic.with_settings(query_cut=cut, heap_factor=factor))):
-            run = {q: {hit.docid: hit.score for hit in s.search(queries[q], 10)} for q in qrels if q in queries}
-            scored[name] = round(evaluate(run, qrels)["nDCG@10"], 4)
+        scored = {name: ndcg10_on_test(s, dataset)[0]
+                  for name, s in (("Lucene, exhaustive", lucene), ("Seismic", seismic.with_settings(query_cut=cut, heap_factor=factor)))}
     return {"target_recall": TARGET_RECALL, "grid": rows, "chosen": {"query_cut": cut, "heap_factor": factor, "met_target": bool(meeting)},
             "scifact_ndcg10": scored, "synthetic": {"num_docs": synthetic["num_docs"], **test},
             "index_mib": {"scifact": round(read_manifest(small)["index_bytes"] / 2**20, 1),

@@ -84,3 +84,14 @@ def derived_manifest(source: Path, manifest: Manifest, tmp: Path, kind: str, num
         if key in manifest:
             built[key] = manifest[key]
     return built
+
+
+def derived_from(output: Path, source: Path, kind: str) -> Manifest | None:
+    """The manifest of ``output`` when it is a ``kind`` index derived from the current build of ``source``, else None."""
+    try:
+        manifest = read_manifest(output)
+        if manifest.get("kind") == kind and manifest["source"]["build_id"] == read_manifest(source).get("build_id"):
+            return manifest
+    except (LsrError, KeyError):
+        pass
+    return None
