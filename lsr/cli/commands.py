@@ -7,14 +7,22 @@ import sys
 from pathlib import Path
 
 from lsr import config
+from lsr.errors import LsrError
 from lsr.recipe_files import parse_overrides
 
 
 def _index(args) -> None:
     from lsr.eval.evaluate import index_recipe_file, index_summary
 
+    ray = None
+    if args.ray:
+        from lsr.index.ray_encoding import RayEncoding
+
+        ray = RayEncoding(actors=args.ray_actors, threads=args.ray_threads, address=args.ray_address)
+    elif args.ray_address or args.ray_threads:
+        raise LsrError("--ray-address and --ray-threads go with --ray")
     print(index_summary(*index_recipe_file(args.recipe, args.dataset, args.data_dir, args.out_dir, args.output, args.threads, not args.quiet,
-                                           keep_vectors=args.keep_vectors, vectors_from=args.vectors_from)))
+                                           keep_vectors=args.keep_vectors, vectors_from=args.vectors_from, ray=ray)))
 
 
 def _search(args) -> None:

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-vectors", **flag, help="keep the quantised JsonVectorCollection next to the index")
     p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder settings, built with "
                    "--keep-vectors) instead of encoding again, e.g. to build pruned variants (doc_top_k, doc_min_ratio)")
+    p.add_argument("--ray", **flag, help="encode the documents as a Ray Data job: an actor pool of encoder replicas; shards are kept in "
+                   "OUTPUT.shards/ as they finish, so an interrupted run resumes (Ray starts locally unless --ray-address)")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --ray: a running Ray cluster, host:6379 or ray://host:10001 (its workers need "
+                   "lsr installed; default: a local Ray inside this command)")
+    p.add_argument("--ray-actors", type=positive_int, default=2, help="with --ray: encoder replicas (default: 2)")
+    p.add_argument("--ray-threads", type=positive_int, help="with --ray: torch threads per replica (default: this machine's cores / actors)")
     _common(p, out_dir="where a hybrid's component indexes go")
     p = commands.add_parser("search", help="search an index and print the hits")
     p.add_argument("index", help="an lsr index directory")

@@ -123,15 +123,19 @@ def index_path(recipe: Recipe, dataset: Dataset, out_dir: Path) -> Path:
 
 
 def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: Path, threads: int, progress: bool,
-                       keep_vectors: bool = False, vectors_from: str | None = None) -> dict:
+                       keep_vectors: bool = False, vectors_from: str | None = None, ray=None) -> dict:
     """Build the index of ``recipe`` (any kind) at ``output``, replacing what is there; returns its manifest.
 
-    ``keep_vectors`` and ``vectors_from`` apply to impact indexes; a hybrid's components go under ``out_dir`` and are reused when up to date.
+    ``keep_vectors``, ``vectors_from`` and ``ray`` (a :class:`lsr.index.ray_encoding.RayEncoding`) apply to impact indexes; a
+    hybrid's components go under ``out_dir`` and are reused when up to date.
     """
+    if ray is not None and not isinstance(recipe, IndexRecipe):
+        raise LsrError(f"--ray encodes the documents of sparse model indexes; {recipe.name!r} is a {type(recipe).__name__}")
     if isinstance(recipe, IndexRecipe):
         from lsr.index.build import build_index
 
-        return build_index(recipe, dataset, output, threads=threads, progress=progress, keep_vectors=keep_vectors, vectors_from=vectors_from)
+        return build_index(recipe, dataset, output, threads=threads, progress=progress, keep_vectors=keep_vectors, vectors_from=vectors_from,
+                           ray=ray)
     if isinstance(recipe, DenseRecipe):
         from lsr.index.dense import build_dense_index
 

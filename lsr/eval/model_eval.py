@@ -33,7 +33,8 @@ def evaluate_model(model_name: str, dataset: Dataset, split: str = "test", doc_m
     """
     from lsr.encoders.sparse import ModelQueryEncoder, encode, load_sparse_encoder, query_table, vocabulary
     from lsr.encoders.table import TableQueryEncoder
-    from lsr.index.build import ENCODE_CHUNK, quantise
+    from lsr.index.build import ENCODE_CHUNK
+    from lsr.index.pruning import quantise
     from lsr.search.exact import ExactSearcher
 
     if not LEXICAL_WEIGHT.allows(lexical_weight):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from lsr.config import check_threads
@@ -25,7 +24,8 @@ from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
-from lsr.index.pruning import prune_rows, prune_weights, quantise_weights
+from lsr.index.pruning import prune_rows, prune_weights, quantise, quantise_weights
+from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, read_shards, remove_shards, shard_folder
 from lsr.index.recipe import IndexRecipe, directory_digest
 from lsr.jvm import run_java
 from lsr.version import __version__
@@ -34,19 +34,6 @@ log = logging.getLogger(__name__)
 
 SHARD_DOCS = 100_000
 ENCODE_CHUNK = 1024  # documents handed to the encoder at once (it sorts them by length inside)
-
-
-def quantise(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
-    """``round(w * scale)`` as int32, zeros dropped: Lucene truncates impacts to integers; LsrError when one would not fit."""
-    out = matrix.copy()
-    scaled = np.rint(out.data * scale)
-    if scaled.size and scaled.max() > np.iinfo(np.int32).max:
-        raise LsrError(f"doc_scale {scale:g} makes impacts beyond Lucene's {np.iinfo(np.int32).max} (the heaviest weight is "
-                       f"{out.data.max():g}): use a smaller doc_scale")
-    out.data = scaled.astype(np.int32)
-    out = out.astype(np.int32)
-    out.eliminate_zeros()
-    return out
 
 
 def non_empty(docs: Iterable[Document], skipped: list[str]) -> Iterator[Document]:
@@ -107,13 +94,19 @@ def anserini_index(collection: str, input_dir: Path, index_dir: Path, threads: i
 
 
 def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threads: int = 2,
-                keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None) -> Manifest:
+                keep_vectors: bool = False, progress: bool = True, vectors_from: str | Path | None = None,
+                ray: RayEncoding | None = None) -> Manifest:
     """Build ``recipe``'s index of ``dataset`` at ``output``; returns the manifest.
 
     ``vectors_from``: an impact index of the same corpus built with ``keep_vectors`` by the same
     encoder settings; its quantised vectors are reused (pruned as ``recipe`` says) instead of encoding again.
+    ``ray``: encode the documents as a Ray Data job (:mod:`lsr.index.ray_encoding`), resumable from its shards.
     """
     threads = check_threads(threads, "build_index's threads")
+    if ray is not None and (recipe.kind == "bm25" or vectors_from):
+        raise LsrError(f"recipe {recipe.name!r}: Ray encodes documents through a model; "
+                       f"{'a BM25 index has none' if recipe.kind == 'bm25' else 'vectors_from reuses vectors already encoded'}")
+    output = Path(output)
     started = time.perf_counter()
     checksum = dataset.corpus_sha256  # before the corpus is read: a corpus changed meanwhile is not recorded as indexed
     skipped: list[str] = []
@@ -132,7 +125,8 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             if vectors_from:
                 stats, query_side = _reuse_impacts(recipe, dataset, Path(vectors_from), writer, tmp)
             else:
-                stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress)
+                stats, query_side = _write_impacts(recipe, dataset, docs, writer, tmp, progress,
+                                                   None if ray is None else (ray, shard_folder(output), checksum))
             if recipe.search_defaults:
                 query_side["defaults"] = recipe.search_defaults
             indexed = anserini_index("JsonVectorCollection", collection, tmp / LUCENE_DIR, threads, ["-impact", "-pretokenized"])
@@ -158,12 +152,15 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
         dataset.check_corpus_unchanged(checksum)
         write_manifest(tmp, manifest)
+    if ray is not None:
+        remove_shards(shard_folder(output))
     return manifest
 
 
 def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Document], writer: _ShardWriter,
-                   tmp: Path, progress: bool) -> tuple[dict, dict]:
-    """Encode, quantise and write the documents; set up the query side. Returns (stats, query side)."""
+                   tmp: Path, progress: bool, ray: tuple[RayEncoding, Path, str] | None = None) -> tuple[dict, dict]:
+    """Encode, quantise and write the documents (in this process, or with ``ray``: (settings, shard folder, corpus
+    checksum) as a Ray job); set up the query side. Returns (stats, query side)."""
     from lsr.encoders import sparse  # torch is needed only here
 
     model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
@@ -175,12 +172,23 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     lexical = _lexical_channel(recipe, dataset, progress)
     nnz = 0
     encode_seconds = 0.0
-    bar = tqdm(desc=f"{recipe.name}: encode", unit="doc", total=dataset.corpus_size, disable=not progress)
-    for chunk in chunked(docs, ENCODE_CHUNK):
-        tick = time.perf_counter()
-        weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size), recipe.doc_scale)
-        weights = prune_rows(weights, recipe.doc_top_k, recipe.doc_min_ratio)
-        encode_seconds += time.perf_counter() - tick
+    ray_stats = None
+    if ray is not None:
+        settings, folder, checksum = ray
+        docs = list(docs)
+        ray_stats = encode_shards(recipe, docs, folder, encoding_key(recipe, checksum), settings, progress)
+        encode_seconds = ray_stats["seconds"]
+        encoded = zip(chunked(docs, settings.shard_docs), read_shards(folder, docs, settings.shard_docs))
+    else:
+        encoded = ((chunk, None) for chunk in chunked(docs, ENCODE_CHUNK))
+    bar = tqdm(desc=f"{recipe.name}: {'write' if ray else 'encode'}", unit="doc", total=dataset.corpus_size, disable=not progress)
+    for chunk, weights in encoded:
+        if weights is None:
+            tick = time.perf_counter()
+            weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size),
+                               recipe.doc_scale)
+            weights = prune_rows(weights, recipe.doc_top_k, recipe.doc_min_ratio)
+            encode_seconds += time.perf_counter() - tick
         for row, doc in enumerate(chunk):
             a, b = weights.indptr[row], weights.indptr[row + 1]
             vector = dict(zip(terms[weights.indices[a:b]].tolist(), weights.data[a:b].tolist()))
@@ -197,6 +205,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
         "avg_doc_terms": round(nnz / writer.count, 2),
         "encode_seconds": round(encode_seconds, 1),
         "encode_docs_per_s": round(writer.count / max(encode_seconds, 1e-9), 1),
+        **({"ray": ray_stats} if ray_stats else {}),
     }
     query_side = {"type": recipe.query_encoder, "scale": recipe.query_scale}
     if lexical is not None:

@@ -17,6 +17,21 @@ if TYPE_CHECKING:  # numpy/scipy load only for document pruning: the query path 
     import scipy.sparse as sp
 
 
+def quantise(matrix: sp.csr_matrix, scale: float) -> sp.csr_matrix:
+    """``round(w * scale)`` as int32, zeros dropped: Lucene truncates impacts to integers; LsrError when one would not fit."""
+    import numpy as np
+
+    out = matrix.copy()
+    scaled = np.rint(out.data * scale)
+    if scaled.size and scaled.max() > np.iinfo(np.int32).max:
+        raise LsrError(f"doc_scale {scale:g} makes impacts beyond Lucene's {np.iinfo(np.int32).max} (the heaviest weight is "
+                       f"{out.data.max():g}): use a smaller doc_scale")
+    out.data = scaled.astype(np.int32)
+    out = out.astype(np.int32)
+    out.eliminate_zeros()
+    return out
+
+
 def quantise_weights(weights: dict[str, float], scale: float) -> dict[str, int]:
     """``round(w * scale)`` per term (ties to even), non-positive results dropped: Lucene's impacts are integers."""
     rounded = {term: round(weight * scale) for term, weight in weights.items()}
