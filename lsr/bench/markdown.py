@@ -72,9 +72,20 @@ def _milvus_section(part: dict) -> list[str]:
     lines = ["## Milvus (`lsr export milvus`): the default index in the embedded milvus-lite", "",
              f"The default index's {part['num_docs']:,} vectors written into a milvus-lite collection in {part['write_seconds']} s. "
              f"SciFact test nDCG@10 **{ndcg['Milvus']}** through Milvus, {ndcg['Lucene, exhaustive']} through Lucene's exhaustive "
-             f"search of the same vectors; the same top 10 for {part['same_top10']:.1%} of the {part['queries']} queries. milvus-lite is Milvus' development engine, in pure Python: its "
+             f"search of the same vectors; the same top 10 for {part['same_top10']:.1%} of the {part['queries']} queries. "
+             "milvus-lite is Milvus' development engine, in pure Python: its "
              "latency says nothing of a Milvus server's. Single-thread latency at k=10:", ""]
     return lines + _table(["system", "k", "p50 ms", "p95 ms", "p50 / BM25"], _latency_rows({"k=10": part["latency_k10"]}))
+
+
+def _ray_section(part: dict) -> list[str]:
+    """Ray encoding jobs against the in-process path: seconds, docs/s, peak memory."""
+    lines = [f"## Document encoding on Ray (`lsr index --ray`): SciFact's {part['documents']:,} documents, {part['cores']} cores", "",
+             "Each job from its start: the model loaded (on Ray also Ray and its actors started, each actor loading the model), every "
+             "document encoded, quantised and pruned. Peak RSS: this process and all it started (Ray's processes included).", ""]
+    rows = [[name, run["seconds"], run["docs_per_s"], run.get("ratio_to_in_process", 1.0), run["peak_rss_gib"]]
+            for name, run in part.items() if isinstance(run, dict)]
+    return lines + _table(["path", "seconds", "docs/s", "docs/s / in-process", "peak RSS GiB"], rows)
 
 
 def report(result: dict) -> str:
@@ -145,6 +156,8 @@ def report(result: dict) -> str:
         lines += _seismic_section(result["seismic"])
     if "milvus" in result:
         lines += _milvus_section(result["milvus"])
+    if "ray" in result:
+        lines += _ray_section(result["ray"])
     if "pruning" in result:
         lines += ["## Pruning on SciFact test: relevance vs size vs latency (inference-free)", ""]
         header = list(result["pruning"][0])

@@ -45,7 +45,7 @@ from lsr.index.manifest import index_bytes
 log = logging.getLogger(__name__)
 
 PARTS = ("scifact", "latency", "throughput", "coldstart", "encoding", "query_encoding", "pruning", "synthetic",
-         "seismic", "milvus")  # scifact: its latency/throughput
+         "seismic", "milvus", "ray")  # scifact: its latency/throughput
 DEFAULT = "lsr default (shipped model + BM25 channel)"
 DEFAULT_EXHAUSTIVE = "lsr default, exhaustive (no two-phase)"  # the default's index searched with every query term on every document
 RECIPES = {"BM25": "bm25.yaml", DEFAULT: "inference-free-bm25.yaml",
@@ -169,6 +169,11 @@ def run_bench(settings: BenchSettings, data_dir: str | None, out_dir: Path, resu
         from lsr.bench.milvus import milvus_bench
 
         result["milvus"] = milvus_bench(dataset, indexes[DEFAULT], indexes["BM25"], queries, out_dir, settings.repeats, say)
+    if "ray" not in settings.skip:
+        say("document encoding on Ray (1 and 2 actors) against the in-process path")
+        from lsr.bench.distributed import encoding_jobs
+
+        result["ray"] = encoding_jobs(recipes[DEFAULT], dataset, cores=settings.threads)
     if "pruning" not in settings.skip:
         say("pruning table")
         from lsr.bench.pruning import pruning_table
