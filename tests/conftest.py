@@ -76,6 +76,12 @@ def if_index(tmp_path_factory, tiny):
 
 
 @pytest.fixture(scope="session")
+def channel_index(tmp_path_factory, tiny):
+    """The inference-free index with lsr's BM25 channel (lexical_weight 4), as lsr's default recipe has it."""
+    return _build(tmp_path_factory, tiny, name="inference-free-bm25", encoder="splade-tiny", query_encoder="idf", lexical_weight=4.0)
+
+
+@pytest.fixture(scope="session")
 def splade_index(tmp_path_factory, tiny):
     return _build(tmp_path_factory, tiny, name="splade-tiny", encoder="splade-tiny", query_encoder="model")
 

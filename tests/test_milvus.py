@@ -10,13 +10,8 @@ from lsr.cli import main
 from lsr.errors import LsrError
 from lsr.index.milvus import build_milvus, open_client
 from lsr.search import MilvusSearcher, Searcher
-from tests.conftest import TINY_QUERIES, _build
+from tests.conftest import TINY_QUERIES
 from tests.test_seismic import assert_same_top
-
-
-@pytest.fixture(scope="module")
-def channel_index(tmp_path_factory, tiny):
-    return _build(tmp_path_factory, tiny, name="if-bm25", encoder="splade-tiny", query_encoder="idf", lexical_weight=4.0)
 
 
 @pytest.mark.parametrize("source", ["if_index", "splade_index", "channel_index"])

@@ -10,7 +10,7 @@ from lsr.cli import main
 from lsr.errors import LsrError
 from lsr.index.seismic import SeismicSettings, build_seismic
 from lsr.search import Searcher, SeismicSearcher
-from tests.conftest import TINY_QUERIES, _build
+from tests.conftest import TINY_QUERIES
 
 EXACT = SeismicSettings(n_postings=1000, summary_energy=1.0, centroid_fraction=1.0, min_cluster_size=1, doc_cut=1000, query_cut=1000,
                         heap_factor=1.0)
@@ -22,11 +22,6 @@ def assert_same_top(got, want):
     tied there, Lucene the first ids)."""
     assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6, abs=1e-3)
     assert {h.docid for h in got if h.score > got[-1].score} == {h.docid for h in want if h.score > want[-1].score}
-
-
-@pytest.fixture(scope="module")
-def channel_index(tmp_path_factory, tiny):
-    return _build(tmp_path_factory, tiny, name="if-bm25", encoder="splade-tiny", query_encoder="idf", lexical_weight=4.0)
 
 
 @pytest.mark.parametrize("source", ["if_index", "splade_index", "channel_index"])

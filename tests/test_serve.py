@@ -14,15 +14,8 @@ from lsr.search import Searcher
 from lsr.serve import MAX_BATCH, MAX_K, MAX_QUERY_CHARS, create_app, open_indexes
 from lsr.serve.documents import Documents
 from lsr.serve.indexes import parse_index_arguments
-from tests.conftest import _build
 
 QUERY = "Does aspirin reduce colorectal cancer risk?"
-
-
-@pytest.fixture(scope="module")
-def channel_index(tmp_path_factory, tiny):
-    """The inference-free index with lsr's BM25 channel (lexical_weight 4), as lsr's default recipe has it."""
-    return _build(tmp_path_factory, tiny, name="inference-free-bm25", encoder="splade-tiny", query_encoder="idf", lexical_weight=4.0)
 
 
 @pytest.fixture(scope="module")

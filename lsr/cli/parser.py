@@ -90,6 +90,12 @@ def comma_list(kind: type = str, empty: bool = False):
     return parse
 
 
+def _source_index(p: argparse.ArgumentParser, engine: str) -> None:
+    """The INDEX and --output arguments of an export of an impact index to another engine."""
+    p.add_argument("index", help="an impact index folder built with --keep-vectors")
+    p.add_argument("-o", "--output", help=f"output folder (default: INDEX-{engine} beside it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lsr`` and its subcommands, one block of options per command."""
     parser = argparse.ArgumentParser(prog="lsr", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -259,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "--heap-factor x the k-th score (summaries keep --summary-energy of a block's weight, so a lower factor visits more). "
                            "--n-postings above the longest list, --summary-energy 1, --heap-factor 1 and --query-cut above the query's "
                            "terms search exactly.")
-    p.add_argument("index", help="an impact index folder built with --keep-vectors")
-    p.add_argument("-o", "--output", help="output folder (default: INDEX-seismic beside it)")
+    _source_index(p, "seismic")
     p.add_argument("--n-postings", type=positive_int, default=defaults.n_postings,
                    help=f"postings kept per term on average, the heaviest (default: {defaults.n_postings})")
     p.add_argument("--summary-energy", type=float, default=defaults.summary_energy,
@@ -282,8 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "Searcher.open and lsr search read it like any index. By default the collection lives in OUTPUT itself, "
                            "in the embedded milvus-lite (nothing to start); --uri http://host:19530 writes it to a Milvus server "
                            "or cluster instead.")
-    p.add_argument("index", help="an impact index folder built with --keep-vectors")
-    p.add_argument("-o", "--output", help="output folder (default: INDEX-milvus beside it)")
+    _source_index(p, "milvus")
     p.add_argument("--uri", help="a Milvus server, e.g. http://localhost:19530 (default: milvus-lite in the output folder)")
     p.add_argument("--collection", help="collection name (default: lsr_ and the output folder's name)")
     p.add_argument("--quiet", **flag, help="no progress bar, only warnings")

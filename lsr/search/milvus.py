@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
 
 from lsr.errors import LsrError
-from lsr.index.manifest import TERMS
 from lsr.index.milvus import CONNECT_TIMEOUT, SEARCH_PARAMS, VECTOR_FIELD, close_client, is_server, open_client
-from lsr.index.pruning import quantise_weights
-from lsr.search.searcher import Searcher, _check_k, _check_queries, _check_query, query_encoder
+from lsr.search.derived import DerivedSearcher
+from lsr.search.searcher import _check_k, _check_queries, _check_query
 from lsr.types import Hit
 
 MAX_K = 16_384  # Milvus' largest top-k
 QUERY_BATCH = 100  # queries per search request of batch_search
 
 
-class MilvusSearcher(Searcher):
+class MilvusSearcher(DerivedSearcher):
     """Exact top-k by inner product over a Milvus collection (``SPARSE_INVERTED_INDEX``, ``drop_ratio_search`` 0): the query
     is weighed as the source impact index weighs it (its IDF or model encoder, BM25 channel included, integer weights).
     The collection is on a Milvus server, or in the folder's embedded milvus-lite. Query terms that no document holds are
@@ -30,10 +28,7 @@ class MilvusSearcher(Searcher):
         settings = manifest["milvus"]
         self.uri = settings["uri"] if is_server(settings["uri"]) else str(self.index_dir / settings["uri"])
         self.collection = settings["collection"]
-        self.encoder = query_encoder(self.index_dir, manifest["query"])
-        self._model_queries = manifest["query"]["type"] == "model"
-        self.scale = float(manifest["query"]["scale"])
-        self._terms: dict[str, int] = json.loads((self.index_dir / TERMS).read_text(encoding="utf-8"))
+        self._open_query_side(self.index_dir, manifest)
         self._client = open_client(self.uri, timeout)
         self.closed = False
         if not self._client.has_collection(self.collection):
@@ -41,15 +36,6 @@ class MilvusSearcher(Searcher):
             raise LsrError(f"{self.index_dir}: Milvus at {self.uri} has no collection {self.collection!r}; export it again "
                            f"(lsr export milvus SOURCE -o {self.index_dir})")
         self._client.load_collection(self.collection)
-
-    def quantised(self, query: str) -> dict[str, int]:
-        """The query's integer term weights that the collection holds, as sent to Milvus."""
-        return {term: weight for term, weight in quantise_weights(self.encoder.encode(query), self.scale).items() if term in self._terms}
-
-    def encode_query(self, query: str) -> None:
-        """Encode ``query`` by the model, when queries go through one; tables run no model."""
-        if self._model_queries:
-            self.encoder.encode(query)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` hits for ``query``, best first, ties by document id."""

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.index.manifest import SEISMIC_FILE, TERMS
-from lsr.index.pruning import quantise_weights
+from lsr.index.manifest import SEISMIC_FILE
 from lsr.index.seismic import SeismicSettings, rust_output_silenced
-from lsr.search.searcher import Searcher, _check_k, _check_query, query_encoder
+from lsr.search.derived import DerivedSearcher
+from lsr.search.searcher import _check_k, _check_query
 from lsr.types import Hit
 
 
-class SeismicSearcher(Searcher):
+class SeismicSearcher(DerivedSearcher):
     """Approximate top-k by dot product over a Seismic index: the query is weighed as the source impact index weighs it
     (its IDF or model encoder, BM25 channel included, integer weights), then Seismic visits its ``query_cut`` heaviest
     terms' lists and the blocks that ``heap_factor`` lets through (defaults: the index's, :class:`SeismicSettings`;
@@ -31,10 +30,7 @@ class SeismicSearcher(Searcher):
         self.index_dir = Path(index_dir)
         built = manifest.get("seismic", {})
         self.settings = SeismicSettings(**{**built, **{k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}})
-        self.encoder = query_encoder(self.index_dir, manifest["query"])
-        self._model_queries = manifest["query"]["type"] == "model"
-        self.scale = float(manifest["query"]["scale"])
-        self._terms: dict[str, int] = json.loads((self.index_dir / TERMS).read_text(encoding="utf-8"))
+        self._open_query_side(self.index_dir, manifest)
         self._string = get_seismic_string()
         with rust_output_silenced():
             self._index = SeismicIndex.load(str(self.index_dir / SEISMIC_FILE))
@@ -46,15 +42,6 @@ class SeismicSearcher(Searcher):
         view = copy.copy(self)
         view.settings = dataclasses.replace(self.settings, **changes)
         return view
-
-    def quantised(self, query: str) -> dict[str, int]:
-        """The query's integer term weights that the index holds, as sent to Seismic."""
-        return {term: weight for term, weight in quantise_weights(self.encoder.encode(query), self.scale).items() if term in self._terms}
-
-    def encode_query(self, query: str) -> None:
-        """Encode ``query`` by the model, when queries go through one; tables run no model."""
-        if self._model_queries:
-            self.encoder.encode(query)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` hits for ``query``, best first, ties by document id; where documents tie at the k-th score, Seismic
