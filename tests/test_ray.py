@@ -73,7 +73,7 @@ def test_bad_settings_and_an_absent_cluster_are_clear_errors(tiny, tmp_path):
     with pytest.raises(LsrError, match="cannot connect to the Ray cluster at 127.0.0.1:9"):
         build_index(RECIPE, tiny, tmp_path / "r", threads=1, progress=False, ray=RayEncoding(address="127.0.0.1:9"))
     with pytest.raises(LsrError, match="expected host:port"):
-        build_index(RECIPE, tiny, tmp_path / "r", threads=1, progress=False, ray=RayEncoding(address="somewhere"))
+        RayEncoding(address="somewhere")
     assert not (tmp_path / "r").exists() and not (tmp_path / "b").exists()
 
 

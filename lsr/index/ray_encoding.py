@@ -61,6 +61,10 @@ class RayEncoding:
                 raise LsrError(f"ray setting {name} must be a positive integer, got {value!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1):
             raise LsrError(f"ray setting threads must be a positive integer or empty, got {self.threads!r}")
+        if self.address not in (None, "auto"):
+            host, _, port = self.address.removeprefix("ray://").rpartition(":")
+            if not host or not port.isdigit():
+                raise LsrError(f"Ray address {self.address!r}: expected host:port (e.g. 10.0.0.5:6379) or ray://host:port (Ray Client)")
 
     def actor_threads(self) -> int:
         """Torch threads per actor."""
@@ -198,10 +202,7 @@ def _check_reachable(address: str) -> None:
     :data:`CONNECT_TIMEOUT` seconds: Ray itself retries an absent cluster for minutes."""
     if address == "auto":
         return
-    hostport = address.removeprefix("ray://")
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise LsrError(f"Ray address {address!r}: expected host:port (e.g. 10.0.0.5:6379) or ray://host:port (Ray Client)")
+    host, _, port = address.removeprefix("ray://").rpartition(":")  # checked by RayEncoding
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as error:
