@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
     p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact (its latency and throughput), latency, "
                    "throughput, coldstart, encoding, query_encoding (torch against ONNX query models), pruning, synthetic, "
-                   "seismic (the default index in Seismic against Lucene; builds the synthetic indexes it needs)")
+                   "seismic (the default index in Seismic against Lucene; builds the synthetic indexes it needs), milvus (the default "
+                   "index in milvus-lite against Lucene), ray (SciFact's encoding on Ray, 1 and 2 actors, against in-process)")
     p.add_argument("--results", default=None, help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     _common(p, out_dir="where indexes and bench artefacts go")
