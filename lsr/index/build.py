@@ -25,7 +25,7 @@ from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise, quantise_weights
-from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, read_shards, remove_shards, shard_folder
+from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, read_shards, shard_folder
 from lsr.index.recipe import IndexRecipe, directory_digest
 from lsr.jvm import run_java
 from lsr.version import __version__
@@ -152,8 +152,8 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
             log.warning("%s: skipped %d empty document(s), e.g. %r", recipe.name, len(skipped), skipped[0])
         dataset.check_corpus_unchanged(checksum)
         write_manifest(tmp, manifest)
-    if ray is not None:
-        remove_shards(shard_folder(output))
+    if ray is not None:  # the index is built from them: the shards are no longer needed
+        shutil.rmtree(shard_folder(output), ignore_errors=True)
     return manifest
 
 

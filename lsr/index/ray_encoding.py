@@ -18,7 +18,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import socket
 import time
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
+from lsr.atomic import atomic_file
 from lsr.errors import LsrError
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ def encode_shards(recipe: IndexRecipe, docs: Sequence[Document], folder: Path, k
     if _read_key(folder) != key:
         for old in folder.glob("shard-*"):
             old.unlink()
-        (folder / KEY_FILE).write_text(json.dumps(key, sort_keys=True), encoding="utf-8")
+        with atomic_file(folder / KEY_FILE) as tmp:
+            tmp.write_text(json.dumps(key, sort_keys=True), encoding="utf-8")
     count = -(-len(docs) // settings.shard_docs)
     pending = [i for i in range(count) if not _shard_path(folder, i).is_file()]
     started = time.perf_counter()
@@ -223,10 +224,8 @@ def _shard_path(folder: Path, index: int) -> Path:
 
 
 def _write_shard(folder: Path, index: int, blob: bytes) -> None:
-    path = _shard_path(folder, index)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(blob)
-    os.replace(partial, path)
+    with atomic_file(_shard_path(folder, index)) as tmp:
+        tmp.write_bytes(blob)
 
 
 def _read_shard(folder: Path, index: int, expected: int) -> sp.csr_matrix:
@@ -249,8 +248,3 @@ def _read_key(folder: Path) -> dict | None:
         return json.loads((folder / KEY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def remove_shards(folder: Path) -> None:
-    """Remove the shard folder once the index is built from it."""
-    shutil.rmtree(folder, ignore_errors=True)
