@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from lsr import config
-from tests.test_serve import channel_index  # noqa: F401  (the fixture)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
