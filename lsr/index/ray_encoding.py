@@ -14,6 +14,7 @@ path. (Moritz et al. 2018, "Ray: A Distributed Framework for Emerging AI Applica
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import json
 import logging
@@ -174,6 +175,9 @@ def ray_session(settings: RayEncoding):
     # a local Ray starts its workers at nice 15: beside any other busy process the encoders then crawl (an actor took 87 s
     # instead of 7 s to load the model here); they are the work of this command, so they run at its priority
     os.environ.setdefault("RAY_worker_niceness", "0")
+    # the JVM in this process (Lucene) takes SIGSEGV as part of its normal work (implicit null checks, safepoints) and
+    # needs its own handler: Ray's C++ failure handler and Python's faulthandler, which Ray turns on, would end the process
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         import ray
     except ImportError:
@@ -183,12 +187,16 @@ def ray_session(settings: RayEncoding):
         _check_reachable(settings.address)
     started_here = not ray.is_initialized()
     if started_here:
+        fault_handler = faulthandler.is_enabled()
         try:
             ray.init(address=settings.address, num_cpus=None if settings.address else settings.actors * settings.actor_threads(),
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
         except Exception as error:  # ConnectionError, RuntimeError and Ray's own types
             where = f"the Ray cluster at {settings.address}" if settings.address else "a local Ray"
             raise LsrError(f"cannot start {where}: {type(error).__name__}: {str(error).strip()[:500]}") from None
+        finally:
+            if not fault_handler:  # ray.init turned it on: give the signals back to the handlers it replaced (the JVM's)
+                faulthandler.disable()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     try:
