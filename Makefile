@@ -13,6 +13,10 @@ RECIPE  ?= indexing/inference-free-bm25.yaml
 EVAL    ?= eval/scifact.yaml
 TRAIN   ?= training/inference-free-ensemble.yaml
 MATRIX  ?= eval/leaderboard.yaml
+# Debian's Chromium and ChromeDriver, for the page's browser test (tests/test_serve_browser.py); defined
+# before the rules that need them, since make expands a rule's prerequisites where it reads the rule
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: install test test-fast index evaluate leaderboard train adapt ablation tune-fusion bench java clean help serve served-indexes loadtest browser
 
@@ -91,10 +95,6 @@ serve: served-indexes  ## search service and page on http://127.0.0.1:8000/ over
 
 loadtest: served-indexes  ## lsr serve under 16 concurrent clients for 30 s on 127.0.0.1, checked against serial answers -> bench/results/loadtest.{json,md}
 	$(LSR) loadtest $(SERVED) --dataset $(DATASET) --results bench/results
-
-# Debian's Chromium and ChromeDriver, for the page's browser test (tests/test_serve_browser.py)
-BROWSER := /usr/bin/chromium /usr/bin/chromedriver
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 browser: $(BROWSER)  ## install Debian's chromium and chromium-driver (apt-get) for the browser test
 
