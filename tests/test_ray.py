@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -92,23 +90,25 @@ def test_the_bench_part_times_the_in_process_path_and_ray_jobs(tiny):
     assert "| ray, 1 actor x 1 threads |" in "\n".join(_ray_section(part))
 
 
-def test_lucene_runs_in_the_process_of_a_ray_job(tmp_path, bm25_index, if_index):
+LUCENE_BESIDE_RAY = """
+import sys
+from lsr.index.ray_encoding import RayEncoding, ray_session
+from lsr.search import Searcher
+bm25, impact, queries = sys.argv[1], sys.argv[2], sys.argv[3:]
+with Searcher.open(impact) as searcher:
+    before = searcher.batch_search(queries, 5)
+with ray_session(RayEncoding(actors=1, threads=1)):
+    for _ in range(20):
+        with Searcher.open(bm25) as lexical, Searcher.open(impact) as searcher:
+            lexical.batch_search(queries, 5)
+            assert searcher.batch_search(queries, 5) == before
+print("searched")
+"""
+
+
+def test_lucene_runs_in_the_process_of_a_ray_job(bm25_index, if_index):
     """The JVM, started before Ray, keeps its SIGSEGV handling: Ray's failure handler and the faulthandler that ray.init turns
     on would otherwise end the process at the JVM's first implicit null check (run in a child, so that a crash fails only this)."""
-    script = tmp_path / "lucene_beside_ray.py"
-    script.write_text(
-        "import sys\n"
-        "from lsr.index.ray_encoding import RayEncoding, ray_session\n"
-        "from lsr.search import Searcher\n"
-        "bm25, impact, queries = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
-        "with Searcher.open(impact) as searcher:\n"
-        "    before = searcher.batch_search(queries, 5)\n"
-        "with ray_session(RayEncoding(actors=1, threads=1)):\n"
-        "    for _ in range(20):\n"
-        "        with Searcher.open(bm25) as lexical, Searcher.open(impact) as searcher:\n"
-        "            lexical.batch_search(queries, 5)\n"
-        "            assert searcher.batch_search(queries, 5) == before\n"
-        "print('searched')\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script), str(bm25_index), str(if_index), *TINY_QUERIES.values()], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    done = subprocess.run([sys.executable, "-c", LUCENE_BESIDE_RAY, str(bm25_index), str(if_index), *TINY_QUERIES.values()],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "searched" in done.stdout, done.stderr[-3000:]
