@@ -239,7 +239,7 @@ def test_an_index_recipe_sets_the_two_phase_search_its_searchers_default_to(tmp_
 def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_index, tiny):
     """The heavy terms' top ceil(expansion x k) are the candidates; their full scores rank them; every score is exact.
     Terms that no document holds take no part (an unseen word, weighed heaviest, would otherwise find no candidates)."""
-    with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5)) as two_phase:
+    with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.7, 1.5, whole_share=1.0)) as two_phase:
         everything, with_light_terms = read_manifest(if_index)["num_docs"], 0
         for query in tiny.queries("test").values():
             weights = full.quantised(query)
@@ -252,14 +252,31 @@ def test_two_phase_rescores_the_heavy_terms_candidates_with_the_full_query(if_in
             hits = two_phase.search(query, k=2)
             assert [h.docid for h in hits] == expected
             assert all(h.score == pytest.approx(exact[h.docid], abs=1e-4) for h in hits)
-            assert two_phase._lucene.two_phase(weights, 2, 0.7, 1.5) == hits  # the Python-encoded path (model queries)
+            assert two_phase._lucene.two_phase(weights, 2, 0.7, 1.5, 1.0) == hits  # the Python-encoded path (model queries)
             unseen = {**weights, "term-of-no-document": 10.0 * max(weights.values())}
-            assert two_phase._lucene.two_phase(unseen, 2, 0.7, 1.5) == hits
+            assert two_phase._lucene.two_phase(unseen, 2, 0.7, 1.5, 1.0) == hits
         assert with_light_terms >= 3  # the second phase ran
     with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(1e-9, 1.0)) as all_heavy:
         assert all_heavy.search(TINY_QUERIES["q1"], k=3) == full.search(TINY_QUERIES["q1"], k=3)  # no light terms: one plain search
     with pytest.raises(LsrError, match="two-phase"):
         Searcher.open(if_index, two_phase=TwoPhase(0.4, 0.5))
+
+
+def test_two_phase_searches_the_whole_query_when_its_candidates_would_be_a_large_share_of_the_index(if_index, tiny):
+    """With more than ``whole_share`` of the documents as candidates, a two-phase search is the exhaustive search, which
+    also finds the documents that hold no heavy term; with fewer, it searches in two phases."""
+    everything = read_manifest(if_index)["num_docs"]
+    queries = list(tiny.queries("test").values())
+    share = 5 / everything  # k=4: ceil(1.5 x 4) = 6 candidates, more than 5; k=3: 5, not more
+    with Searcher.open(if_index) as full, Searcher.open(if_index, two_phase=TwoPhase(0.99, 1.5, share)) as two_phase, \
+            Searcher.open(if_index, two_phase=TwoPhase(0.99, 1.5, whole_share=1.0)) as always:
+        assert [two_phase.search(q, k=4) for q in queries] == [full.search(q, k=4) for q in queries]
+        assert [always.search(q, k=4) for q in queries] != [full.search(q, k=4) for q in queries]  # two phases miss some
+        assert [two_phase.search(q, k=3) for q in queries] == [always.search(q, k=3) for q in queries]
+    assert TwoPhase(0.4, 3.0) == (0.4, 3.0, 0.05)
+    for bad in (0, 1.5, "0.1", True):
+        with pytest.raises(LsrError, match="whole_share"):
+            TwoPhase(0.4, 3.0, bad).check()
 
 
 def test_pruning_is_chosen_on_the_selection_split(if_index, tiny, tmp_path):
@@ -400,11 +417,11 @@ def test_two_phase_adds_the_light_terms_scores_in_every_segment(tmp_path):
     exact = {docid: sum(query[t] * w for t, w in vector.items()) for docid, vector in docs.items()}
     for k in (1, 5, 40):
         for index in (split, merged):
-            hits = index.two_phase(query, k, 0.5, 40 / k)  # every document with the heavy term is a candidate
+            hits = index.two_phase(query, k, 0.5, 40 / k, 1.0)  # every document with the heavy term is a candidate
             candidates = [d for d in docs if "heavy" in docs[d]]
             assert [h.docid for h in hits] == sorted(candidates, key=lambda d: (-exact[d], d))[:k]  # ties: by id, as Anserini
             assert all(h.score == pytest.approx(exact[h.docid], abs=1e-4) for h in hits)
-        assert split.two_phase(query, k, 0.5, 2.0) == merged.two_phase(query, k, 0.5, 2.0)
+        assert split.two_phase(query, k, 0.5, 2.0, 1.0) == merged.two_phase(query, k, 0.5, 2.0, 1.0)
     split.close()
     merged.close()
 

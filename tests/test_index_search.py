@@ -124,7 +124,7 @@ def test_a_query_of_thousands_of_distinct_words_is_searched(index, two_phase, re
         assert searcher.search(LONG_QUERY, k=3)[0].docid in ("d1", "d11", "d12")
         many = {f"term{i}": 1 + i % 7 for i in range(3000)} | {"cancer": 50}  # a model's query may weigh thousands of terms
         assert searcher._lucene.search(searcher._lucene.weighted_query(many), 3)
-        assert searcher._lucene.two_phase(many, 3, 0.4, 5.0)
+        assert searcher._lucene.two_phase(many, 3, 0.4, 5.0, 1.0)
 
 
 def test_a_query_beyond_the_clause_limit_is_cut_with_a_warning(bm25_index, if_index, monkeypatch, caplog):

@@ -78,8 +78,8 @@ def _top_k_searcher(searcher):
             ("(Llsr/lucene/TextQueries;Ljava/lang/String;Ljava/lang/String;I)Llsr/lucene/TopKSearcher$Hits;", False, False)])
         weightedQuery = JavaMethod(f"(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[F)L{LUCENE}/search/Query;")
         twoPhase = JavaMultipleMethod([
-            ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
-            ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
+            ("(Llsr/lucene/TableQueries;Ljava/lang/String;Ljava/lang/String;IDDD)Llsr/lucene/TopKSearcher$Hits;", False, False),
+            ("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[FIDDD)Llsr/lucene/TopKSearcher$Hits;", False, False)])
         frequentTerms = JavaMethod("(Ljava/lang/String;DLjava/lang/String;)Ljava/lang/String;")
 
     return TopKSearcher(searcher, ID)
@@ -150,15 +150,17 @@ class LuceneIndex:
         """:meth:`search` for the query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``."""
         return self._hits(self._search(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K)))
 
-    def two_phase(self, weights: dict[str, int | float], k: int, ratio: float, expansion: float) -> list[Hit]:
+    def two_phase(self, weights: dict[str, int | float], k: int, ratio: float, expansion: float, whole_share: float) -> list[Hit]:
         """Two-phase search (``TopKSearcher.twoPhase``): the terms weighing at least ``ratio`` x the heaviest
-        find ``expansion`` x ``k`` candidates, which the other terms then rescore."""
+        find ``expansion`` x ``k`` candidates, which the other terms then rescore; where those candidates would be
+        more than ``whole_share`` of the documents (1: never), one search of every term instead."""
         return self._hits(self._top_k.twoPhase(CONTENTS, _joined(weights, "query term"), SEP, [float(w) for w in weights.values()],
-                                               min(k, MAX_K), float(ratio), float(expansion)))
+                                               min(k, MAX_K), float(ratio), float(expansion), float(whole_share)))
 
-    def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float) -> list[Hit]:
+    def two_phase_text(self, queries, text: str, k: int, ratio: float, expansion: float, whole_share: float) -> list[Hit]:
         """:meth:`two_phase` for the query that ``queries`` (:func:`table_queries`) weighs for ``text``."""
-        return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K), float(ratio), float(expansion)))
+        return self._hits(self._top_k.twoPhase(queries, CONTENTS, within_clause_limit(text), min(k, MAX_K), float(ratio), float(expansion),
+                                               float(whole_share)))
 
     def text_query(self, queries, text: str):
         """The Java query that ``queries`` (:meth:`bag_of_words`, :func:`table_queries`) builds from ``text``, as :meth:`search_text` runs it."""

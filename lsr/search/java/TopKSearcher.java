@@ -187,9 +187,12 @@ public final class TopKSearcher {
    * the light terms' posting lists at the candidates), and the top {@code k} of them come back. Every returned score is the document's
    * full score (integer impacts and weights sum exactly in floats); a document that the heavy terms
    * leave out of the candidates is missed, which is the quality this trades for speed. The light
-   * terms are the long lists of frequent tokens that cost MaxScore the most.
+   * terms are the long lists of frequent tokens that cost MaxScore the most. Where the candidates would be more
+   * than {@code wholeShare} of the index's documents (a small corpus, a deep k; 1: never), rescoring them costs as much
+   * as searching every term, so the whole query is searched at once instead, which misses nothing.
    */
-  public Hits twoPhase(String field, String[] terms, float[] weights, int k, double ratio, double expansion) throws IOException {
+  public Hits twoPhase(String field, String[] terms, float[] weights, int k, double ratio, double expansion, double wholeShare)
+      throws IOException {
     // terms that no document holds take no part: among the heavy ones (an unseen word gets the highest IDF)
     // they would find no candidates and push the query's real terms into the light ones
     boolean[] present = new boolean[terms.length];
@@ -207,10 +210,10 @@ public final class TopKSearcher {
         (weights[i] >= ratio * heaviest ? heavy : light).add(i);
       }
     }
-    if (light.isEmpty()) {
+    int depth = (int) Math.min(ids.length, Math.max(k, Math.ceil(expansion * k)));
+    if (light.isEmpty() || depth > wholeShare * ids.length) {
       return search(weightedQuery(field, terms, weights), k);
     }
-    int depth = (int) Math.min(ids.length, Math.max(k, Math.ceil(expansion * k)));
     ScoreDoc[] candidates = searcher.search(subQuery(field, terms, weights, heavy), depth).scoreDocs.clone();
     Arrays.sort(candidates, (a, b) -> Integer.compare(a.doc, b.doc));
     float[] lightScores = lightScores(field, terms, weights, light, candidates);
@@ -264,15 +267,18 @@ public final class TopKSearcher {
     return scores;
   }
 
-  /** {@link #twoPhase(String, String[], float[], int, double, double)} for the query that {@code queries} weighs for {@code text}. */
-  public Hits twoPhase(TableQueries queries, String field, String text, int k, double ratio, double expansion) throws IOException {
+  /** {@link #twoPhase(String, String[], float[], int, double, double, double)} for the query that {@code queries} weighs for {@code text}. */
+  public Hits twoPhase(TableQueries queries, String field, String text, int k, double ratio, double expansion, double wholeShare)
+      throws IOException {
     TableQueries.Weighted weighted = queries.encode(text);
-    return weighted.terms.length == 0 ? new Hits(new String[0], new float[0]) : twoPhase(field, weighted.terms, weighted.weights, k, ratio, expansion);
+    return weighted.terms.length == 0 ? new Hits(new String[0], new float[0])
+        : twoPhase(field, weighted.terms, weighted.weights, k, ratio, expansion, wholeShare);
   }
 
-  /** {@link #twoPhase(String, String[], float[], int, double, double)} with the terms joined by {@code separator}. */
-  public Hits twoPhase(String field, String terms, String separator, float[] weights, int k, double ratio, double expansion) throws IOException {
-    return twoPhase(field, terms.split(Pattern.quote(separator), -1), weights, k, ratio, expansion);
+  /** {@link #twoPhase(String, String[], float[], int, double, double, double)} with the terms joined by {@code separator}. */
+  public Hits twoPhase(String field, String terms, String separator, float[] weights, int k, double ratio, double expansion,
+                       double wholeShare) throws IOException {
+    return twoPhase(field, terms.split(Pattern.quote(separator), -1), weights, k, ratio, expansion, wholeShare);
   }
 
   private Query subQuery(String field, String[] terms, float[] weights, List<Integer> which) throws IOException {
