@@ -1,3 +1,3 @@
 """lsr's version, recorded in the manifests of the indexes it builds."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
