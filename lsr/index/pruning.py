@@ -46,11 +46,17 @@ def check_pruning(top_k: int | None, min_ratio: float, what: str) -> None:
         raise LsrError(f"{what}: min_ratio must be between 0 and 1, got {min_ratio!r}")
 
 
-def check_two_phase(ratio, expansion, what: str) -> None:
-    """Raise a clear error unless two-phase search's ``ratio`` is in (0, 1] and its ``expansion`` at least 1."""
-    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (ratio, expansion))
-    if not numbers or not 0.0 < ratio <= 1.0 or not expansion >= 1.0:
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_two_phase(ratio, expansion, what: str, whole_share=1.0) -> None:
+    """Raise a clear error unless two-phase search's ``ratio`` is in (0, 1], its ``expansion`` at least 1 and its
+    ``whole_share`` in (0, 1]."""
+    if not (_number(ratio) and _number(expansion)) or not 0.0 < ratio <= 1.0 or not expansion >= 1.0:
         raise LsrError(f"{what}: ratio must be in (0, 1] and expansion at least 1, got {ratio!r} and {expansion!r}")
+    if not _number(whole_share) or not 0.0 < whole_share <= 1.0:
+        raise LsrError(f"{what}: whole_share must be in (0, 1], got {whole_share!r}")
 
 
 def prune_weights(weights: dict, top_k: int | None = None, min_ratio: float = 0.0) -> dict:

@@ -41,10 +41,7 @@ class TwoPhase(NamedTuple):
 
     def check(self) -> None:
         """Raise a clear error for a ratio or whole share outside (0, 1] or an expansion below 1."""
-        check_two_phase(self.ratio, self.expansion, "two-phase search")
-        share = self.whole_share
-        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0.0 < share <= 1.0:
-            raise LsrError(f"two-phase search: whole_share must be in (0, 1], got {share!r}")
+        check_two_phase(self.ratio, self.expansion, "two-phase search", self.whole_share)
 
 
 class QueryEncoder(Protocol):
