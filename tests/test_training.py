@@ -104,6 +104,7 @@ def test_recipe_validation(tmp_path):
     ("batch_size: '12'", "batch_size", "an integer >= 1, got '12' (a string: write it without quotes)"),
     ("negatives: true", "negatives", "an integer >= 1, got True"),
     ("max_steps: 10.5", "max_steps", "an integer >= 1 or empty, got 10.5"),
+    ("patience: 0", "patience", "an integer >= 1 or empty, got 0"),
     ("eval_every: 1e2", "eval_every", "an integer >= 1, got '1e2' (a string: YAML reads a number in exponent form"),
     ("learning_rate: fast", "learning_rate", "a finite number > 0, got 'fast'"),
     ("learning_rate: .nan", "learning_rate", "a finite number > 0, got nan"),
@@ -373,6 +374,53 @@ def test_resume_after_a_kill_gives_the_same_model(tmp_path, monkeypatch):
     assert summary["validation"] == first["validation"] and [v["step"] for v in first["validation"]] == [0, 2, 4]
     c = _weights(tmp_path / "c")
     assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a), [k for k in a if not torch.allclose(a[k], c[k], atol=1e-6)]
+
+
+def test_best_weights_keep_the_first_best_with_its_step_and_score(tmp_path):
+    from lsr.training.train import BestWeights
+
+    model, path = torch.nn.Linear(3, 2), tmp_path / "best.safetensors"
+    best = BestWeights(path, resumed=False)
+    best.offer(model, 0, 0.5)
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.weight += 1
+    best.offer(model, 2, 0.5)  # a tie is not better
+    best.offer(model, 4, 0.4)
+    resumed = BestWeights(path, resumed=True)
+    assert (best.step, best.score) == (resumed.step, resumed.score) == (0, 0.5)
+    resumed.restore(model)
+    assert all(torch.equal(model.state_dict()[k], kept[k]) for k in kept)
+    BestWeights(path, resumed=False)  # a new run does not start from an old run's best
+    assert not path.exists()
+
+
+def test_patience_keeps_the_best_validated_weights_and_stops_after_that_many_validations_without_better(tmp_path, monkeypatch):
+    """Validation scores are scripted (0.5, 0.7 at step 2, then 0.6 and a tie): with patience 2 the run stops at step 6 of 12
+    and saves the weights it validated at step 2."""
+    from sentence_transformers import SparseEncoder
+
+    import lsr.training.train as training
+    from tests.conftest import write_beir
+
+    scripted, weights = [0.5, 0.7, 0.6, 0.7], []
+    rerank = training.rerank_scores
+
+    def snapshot(model, *args, **kwargs):
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+        return rerank(model, *args, **kwargs)
+
+    monkeypatch.setattr(training, "rerank_scores", snapshot)
+    monkeypatch.setattr(training, "evaluate", lambda run, qrels: {"nDCG@10": scripted.pop(0) if scripted else 0.0})
+    root = write_beir(tmp_path / "tinypatience", split="train")
+    recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["bm25"], candidates_k=10, negatives=2, rows_per_query=8,
+                         batch_size=2, learning_rate=5e-4, max_steps=12, eval_every=2, patience=2, validation_fraction=0.2,
+                         doc_max_length=48)
+    summary = training.train(recipe, tmp_path / "model", out_dir=tmp_path / "out", progress=False)
+    assert [v["step"] for v in summary["validation"]] == [0, 2, 4, 6] and summary["steps"] == 6 and summary["kept_step"] == 2
+    saved = SparseEncoder(str(tmp_path / "model"), device="cpu").state_dict()
+    assert saved.keys() == weights[1].keys() and not all(torch.equal(weights[1][k], weights[3][k]) for k in saved)
+    assert all(torch.equal(saved[k], weights[1][k]) for k in saved)
 
 
 def _interrupted(checkpoints, recipe, corpus_sha256):

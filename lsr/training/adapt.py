@@ -7,8 +7,10 @@ query whose pseudo-positive is the document *without* that title or sentence, so
 cannot find it by the query's own words. The labels that
 matter come from teachers that need no training data (the recipe's ensemble: dense, sparse and
 BM25 over BM25's candidates), as in GPL (Wang et al. 2022) without its generator. Then the
-model is fine-tuned with lsr's own training (resumable), and the corpus is indexed with its own
-IDF table and BM25 channel. Everything lives under ``<out>/adapt/<corpus>``.
+model is fine-tuned with lsr's own training (resumable); with the recipe's ``patience``, the model
+kept is the one that reranks held-out pseudo-queries best, the starting model included, so that a
+corpus the fine-tuning does not help keeps the model it started from. The corpus is indexed with
+its own IDF table and BM25 channel. Everything lives under ``<out>/adapt/<corpus>``.
 """
 
 from __future__ import annotations
@@ -152,4 +154,5 @@ def adapt(dataset: Dataset, recipe, out_dir: Path, max_queries: int = 2000, resu
                            doc_max_length=recipe.doc_max_length, lexical_weight=recipe.lexical_weight)
     index = ensure_index(index_recipe, dataset, folder, threads, progress, output=folder / "index")
     return {"queries": len(pseudo.queries(SPLIT)), "model": str(model), "index": str(index), "steps": summary["steps"],
-            "minutes": summary["minutes"], "validation_retrieval": summary["validation_retrieval"]}
+            "kept_step": summary.get("kept_step", summary["steps"]), "minutes": summary["minutes"],
+            "validation_retrieval": summary["validation_retrieval"]}

@@ -42,7 +42,8 @@ SHARED_NUMBERS = {"validation_fraction": Number(low=0, high=1, above=True),  # a
 TRAIN_NUMBERS = {**SHARED_NUMBERS, "doc_max_length": COUNT, "train_doc_max_length": Number(integer=True, low=1, optional=True),
                  "query_max_length": COUNT, "score_scale": POSITIVE, "negatives": COUNT, "rows_per_query": COUNT, "temperature": POSITIVE,
                  "doc_reg_weight": Number(low=0), "query_reg_weight": Number(low=0), "l0_threshold": Number(integer=True, low=0, optional=True),
-                 "epochs": POSITIVE, "eval_every": COUNT, "lexical_weight": Number(low=0)}
+                 "epochs": POSITIVE, "eval_every": COUNT, "patience": Number(integer=True, low=1, optional=True),
+                 "lexical_weight": Number(low=0)}
 DENSE_NUMBERS = {**SHARED_NUMBERS, "max_length": COUNT, "negative_depth": COUNT, "hard_negatives": Number(integer=True, low=0),
                  "epochs": COUNT, "scale": POSITIVE, "validation_depth": COUNT}
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class TrainRecipe:
     batch_size: int = 12
     learning_rate: float = 2e-5
     eval_every: int = 100                 # steps between validation runs and checkpoints
+    patience: int | None = None           # None: keep the last step; n: keep the best validated weights (the start included)
+                                          # and stop after n validations without a better one
     lexical_weight: float = 0.0           # the BM25 channel the model is indexed with: the student's score adds this x BM25
 
     def __post_init__(self):

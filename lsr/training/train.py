@@ -33,6 +33,8 @@ from lsr.training.ensemble import ensemble_targets
 from lsr.training.recipe import TrainRecipe
 from lsr.training.teachers import Candidates
 
+log = logging.getLogger(__name__)
+
 
 def split_queries(query_ids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """Deterministic (train, validation) split of query ids."""
@@ -236,11 +238,15 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     # validation runs on the plain model
     fast = FastSpladeTraining(model) if splade_parts(model) else None
 
+    best = BestWeights(checkpoints / BEST, resumed=bool(resumed)) if recipe.patience else None
+
     def validate(step: int) -> None:
         with fast.paused() if fast else nullcontext(), document_length(model, recipe.doc_max_length):
             model.eval()
             run, sparsity = rerank_scores(model, candidates, val_ids, priors, recipe.lexical_weight)
             history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
+            if best:
+                best.offer(model, step, history[-1]["val_nDCG@10"])
             model.train()
         with atomic_file(progress_file) as tmp:
             tmp.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started, "settings": settings}), encoding="utf-8")
@@ -249,6 +255,10 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step % recipe.eval_every == 0:
                 validate(state.global_step)
+                if best and sum(h["step"] > best.step for h in history) >= recipe.patience:
+                    log.info("validation has not beaten step %d's %.4f for %d validations: training stops at step %d",
+                                best.step, best.score, recipe.patience, state.global_step)
+                    control.should_training_stop = True
 
     args = SparseEncoderTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=1, max_steps=recipe.max_steps or -1, per_device_train_batch_size=recipe.batch_size,
@@ -267,11 +277,14 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         trainer.train(resume_from_checkpoint=resume and any(checkpoints.glob("checkpoint-*")) or None)
         if history[-1]["step"] != trainer.state.global_step:
             validate(trainer.state.global_step)
+    if best:
+        best.restore(model)
     model.eval()
 
     summary = {
         "recipe": asdict(recipe), "train_queries": len(train_ids), "validation_queries": len(val_ids), "rows": len(rows),
-        "steps": trainer.state.global_step, "minutes": round((time.perf_counter() - started) / 60, 1),
+        "steps": trainer.state.global_step, "kept_step": best.step if best else trainer.state.global_step,
+        "minutes": round((time.perf_counter() - started) / 60, 1),
         "teachers_on_validation": _teacher_validation({**teacher_scores, "ensemble": targets}, candidates, val_ids, val_qrels),
         "validation": history, "log": trainer.state.log_history,
     }
@@ -288,6 +301,46 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
         plot_curves(summary, tmp / "training_curve.png")
     shutil.rmtree(checkpoints, ignore_errors=True)
     return summary
+
+
+BEST = "best.safetensors"
+"""In a run's checkpoint folder, with ``patience``: the best validated weights so far (:class:`BestWeights`)."""
+
+
+class BestWeights:
+    """The model weights with the highest validation nDCG@10 so far (the first on ties), kept in ``path`` for a run with
+    ``patience``, as transformers' ``load_best_model_at_end`` with ``EarlyStoppingCallback`` keeps its best checkpoint.
+
+    The file records the step and score it was validated at, so the weights and their score always travel together
+    (a resumed run continues from it; a new run starts without it).
+    """
+
+    def __init__(self, path: Path, resumed: bool):
+        self.path, self.step, self.score = path, -1, -math.inf
+        if resumed and path.is_file():
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as weights:
+                recorded = weights.metadata()
+            self.step, self.score = int(recorded["step"]), float(recorded["score"])
+        else:
+            path.unlink(missing_ok=True)
+
+    def offer(self, model, step: int, score: float) -> None:
+        """Keep ``model``'s weights if ``score`` beats the best so far."""
+        from safetensors.torch import save_model
+
+        if score > self.score:
+            with atomic_file(self.path) as tmp:
+                save_model(model, str(tmp), metadata={"step": str(step), "score": repr(score)})
+            self.step, self.score = step, score
+
+    def restore(self, model) -> None:
+        """Load the best weights into ``model``."""
+        from safetensors.torch import load_model
+
+        load_model(model, self.path)
+        log.info("kept the weights of step %d (validation nDCG@10 %.4f)", self.step, self.score)
 
 
 PROGRESS = "validation.json"
