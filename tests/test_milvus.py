@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -88,3 +89,58 @@ def test_the_bench_part_compares_milvus_with_lucene_on_the_same_vectors(tiny, ch
     assert "nDCG@10 **" in "\n".join(_milvus_section(part))
     again = milvus_bench(tiny, channel_index, bm25_index, list(TINY_QUERIES.values()), tmp_path, repeats=1, say=said.append)
     assert again["write_seconds"] == part["write_seconds"]  # the collection of the same source build is reused
+
+
+@pytest.mark.parametrize("mode, method", [("fusion", "minmax"), ("rerank", "minmax"), ("fusion", "rrf")])
+def test_a_hybrid_in_one_collection_gives_the_hybrid_index_hits(mode, method, channel_index, dense_index, tmp_path):
+    """The sparse and dense vectors of a hybrid in one collection, fused by lsr: the same hits as the source hybrid."""
+    from lsr.index.hybrid import build_hybrid
+    from lsr.index.recipe import load_recipe
+    from lsr.search import HybridSearcher
+    from lsr.search.milvus import MilvusDenseSearcher
+    from tests.test_hybrid import recipe_files
+
+    recipe = load_recipe(recipe_files(tmp_path, mode=mode, method=method, dense_weight=0.4, depth=6))
+    build_hybrid(recipe, channel_index, dense_index, tmp_path / "hybrid")
+    manifest = build_milvus(tmp_path / "hybrid", tmp_path / "milvus", progress=False)
+    assert manifest["milvus"]["dense"]["fusion"]["mode"] == mode and manifest["milvus"]["dense"]["dim"] == 384
+    queries = [*TINY_QUERIES.values(), "zebra cancer"]
+    with Searcher.open(tmp_path / "hybrid") as source, Searcher.open(tmp_path / "milvus") as milvus:
+        assert isinstance(milvus, HybridSearcher) and isinstance(milvus.dense, MilvusDenseSearcher) and milvus.config == source.config
+        for query, batched, expected in zip(queries, milvus.batch_search(queries, 5), source.batch_search(queries, 5)):
+            for hits in (milvus.search(query, 5), batched):  # one query and a batch embed in different float sums
+                assert [h.docid for h in hits] == [h.docid for h in expected]
+                assert [h.score for h in hits] == pytest.approx([h.score for h in expected], abs=1e-5)
+        assert milvus.search("  ", 5) == []
+        with pytest.raises(LsrError, match="is not in Milvus collection"):
+            milvus.dense.score(milvus.dense.encode(["aspirin"])[0], ["d1", "nowhere"])
+
+
+def test_a_hybrid_of_several_sparse_lists_is_refused(channel_index, if_index, dense_index, tmp_path):
+    from lsr.index.hybrid import build_hybrid
+    from lsr.index.recipe import load_recipe
+    from tests.test_hybrid import recipe_files
+
+    recipe = load_recipe(recipe_files(tmp_path))
+    recipe = replace(recipe, more_sparse=(recipe.sparse,), fusion=replace(recipe.fusion, list_weights=(0.3, 0.3, 0.4)))
+    build_hybrid(recipe, channel_index, dense_index, tmp_path / "hybrid", more_sparse_dirs=(if_index,))
+    with pytest.raises(LsrError, match="one sparse and one dense field; this hybrid has 2 sparse lists"):
+        build_milvus(tmp_path / "hybrid", tmp_path / "m", progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_cli_keeps_a_hybrids_sparse_vectors_and_exports_it_into_one_collection(tiny, tmp_path, capsys):
+    folder = tmp_path / "indexing"
+    folder.mkdir()
+    (folder / "if.yaml").write_text("name: if\nencoder: splade-tiny\nquery_encoder: idf\n")
+    (folder / "minilm.yaml").write_text("kind: dense\nname: minilm\n")
+    (folder / "hybrid.yaml").write_text("kind: hybrid\nname: hybrid\nsparse: if.yaml\ndense: minilm.yaml\nmode: rerank\ndepth: 5\n")
+    out, hybrid = tmp_path / "out", tmp_path / "hybrid"
+    assert main(["index", str(folder / "hybrid.yaml"), "--dataset", str(tiny.root), "--output", str(hybrid), "--keep-vectors",
+                 "--out-dir", str(out), "--threads", "1", "--quiet"]) == 0
+    assert (out / "indexes" / "tiny" / "if" / "collection").is_dir()
+    capsys.readouterr()
+    assert main(["export", "milvus", str(hybrid), "--quiet"]) == 0
+    assert "documents' sparse and dense vectors" in capsys.readouterr().out
+    with Searcher.open(hybrid) as source, Searcher.open(tmp_path / "hybrid-milvus") as milvus:
+        assert [h.docid for h in milvus.search("aspirin colorectal cancer", 3)] == [h.docid for h in source.search("aspirin colorectal cancer", 3)]

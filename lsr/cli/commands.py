@@ -133,7 +133,8 @@ def _export_milvus(args) -> None:
     manifest = build_milvus(args.index, output, uri=args.uri, collection=args.collection, progress=not args.quiet)
     where = manifest["milvus"]["uri"]
     where = where if is_server(where) else f"{output / where} (milvus-lite)"
-    print(f"{output}: Milvus collection {manifest['milvus']['collection']!r} of {manifest['num_docs']} documents at {where}, "
+    fields = "sparse and dense vectors" if manifest["milvus"].get("dense") else "sparse vectors"
+    print(f"{output}: Milvus collection {manifest['milvus']['collection']!r} of {manifest['num_docs']} documents' {fields} at {where}, "
           f"written in {manifest['build_seconds']} s")
 
 

@@ -90,9 +90,9 @@ def comma_list(kind: type = str, empty: bool = False):
     return parse
 
 
-def _source_index(p: argparse.ArgumentParser, engine: str) -> None:
-    """The INDEX and --output arguments of an export of an impact index to another engine."""
-    p.add_argument("index", help="an impact index folder built with --keep-vectors")
+def _source_index(p: argparse.ArgumentParser, engine: str, hybrid: str = "") -> None:
+    """The INDEX and --output arguments of an export of an impact index (``hybrid``: or of a hybrid one) to another engine."""
+    p.add_argument("index", help=f"an impact index folder built with --keep-vectors{hybrid}")
     p.add_argument("-o", "--output", help=f"output folder (default: INDEX-{engine} beside it)")
 
 
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", type=lsr_file, help="index recipe YAML (see indexing/); a hybrid's components go under --out-dir and are reused")
     p.add_argument("--dataset", required=True, help=DATASET)
     p.add_argument("--output", help="index directory (default: out/indexes/<dataset>/<recipe name>)")
-    p.add_argument("--keep-vectors", **flag, help="keep the quantised JsonVectorCollection next to the index")
+    p.add_argument("--keep-vectors", **flag, help="keep the quantised JsonVectorCollection next to the index (a hybrid's: next to its "
+                   "sparse indexes), as lsr export seismic|milvus needs")
     p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder settings, built with "
                    "--keep-vectors) instead of encoding again, e.g. to build pruned variants (doc_top_k, doc_min_ratio)")
     p.add_argument("--ray", **flag, help="encode the documents as a Ray Data job: an actor pool of encoder replicas; shards are kept in "
@@ -281,14 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"search default, in (0, 1]: lower visits more blocks, slower and closer to exact (default: {defaults.heap_factor})")
     p.add_argument("--threads", type=thread_count, default=2, help=f"build threads, 1 to {MAX_THREADS} (default: 2)")
     p.add_argument("--quiet", **flag, help="only warnings")
-    p = formats.add_parser("milvus", help="an impact index's vectors as a Milvus collection (a distributed engine; exact search)",
+    p = formats.add_parser("milvus", help="an impact index's vectors (or a hybrid's, dense ones too) as a Milvus "
+                           "collection (a distributed engine; exact search)",
                            description="Write INDEX, an impact index built with --keep-vectors, into a Milvus collection "
                            "(SPARSE_FLOAT_VECTOR, SPARSE_INVERTED_INDEX, inner product): the same integer vectors, BM25 channel "
                            "included, searched exactly. OUTPUT is an lsr folder with the query side and the collection's address; "
                            "Searcher.open and lsr search read it like any index. By default the collection lives in OUTPUT itself, "
                            "in the embedded milvus-lite (nothing to start); --uri http://host:19530 writes it to a Milvus server "
-                           "or cluster instead.")
-    _source_index(p, "milvus")
+                           "or cluster instead. From a hybrid index (one such impact index and a dense index), the collection also "
+                           "holds the dense vectors (FLAT, inner product) and searches fuse the two fields as the hybrid does.")
+    _source_index(p, "milvus", hybrid=", or a hybrid index of one and a dense index")
     p.add_argument("--uri", help="a Milvus server, e.g. http://localhost:19530 (default: milvus-lite in the output folder)")
     p.add_argument("--collection", help="collection name (default: lsr_ and the output folder's name)")
     p.add_argument("--quiet", **flag, help="no progress bar, only warnings")

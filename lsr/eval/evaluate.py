@@ -127,7 +127,7 @@ def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: 
     """Build the index of ``recipe`` (any kind) at ``output``, replacing what is there; returns its manifest.
 
     ``keep_vectors``, ``vectors_from`` and ``ray`` (a :class:`lsr.index.ray_encoding.RayEncoding`) apply to impact indexes; a
-    hybrid's components go under ``out_dir`` and are reused when up to date.
+    hybrid's components go under ``out_dir`` and are reused when up to date (``keep_vectors``: its sparse ones keep theirs).
     """
     if ray is not None and not isinstance(recipe, IndexRecipe):
         raise LsrError(f"--ray encodes the documents of sparse model indexes; {recipe.name!r} is a {type(recipe).__name__}")
@@ -140,7 +140,7 @@ def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: 
         from lsr.index.dense import build_dense_index
 
         return build_dense_index(recipe, dataset, output, threads=threads, progress=progress)
-    return read_manifest(ensure_index(recipe, dataset, out_dir, threads, progress, output=output))
+    return read_manifest(ensure_index(recipe, dataset, out_dir, threads, progress, keep_vectors, output=output))
 
 
 def index_recipe_file(recipe_path: str | os.PathLike, dataset: str, data_dir: str | None = None, out_dir: Path | None = None,
@@ -164,15 +164,16 @@ def ensure_index(recipe: Recipe, dataset: Dataset, out_dir: Path, threads: int, 
                  keep_vectors: bool = False, output: Path | None = None) -> Path:
     """The index of ``recipe`` over ``dataset`` (at ``output``, else under ``out_dir``), built unless an up-to-date one exists.
 
-    A hybrid's components go under ``out_dir`` (reused when up to date); its own manifest is rewritten. An index that
+    A hybrid's components go under ``out_dir`` (reused when up to date; ``keep_vectors`` applies to its sparse ones); its own
+    manifest is rewritten. An index that
     cannot be read is rebuilt (:func:`reusable`); a folder that is not lsr's is never replaced (:func:`lsr.index.manifest.building`).
     """
     index_dir = output or index_path(recipe, dataset, out_dir)
     if isinstance(recipe, HybridRecipe):
         from lsr.index.hybrid import build_hybrid
 
-        sparse = ensure_index(recipe.sparse, dataset, out_dir, threads, progress)
-        more = tuple(ensure_index(r, dataset, out_dir, threads, progress) for r in recipe.more_sparse)
+        sparse = ensure_index(recipe.sparse, dataset, out_dir, threads, progress, keep_vectors)
+        more = tuple(ensure_index(r, dataset, out_dir, threads, progress, keep_vectors) for r in recipe.more_sparse)
         dense = ensure_index(recipe.dense, dataset, out_dir, threads, progress)
         build_hybrid(recipe, sparse, dense, index_dir, more)
         return index_dir

@@ -7,6 +7,11 @@ Lucene's exhaustive search. Milvus knows dimensions by integer id: the lsr folde
 source's query side (tokenizer, IDF table, lexical table), so that ``Searcher.open`` weighs queries as the source does
 (:class:`lsr.search.milvus.MilvusSearcher`).
 
+From a hybrid index (one impact index and one dense index), the collection also holds each document's dense vector in a
+``FLOAT_VECTOR`` field (``FLAT``: exact inner product), the folder keeps the dense query side under ``dense/`` and the
+hybrid's fusion settings; ``Searcher.open`` then gives a hybrid searcher over the two fields, fused by lsr's own fusion
+(:class:`lsr.search.milvus.MilvusDenseSearcher`).
+
 The URI is a Milvus server (``http://host:19530``; a cluster's proxy) or, by default, the embedded milvus-lite in the lsr
 folder itself (``milvus.db/``): the same code serves both. A server's collection is written under a temporary name and
 renamed over the old one only when complete. ``lsr export milvus INDEX`` runs it.
@@ -17,24 +22,30 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from lsr.errors import LsrError
-from lsr.index.manifest import MILVUS_LITE, TERMS, Manifest, building, read_manifest, write_manifest
+from lsr.index.check import read_doc_ids
+from lsr.index.hybrid import check_same_documents
+from lsr.index.manifest import MILVUS_LITE, QUERY_DIR, TERMS, VECTORS, Manifest, building, read_manifest, write_manifest
 from lsr.index.vectors import derived_manifest, impact_source, kept_vectors
 
-ID_FIELD, VECTOR_FIELD = "id", "vector"
+ID_FIELD, VECTOR_FIELD, DENSE_FIELD = "id", "vector", "dense"
+DENSE_DIR = "dense"  # in a hybrid's lsr folder: the dense index's query side (an ONNX export, when it has one)
 MAX_ID_LENGTH = 512  # bytes of a document id (Milvus VARCHAR primary key)
 INSERT_BATCH = 1000  # documents per insert request
 CONNECT_TIMEOUT = 20.0  # seconds that a server gets to answer
 DESCRIPTION = "lsr impact vectors"  # marks the collections lsr wrote, which a rebuild may replace
 SEARCH_PARAMS = {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}  # exact: no query term dropped
+DENSE_SEARCH_PARAMS = {"metric_type": "IP"}  # FLAT: every document's vector
 
 
 def is_milvus(path: Path) -> bool:
@@ -107,8 +118,10 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
                  progress: bool = True) -> Manifest:
     """Write impact index ``source``'s kept vectors into a Milvus collection and its query side into the lsr folder ``output``
     (written beside it, renamed when complete). ``uri``: a Milvus server's, else milvus-lite inside ``output``;
-    ``collection``: its name (default: from ``output``'s name)."""
+    ``collection``: its name (default: from ``output``'s name). ``source`` may be a hybrid index of one impact index and
+    one dense index: the collection then holds both, and the folder the dense query side and the fusion settings."""
     source, output = Path(source), Path(os.path.abspath(output))
+    source, dense = _hybrid_parts(source)
     manifest = impact_source(source, "a Milvus collection")
     name = collection or collection_name(output)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name):
@@ -120,20 +133,51 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
             if is_server(target) and client.has_collection(name) and client.describe_collection(name).get("description") != DESCRIPTION:
                 raise LsrError(f"Milvus at {target} already holds a collection {name!r} that lsr did not write; name another (--collection)")
             staging = f"{name}_partial_{uuid.uuid4().hex[:8]}" if is_server(target) else name
-            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress)
+            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress, dense and dense[1])
             if staging != name:
                 if client.has_collection(name):
                     client.drop_collection(name)
                 client.rename_collection(staging, name)
         (tmp / TERMS).write_text(json.dumps(terms), encoding="utf-8")
         settings = {"uri": target, "collection": name, "index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"}
+        if dense:
+            settings["dense"] = _dense_side(*dense, tmp)
         write_manifest(tmp, derived_manifest(source, manifest, tmp, "milvus", count, settings, started))
     return read_manifest(output)
 
 
-def _write_collection(client, name: str, source: Path, total: int | None, progress: bool) -> tuple[dict[str, int], int]:
-    """Create collection ``name`` and insert ``source``'s kept vectors; returns (term -> dimension id, documents written).
-    A collection left half-written by a failure is dropped."""
+def _hybrid_parts(source: Path) -> tuple[Path, tuple[dict, Path, dict] | None]:
+    """(the sparse index, (hybrid manifest, dense index folder, its manifest)) of a hybrid ``source``; (``source``, None)
+    for any other index."""
+    manifest = read_manifest(source)
+    if manifest["kind"] != "hybrid":
+        return source, None
+    if manifest.get("more_sparse"):
+        raise LsrError(f"{source}: a Milvus collection holds one sparse and one dense field; this hybrid has "
+                       f"{1 + len(manifest['more_sparse'])} sparse lists")
+    sparse, dense = source / manifest["sparse"], source / manifest["dense"]
+    check_same_documents(read_manifest(sparse), read_manifest(dense), f"hybrid {source}")
+    return sparse, (manifest, dense, read_manifest(dense))
+
+
+def _dense_side(hybrid: dict, dense: Path, manifest: dict, tmp: Path) -> dict:
+    """Copy the dense index's query side into ``tmp/dense``; returns the manifest's ``milvus.dense`` section."""
+    if (dense / QUERY_DIR).is_dir():
+        shutil.copytree(dense / QUERY_DIR, tmp / DENSE_DIR / QUERY_DIR)
+    return {"field": DENSE_FIELD, "dim": int(manifest["faiss"]["dim"]), "index_type": "FLAT", "query": manifest["query"],
+            "fusion": hybrid["fusion"], "source": str(dense.absolute())}
+
+
+def _dense_rows(dense: Path) -> tuple[np.ndarray, dict[str, int]]:
+    """The dense index's document vectors (memory-mapped) and each document's row."""
+    return np.load(dense / VECTORS, mmap_mode="r"), {doc: row for row, doc in enumerate(read_doc_ids(dense, read_manifest(dense)))}
+
+
+def _write_collection(client, name: str, source: Path, total: int | None, progress: bool,
+                      dense: Path | None = None) -> tuple[dict[str, int], int]:
+    """Create collection ``name`` and insert ``source``'s kept vectors (and, with ``dense``, that dense index's vectors of
+    the same documents); returns (term -> dimension id, documents written). A collection left half-written by a failure
+    is dropped."""
     from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, description=DESCRIPTION)
@@ -141,6 +185,10 @@ def _write_collection(client, name: str, source: Path, total: int | None, progre
     schema.add_field(VECTOR_FIELD, DataType.SPARSE_FLOAT_VECTOR)
     index = client.prepare_index_params()
     index.add_index(field_name=VECTOR_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    if dense:
+        vectors, dense_rows = _dense_rows(dense)
+        schema.add_field(DENSE_FIELD, DataType.FLOAT_VECTOR, dim=vectors.shape[1])
+        index.add_index(field_name=DENSE_FIELD, index_type="FLAT", metric_type="IP")
     client.create_collection(name, schema=schema, index_params=index)
     terms: dict[str, int] = {}
     count = 0
@@ -155,6 +203,8 @@ def _write_collection(client, name: str, source: Path, total: int | None, progre
                     if len(doc_ids[row].encode("utf-8")) > MAX_ID_LENGTH:
                         raise LsrError(f"document id {doc_ids[row][:60]!r}... is longer than Milvus' {MAX_ID_LENGTH} bytes")
                     batch.append({ID_FIELD: doc_ids[row], VECTOR_FIELD: {ids[j]: float(w) for j, w in zip(rows.indices[a:b], rows.data[a:b])}})
+                    if dense:
+                        batch[-1][DENSE_FIELD] = vectors[dense_rows[doc_ids[row]]].tolist()
                 client.insert(name, batch)
                 count += len(batch)
                 bar.update(len(batch))

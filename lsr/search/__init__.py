@@ -51,9 +51,9 @@ def _open_seismic(index_dir, manifest: dict, **_) -> Searcher:
 
 
 def _open_milvus(index_dir, manifest: dict, **_) -> Searcher:
-    from lsr.search.milvus import MilvusSearcher
+    from lsr.search.milvus import open_milvus
 
-    return MilvusSearcher(index_dir, manifest)
+    return open_milvus(index_dir, manifest)
 
 
 OPENERS.update(dense=_open_dense, hybrid=_open_hybrid, seismic=_open_seismic, milvus=_open_milvus)
