@@ -257,7 +257,7 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
                 validate(state.global_step)
                 if best and sum(h["step"] > best.step for h in history) >= recipe.patience:
                     log.info("validation has not beaten step %d's %.4f for %d validations: training stops at step %d",
-                                best.step, best.score, recipe.patience, state.global_step)
+                             best.step, best.score, recipe.patience, state.global_step)
                     control.should_training_stop = True
 
     args = SparseEncoderTrainingArguments(
