@@ -133,7 +133,7 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
             if is_server(target) and client.has_collection(name) and client.describe_collection(name).get("description") != DESCRIPTION:
                 raise LsrError(f"Milvus at {target} already holds a collection {name!r} that lsr did not write; name another (--collection)")
             staging = f"{name}_partial_{uuid.uuid4().hex[:8]}" if is_server(target) else name
-            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress, dense and dense[1])
+            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress, dense[1] if dense else None)
             if staging != name:
                 if client.has_collection(name):
                     client.drop_collection(name)
