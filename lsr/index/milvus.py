@@ -133,7 +133,7 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
             if is_server(target) and client.has_collection(name) and client.describe_collection(name).get("description") != DESCRIPTION:
                 raise LsrError(f"Milvus at {target} already holds a collection {name!r} that lsr did not write; name another (--collection)")
             staging = f"{name}_partial_{uuid.uuid4().hex[:8]}" if is_server(target) else name
-            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress, dense[1] if dense else None)
+            terms, count = _write_collection(client, staging, source, manifest.get("num_docs"), progress, dense[1:] if dense else None)
             if staging != name:
                 if client.has_collection(name):
                     client.drop_collection(name)
@@ -156,8 +156,9 @@ def _hybrid_parts(source: Path) -> tuple[Path, tuple[dict, Path, dict] | None]:
         raise LsrError(f"{source}: a Milvus collection holds one sparse and one dense field; this hybrid has "
                        f"{1 + len(manifest['more_sparse'])} sparse lists")
     sparse, dense = source / manifest["sparse"], source / manifest["dense"]
-    check_same_documents(read_manifest(sparse), read_manifest(dense), f"hybrid {source}")
-    return sparse, (manifest, dense, read_manifest(dense))
+    dense_manifest = read_manifest(dense)
+    check_same_documents(read_manifest(sparse), dense_manifest, f"hybrid {source}")
+    return sparse, (manifest, dense, dense_manifest)
 
 
 def _dense_side(hybrid: dict, dense: Path, manifest: dict, tmp: Path) -> dict:
@@ -168,15 +169,15 @@ def _dense_side(hybrid: dict, dense: Path, manifest: dict, tmp: Path) -> dict:
             "fusion": hybrid["fusion"], "source": str(dense.absolute())}
 
 
-def _dense_rows(dense: Path) -> tuple[np.ndarray, dict[str, int]]:
+def _dense_rows(dense: Path, manifest: dict) -> tuple[np.ndarray, dict[str, int]]:
     """The dense index's document vectors (memory-mapped) and each document's row."""
-    return np.load(dense / VECTORS, mmap_mode="r"), {doc: row for row, doc in enumerate(read_doc_ids(dense, read_manifest(dense)))}
+    return np.load(dense / VECTORS, mmap_mode="r"), {doc: row for row, doc in enumerate(read_doc_ids(dense, manifest))}
 
 
 def _write_collection(client, name: str, source: Path, total: int | None, progress: bool,
-                      dense: Path | None = None) -> tuple[dict[str, int], int]:
+                      dense: tuple[Path, dict] | None = None) -> tuple[dict[str, int], int]:
     """Create collection ``name`` and insert ``source``'s kept vectors (and, with ``dense``, that dense index's vectors of
-    the same documents); returns (term -> dimension id, documents written). A collection left half-written by a failure
+    the same documents; its folder and manifest); returns (term -> dimension id, documents written). A collection left half-written by a failure
     is dropped."""
     from pymilvus import DataType
 
@@ -186,7 +187,7 @@ def _write_collection(client, name: str, source: Path, total: int | None, progre
     index = client.prepare_index_params()
     index.add_index(field_name=VECTOR_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     if dense:
-        vectors, dense_rows = _dense_rows(dense)
+        vectors, dense_rows = _dense_rows(*dense)
         schema.add_field(DENSE_FIELD, DataType.FLOAT_VECTOR, dim=vectors.shape[1])
         index.add_index(field_name=DENSE_FIELD, index_type="FLAT", metric_type="IP")
     client.create_collection(name, schema=schema, index_params=index)
