@@ -105,6 +105,7 @@ def test_recipe_validation(tmp_path):
     ("negatives: true", "negatives", "an integer >= 1, got True"),
     ("max_steps: 10.5", "max_steps", "an integer >= 1 or empty, got 10.5"),
     ("patience: 0", "patience", "an integer >= 1 or empty, got 0"),
+    ("selection_alpha: 0", "selection_alpha", "a finite number in (0, 1] or empty, got 0"),
     ("eval_every: 1e2", "eval_every", "an integer >= 1, got '1e2' (a string: YAML reads a number in exponent form"),
     ("learning_rate: fast", "learning_rate", "a finite number > 0, got 'fast'"),
     ("learning_rate: .nan", "learning_rate", "a finite number > 0, got nan"),
@@ -381,18 +382,38 @@ def test_best_weights_keep_the_first_best_with_its_step_and_score(tmp_path):
 
     model, path = torch.nn.Linear(3, 2), tmp_path / "best.safetensors"
     best = BestWeights(path, resumed=False)
-    best.offer(model, 0, 0.5)
+    best.offer(model, 0, {"a": 0.4, "b": 0.6})
     kept = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
         model.weight += 1
-    best.offer(model, 2, 0.5)  # a tie is not better
-    best.offer(model, 4, 0.4)
+    best.offer(model, 2, {"a": 0.6, "b": 0.4})  # a tie is not better
+    best.offer(model, 4, {"a": 0.4, "b": 0.4})
     resumed = BestWeights(path, resumed=True)
-    assert (best.step, best.score) == (resumed.step, resumed.score) == (0, 0.5)
+    assert (best.step, best.score, best.scores) == (resumed.step, resumed.score, resumed.scores) == (0, 0.5, {"a": 0.4, "b": 0.6})
     resumed.restore(model)
     assert all(torch.equal(model.state_dict()[k], kept[k]) for k in kept)
     BestWeights(path, resumed=False)  # a new run does not start from an old run's best
     assert not path.exists()
+
+
+def test_best_weights_with_alpha_give_way_only_to_a_significantly_better_model(tmp_path):
+    """A higher mean that one query carries is noise at alpha 0.05 and the kept step stays; a gain on every query replaces it."""
+    from lsr.training.train import BestWeights
+
+    start = {f"q{i}": 0.5 for i in range(20)}
+    one_query = {**start, "q0": 1.0}
+    every_query = {q: 0.6 + 0.01 * (i % 3) for i, q in enumerate(start)}
+    model = torch.nn.Linear(3, 2)
+    best = BestWeights(tmp_path / "best.safetensors", resumed=False, alpha=0.05)
+    best.offer(model, 0, start)
+    best.offer(model, 2, one_query)
+    assert best.step == 0
+    best.offer(model, 4, every_query)
+    assert best.step == 4
+    plain = BestWeights(tmp_path / "plain.safetensors", resumed=False)
+    plain.offer(model, 0, start)
+    plain.offer(model, 2, one_query)
+    assert plain.step == 2
 
 
 def test_patience_keeps_the_best_validated_weights_and_stops_after_that_many_validations_without_better(tmp_path, monkeypatch):
@@ -411,7 +432,7 @@ def test_patience_keeps_the_best_validated_weights_and_stops_after_that_many_val
         return rerank(model, *args, **kwargs)
 
     monkeypatch.setattr(training, "rerank_scores", snapshot)
-    monkeypatch.setattr(training, "evaluate", lambda run, qrels: {"nDCG@10": scripted.pop(0) if scripted else 0.0})
+    monkeypatch.setattr(training, "per_query", lambda run, qrels: {"nDCG@10": dict.fromkeys(qrels, scripted.pop(0) if scripted else 0.0)})
     root = write_beir(tmp_path / "tinypatience", split="train")
     recipe = TrainRecipe(name="tiny", dataset=str(root), teachers=["bm25"], candidates_k=10, negatives=2, rows_per_query=8,
                          batch_size=2, learning_rate=5e-4, max_steps=12, eval_every=2, patience=2, validation_fraction=0.2,

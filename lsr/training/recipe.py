@@ -43,6 +43,7 @@ TRAIN_NUMBERS = {**SHARED_NUMBERS, "doc_max_length": COUNT, "train_doc_max_lengt
                  "query_max_length": COUNT, "score_scale": POSITIVE, "negatives": COUNT, "rows_per_query": COUNT, "temperature": POSITIVE,
                  "doc_reg_weight": Number(low=0), "query_reg_weight": Number(low=0), "l0_threshold": Number(integer=True, low=0, optional=True),
                  "epochs": POSITIVE, "eval_every": COUNT, "patience": Number(integer=True, low=1, optional=True),
+                 "selection_alpha": Number(low=0, high=1, above=True, optional=True),
                  "lexical_weight": Number(low=0)}
 DENSE_NUMBERS = {**SHARED_NUMBERS, "max_length": COUNT, "negative_depth": COUNT, "hard_negatives": Number(integer=True, low=0),
                  "epochs": COUNT, "scale": POSITIVE, "validation_depth": COUNT}
@@ -83,6 +84,7 @@ class TrainRecipe:
     eval_every: int = 100                 # steps between validation runs and checkpoints
     patience: int | None = None           # None: keep the last step; n: keep the best validated weights (the start included)
                                           # and stop after n validations without a better one
+    selection_alpha: float | None = None  # with patience: a later step is better only if significantly (paired t-test, p < this)
     lexical_weight: float = 0.0           # the BM25 channel the model is indexed with: the student's score adds this x BM25
 
     def __post_init__(self):

@@ -27,7 +27,7 @@ from lsr.atomic import atomic_file
 from lsr.data import Dataset, load_dataset
 from lsr.encoders.names import is_model_folder
 from lsr.errors import LsrError
-from lsr.eval.metrics import evaluate
+from lsr.eval.metrics import evaluate, per_query
 from lsr.index.manifest import building, check_replaceable
 from lsr.training.ensemble import ensemble_targets
 from lsr.training.recipe import TrainRecipe
@@ -238,15 +238,16 @@ def train(recipe: TrainRecipe, output: str | Path, out_dir: Path = Path("out"), 
     # validation runs on the plain model
     fast = FastSpladeTraining(model) if splade_parts(model) else None
 
-    best = BestWeights(checkpoints / BEST, resumed=bool(resumed)) if recipe.patience else None
+    best = BestWeights(checkpoints / BEST, resumed=bool(resumed), alpha=recipe.selection_alpha) if recipe.patience else None
 
     def validate(step: int) -> None:
         with fast.paused() if fast else nullcontext(), document_length(model, recipe.doc_max_length):
             model.eval()
             run, sparsity = rerank_scores(model, candidates, val_ids, priors, recipe.lexical_weight)
-            history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": evaluate(run, val_qrels)["nDCG@10"], **sparsity}]
+            scores = per_query(run, val_qrels)["nDCG@10"]
+            history[:] = [h for h in history if h["step"] < step] + [{"step": step, "val_nDCG@10": float(np.mean(list(scores.values()))), **sparsity}]
             if best:
-                best.offer(model, step, history[-1]["val_nDCG@10"])
+                best.offer(model, step, scores)
             model.train()
         with atomic_file(progress_file) as tmp:
             tmp.write_text(json.dumps({"history": history, "seconds": time.perf_counter() - started, "settings": settings}), encoding="utf-8")
@@ -311,29 +312,50 @@ class BestWeights:
     """The model weights with the highest validation nDCG@10 so far (the first on ties), kept in ``path`` for a run with
     ``patience``, as transformers' ``load_best_model_at_end`` with ``EarlyStoppingCallback`` keeps its best checkpoint.
 
-    The file records the step and score it was validated at, so the weights and their score always travel together
-    (a resumed run continues from it; a new run starts without it).
+    With ``alpha``, later weights replace the kept ones only when their per-query nDCG@10 is significantly higher (two-sided
+    paired t-test, p < ``alpha``, :func:`lsr.eval.significance.paired_ttest`), not merely higher on average: on a
+    validation set of a hundred queries a higher mean is often noise, and the kept weights, the starting model's first,
+    should give way only to a model shown to be better (a stricter ``early_stopping_threshold``).
+    The file records the step, mean and per-query scores it was validated at, so the weights and their scores always
+    travel together (a resumed run continues from it; a new run starts without it).
     """
 
-    def __init__(self, path: Path, resumed: bool):
-        self.path, self.step, self.score = path, -1, -math.inf
+    def __init__(self, path: Path, resumed: bool, alpha: float | None = None):
+        self.path, self.alpha, self.step, self.score, self.scores = path, alpha, -1, -math.inf, {}
         if resumed and path.is_file():
             from safetensors import safe_open
 
             with safe_open(str(path), "pt") as weights:
                 recorded = weights.metadata()
-            self.step, self.score = int(recorded["step"]), float(recorded["score"])
+            self.step, self.score, self.scores = int(recorded["step"]), float(recorded["score"]), json.loads(recorded.get("scores", "{}"))
         else:
             path.unlink(missing_ok=True)
 
-    def offer(self, model, step: int, score: float) -> None:
-        """Keep ``model``'s weights if ``score`` beats the best so far."""
+    def better(self, scores: dict[str, float]) -> bool:
+        """Whether weights validated at ``scores`` (query id -> nDCG@10) should replace the kept ones."""
+        from lsr.eval.significance import paired_ttest
+
+        if not self.scores:
+            return True
+        mean = float(np.mean(list(scores.values())))
+        if mean <= self.score:
+            return False
+        if self.alpha is None:
+            return True
+        test = paired_ttest(scores, self.scores, alpha=self.alpha)
+        log.info("validation nDCG@10 %.4f against the kept step %d's %.4f: p = %.3g, %s", mean, self.step, self.score, test.p,
+                 "kept instead" if test.significant else f"not significant at {self.alpha:g}, step {self.step} stays")
+        return test.significant
+
+    def offer(self, model, step: int, scores: dict[str, float]) -> None:
+        """Keep ``model``'s weights if their validation ``scores`` (query id -> nDCG@10) are :meth:`better`."""
         from safetensors.torch import save_model
 
-        if score > self.score:
+        if self.better(scores):
+            score = float(np.mean(list(scores.values())))
             with atomic_file(self.path) as tmp:
-                save_model(model, str(tmp), metadata={"step": str(step), "score": repr(score)})
-            self.step, self.score = step, score
+                save_model(model, str(tmp), metadata={"step": str(step), "score": repr(score), "scores": json.dumps(scores)})
+            self.step, self.score, self.scores = step, score, dict(scores)
 
     def restore(self, model) -> None:
         """Load the best weights into ``model``."""
