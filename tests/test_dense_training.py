@@ -89,6 +89,71 @@ def test_whole_model_tuning_lowers_the_loss(tiny_train, tmp_path):
     assert loss(trained) < loss(base) - 0.01
 
 
+def test_a_static_query_encoder_is_distilled_from_the_corpus_then_tuned_and_runs_no_transformer(tiny_train, tmp_path, monkeypatch):
+    """tune: static -- the regression onto MiniLM's vectors of the corpus texts lowers their error against the bare token
+    vectors, query tuning then lowers the corpus-softmax loss, and the saved model is a StaticEmbedding that reloads identically."""
+    import copy
+
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+
+    import lsr.training.static as static
+    from lsr.data import load_dataset
+    from lsr.encoders.dense import encode
+    from lsr.encoders.names import resolve_model
+    from lsr.training.dense import backbone_vectors, full_ndcg, query_rows, rows_loss, train_dense
+    from lsr.training.losses import CorpusSoftmaxLoss
+    from lsr.training.train import bm25_candidates, split_queries
+
+    made, tokens, distilled = {}, static.token_vectors, static.static_encoder
+
+    def keep_tokens(*args, **kwargs):
+        made["tokens"] = (vectors := tokens(*args, **kwargs)).copy()  # the model trains the array it is given in place
+        return vectors
+
+    def keep(*args, **kwargs):
+        made["regressed"] = copy.deepcopy(model := distilled(*args, **kwargs))
+        return model
+
+    monkeypatch.setattr(static, "token_vectors", keep_tokens)
+    monkeypatch.setattr(static, "static_encoder", keep)
+    settings = recipe(tiny_train, tune="static", static_texts=40, static_epochs=20, static_learning_rate=0.01, epochs=8,
+                      learning_rate=0.01, scale=1.0)
+    out = tmp_path / "out"
+    summary = train_dense(settings, tmp_path / "model", out_dir=out, progress=False)
+    trained = SentenceTransformer(str(tmp_path / "model"), device="cpu")
+    assert [type(m) for m in trained] == [StaticEmbedding, Normalize]
+
+    dataset = load_dataset(str(tiny_train))
+    backbone = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+    texts = static.corpus_texts(dataset, 40, 42)
+    assert 5 < len(texts) < 40 and "Aspirin and colorectal cancer" in texts and "Vitamin D" not in texts  # 4+ words
+    target = encode(backbone, texts, "document")
+    bare = SentenceTransformer(modules=[StaticEmbedding(backbone.tokenizer, embedding_weights=made["tokens"]), Normalize()], device="cpu")
+    def error(model):
+        return float(np.mean((encode(model, texts, "query") - target) ** 2))
+
+    assert error(made["regressed"]) < error(bare) * 0.8
+
+    qrels = dataset.qrels("train")
+    candidates = bm25_candidates(dataset, "train", 10, out, progress=False)
+    train_ids, val_ids = split_queries(list(candidates.lists), 0.2, 42)
+    documents, doc_ids = backbone_vectors(settings, dataset, out, 1, False)
+    rows = query_rows(candidates, qrels, train_ids, {d: i for i, d in enumerate(doc_ids)}, 42)
+    def loss_of(model):
+        return rows_loss(CorpusSoftmaxLoss(model, documents, 1.0), rows)
+
+    assert loss_of(trained) < loss_of(made["regressed"]) - 0.01
+    held_out = {q: candidates.queries[q] for q in val_ids}
+    assert full_ndcg(trained, held_out, qrels, documents, doc_ids) == summary["validation"]["trained"]  # reloads identically
+    # searching runs it without torch, to the same vectors
+    from lsr.encoders.dense import StaticQueryEncoder
+
+    assert StaticQueryEncoder.fits(trained) and not StaticQueryEncoder.fits(backbone)
+    queries = list(dataset.queries("train").values()) + ["", "?"]
+    np.testing.assert_allclose(StaticQueryEncoder(trained).encode(queries), encode(trained, queries, "query"), atol=1e-6)
+
+
 def test_dense_recipes_load_and_are_checked(tmp_path):
     path = tmp_path / "training" / "d.yaml"
     path.parent.mkdir()
@@ -101,7 +166,7 @@ def test_dense_recipes_load_and_are_checked(tmp_path):
     path.write_text("student: dense\nnegatives: 7\n")
     with pytest.raises(LsrError, match="unknown setting"):
         load_training_recipe(path)
-    with pytest.raises(LsrError, match="tune must be query"):
+    with pytest.raises(LsrError, match="tune must be query .*, both or static"):
         DenseTrainRecipe(name="x", tune="docs")
     with pytest.raises(LsrError, match="batch_size must be at least 2"):
         DenseTrainRecipe(name="x", batch_size=1)

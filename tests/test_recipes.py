@@ -101,7 +101,7 @@ def test_recipes_without_model_folders_fingerprint_the_same_from_anywhere(tmp_pa
     monkeypatch.chdir(tmp_path)
     elsewhere = fingerprints()
     local_models = {"inference-free-trained.yaml", "minilm-scifact.yaml", "hybrid-bm25-minilmft.yaml", "hybrid-bm25-if-minilmft.yaml",
-                    "minilm-scifact-onnx.yaml", "hybrid-bm25-minilmft-onnx.yaml"}
+                    "minilm-scifact-onnx.yaml", "hybrid-bm25-minilmft-onnx.yaml", "minilm-static-scifact.yaml", "hybrid-bm25-static.yaml"}
     assert {name for name in here if here[name] != elsewhere[name]} <= local_models
     assert here["bm25.yaml"] == "7671b1f25a255593"  # the fingerprint of every BM25 index built so far
 

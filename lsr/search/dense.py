@@ -53,16 +53,18 @@ class DenseSearcher(Searcher):
 
     @cached_property
     def model(self):
-        """The query encoder, loaded on first use: a SentenceTransformer, or an :class:`lsr.encoders.onnx.OnnxEncoder`
-        when the index holds an ONNX export of it (``query.onnx``)."""
+        """The query encoder, loaded on first use: a SentenceTransformer, an :class:`lsr.encoders.onnx.OnnxEncoder`
+        when the index holds an ONNX export of it (``query.onnx``), or a :class:`lsr.encoders.dense.StaticQueryEncoder`
+        when it is a static embedding."""
         query = self.manifest["query"]
         if "onnx" in query:
             from lsr.encoders.onnx import OnnxEncoder
 
             return OnnxEncoder(self.index_dir / query["onnx"], query.get("max_length"))
-        from lsr.encoders.dense import load_dense_encoder
+        from lsr.encoders.dense import StaticQueryEncoder, load_dense_encoder
 
-        return load_dense_encoder(query["model"], query.get("max_length"))
+        model = load_dense_encoder(query["model"], query.get("max_length"))
+        return StaticQueryEncoder(model) if StaticQueryEncoder.fits(model) else model
 
     def encode(self, queries: Sequence[str]) -> np.ndarray:
         """Query embeddings, one row per query (empty queries: zero rows that match nothing)."""
@@ -78,10 +80,13 @@ class DenseSearcher(Searcher):
             vectors = self.model.run([prompt + text for text in texts])
             out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
         else:
-            from lsr.encoders.dense import encode
+            from lsr.encoders.dense import StaticQueryEncoder, encode
 
-            with torch_threads(1 if len(texts) == 1 else None):
-                out[rows] = encode(self.model, texts, "query", prompt, normalize)
+            if isinstance(self.model, StaticQueryEncoder):
+                out[rows] = self.model.encode(texts, prompt, normalize)
+            else:
+                with torch_threads(1 if len(texts) == 1 else None):
+                    out[rows] = encode(self.model, texts, "query", prompt, normalize)
         return out
 
     def encode_query(self, query: str) -> None:

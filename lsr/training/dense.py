@@ -1,6 +1,6 @@
 """``lsr train`` with ``student: dense``: fine-tune a sentence-transformers bi-encoder on train queries.
 
-Two ways (``tune`` in the recipe):
+Three ways (``tune`` in the recipe):
 
 - ``query``: only the query encoder learns. The documents keep the backbone's vectors from an
   existing dense index, and each (query, judged positive) row is a softmax over *every* document of
@@ -10,6 +10,8 @@ Two ways (``tune`` in the recipe):
   hard negatives from the BM25 top ``negative_depth``), new draws each epoch, a batch sampler that
   keeps duplicate texts out of a batch (a shared positive must not be another row's negative).
   Every row encodes 2 + ``hard_negatives`` documents of 256 tokens: slow on a shared CPU.
+- ``static``: as ``query``, but the query encoder is a static embedding made from the backbone and the
+  corpus (:mod:`lsr.training.static`), so that searching runs no transformer at query time.
 
 Both write a plain SentenceTransformer directory plus ``lsr_training.json``: the recipe, the
 train and held-out query ids, the loss log and the held-out validation. The held-out queries
@@ -147,8 +149,14 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     with no_progress_bars():
         model = SentenceTransformer(resolve_model(recipe.backbone), device="cpu")
     model.max_seq_length = recipe.max_length
+    checkpoints = output.with_name(output.name + ".checkpoints")
+    if recipe.tune == "static":
+        from lsr.training.static import static_encoder
+
+        model = static_encoder(model, dataset, recipe.static_texts, recipe.static_epochs, recipe.static_learning_rate, recipe.seed,
+                               str(checkpoints), progress=progress)
     history: list[dict] = []
-    if recipe.tune == "query":
+    if recipe.tune in ("query", "static"):
         documents, doc_ids = backbone_vectors(recipe, dataset, out_dir, threads, progress)
         rows = query_rows(candidates, qrels, train_ids, {d: i for i, d in enumerate(doc_ids)}, recipe.seed)
         loss = CorpusSoftmaxLoss(model, documents, recipe.scale)
@@ -176,12 +184,11 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
 
     class Validation(TrainerCallback):
         def on_epoch_end(self, args, state, control, **kwargs):
-            if recipe.tune == "query":
+            if recipe.tune != "both":
                 validate(state.epoch)
 
     if validate_base:
         validate(0)
-    checkpoints = output.with_name(output.name + ".checkpoints")
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=epochs, max_steps=recipe.max_steps or -1,
         per_device_train_batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, warmup_steps=recipe.warmup_ratio,

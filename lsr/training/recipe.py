@@ -46,7 +46,8 @@ TRAIN_NUMBERS = {**SHARED_NUMBERS, "doc_max_length": COUNT, "train_doc_max_lengt
                  "selection_alpha": Number(low=0, high=1, above=True, optional=True),
                  "lexical_weight": Number(low=0)}
 DENSE_NUMBERS = {**SHARED_NUMBERS, "max_length": COUNT, "negative_depth": COUNT, "hard_negatives": Number(integer=True, low=0),
-                 "epochs": COUNT, "scale": POSITIVE, "validation_depth": COUNT}
+                 "epochs": COUNT, "scale": POSITIVE, "validation_depth": COUNT, "static_texts": COUNT, "static_epochs": COUNT,
+                 "static_learning_rate": POSITIVE}
 @dataclass(frozen=True)
 class TrainRecipe:
     """Everything that defines a training run (see ``training/*.yaml`` for commented examples)."""
@@ -129,14 +130,18 @@ class DenseTrainRecipe:
     re-encoding beyond the backbone's). ``tune: both`` trains the whole model: rows are (query, a
     judged positive, ``hard_negatives`` documents drawn from the BM25 top ``negative_depth`` that
     are not judged positive), MultipleNegativesRankingLoss (in-batch + hard negatives), new draws
-    each epoch (slow on a CPU: every row encodes 2 + ``hard_negatives`` documents).
+    each epoch (slow on a CPU: every row encodes 2 + ``hard_negatives`` documents). ``tune: static`` trains a
+    static-embedding query encoder (no transformer at query time, :mod:`lsr.training.static`): distilled from the
+    backbone, regressed onto the backbone's vectors of ``static_texts`` corpus titles and sentences for
+    ``static_epochs`` at ``static_learning_rate``, then tuned on the train queries as ``tune: query`` does.
     ``validation_fraction`` of the split's queries (``seed``) are held out: never trained on, and
     the only queries a hybrid built on this model may be tuned on.
     """
 
     name: str
     student: str = "dense"
-    tune: str = "query"                  # query: query encoder only, against a frozen document index; both: the whole model
+    tune: str = "query"                  # query: query encoder only, against a frozen document index; both: the whole model;
+                                         # static: a static-embedding query encoder, against the frozen document index
     document_index: str = "../indexing/minilm.yaml"  # tune: query -- the dense index recipe (of the backbone) whose vectors stay fixed
     dataset: str = "scifact"
     split: str = "train"
@@ -154,12 +159,16 @@ class DenseTrainRecipe:
     scale: float = 20.0                  # MultipleNegativesRankingLoss similarity scale
     max_steps: int | None = None         # stop after this many optimiser steps (None: all epochs)
     validation_depth: int = 20           # validation reranks positives + BM25 top this many (held-out queries)
+    static_texts: int = 40000            # tune: static -- corpus titles and sentences regressed onto the backbone's vectors
+    static_epochs: int = 4
+    static_learning_rate: float = 0.01
 
     def __post_init__(self):
         check_strings(self, ("name", "dataset", "split", "backbone", "document_index"))
         check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
-        if self.tune not in ("query", "both"):
-            raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only) or both, got {self.tune!r}")
+        if self.tune not in ("query", "both", "static"):
+            raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only), both or static (a static-embedding "
+                           f"query encoder), got {self.tune!r}")
         if self.student != "dense":
             raise LsrError(f"recipe {self.name!r}: a dense training recipe has student: dense, got {self.student!r}")
         if not 0 < self.validation_fraction < 1:
