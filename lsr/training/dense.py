@@ -13,7 +13,7 @@ Three ways (``tune`` in the recipe):
 - ``static``: as ``query``, but the query encoder is a static embedding made from the backbone and the
   corpus (:mod:`lsr.training.static`), so that searching runs no transformer at query time.
 
-Both write a plain SentenceTransformer directory plus ``lsr_training.json``: the recipe, the
+Each writes a plain SentenceTransformer directory plus ``lsr_training.json``: the recipe, the
 train and held-out query ids, the loss log and the held-out validation. The held-out queries
 matter beyond validation: fusion weights of a hybrid built on this model must be chosen on
 queries the model never saw, and ``lsr tune-fusion`` restricts itself to them.

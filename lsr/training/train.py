@@ -335,12 +335,12 @@ class BestWeights:
         """Whether weights validated at ``scores`` (query id -> nDCG@10) should replace the kept ones."""
         from lsr.eval.significance import paired_ttest
 
-        if not self.scores:
+        if self.step < 0:
             return True
         mean = float(np.mean(list(scores.values())))
         if mean <= self.score:
             return False
-        if self.alpha is None:
+        if self.alpha is None or not self.scores:  # no test asked for, or kept by a run that recorded no per-query scores
             return True
         test = paired_ttest(scores, self.scores, alpha=self.alpha)
         log.info("validation nDCG@10 %.4f against the kept step %d's %.4f: p = %.3g, %s", mean, self.step, self.score, test.p,
