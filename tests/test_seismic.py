@@ -40,7 +40,7 @@ def test_exact_settings_give_the_lucene_index_hits(source, request, tmp_path):
 def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path, capsys):
     output = tmp_path / "if-seismic"
     assert main(["export", "seismic", str(if_index), "-o", str(output), "--query-cut", "5", "--heap-factor", "0.5", "--threads", "1"]) == 0
-    assert "Seismic index of 11 documents" in capsys.readouterr().out
+    assert f"{output}: seismic, 11 documents" in capsys.readouterr().out
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["seismic"]["query_cut"] == 5 and manifest["query"]["type"] == "idf"
     with Searcher.open(output) as searcher:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import sys
 from contextlib import contextmanager, nullcontext
@@ -10,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 from lsr.cli.commands import COMMANDS
 from lsr.cli.parser import build_parser
 from lsr.encoders.loading import no_progress_bars
-from lsr.errors import LsrError
+from lsr.errors import LsrError, system_error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,25 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lsr: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # the system refused: a full or read-only disk, a missing permission
-        print(f"lsr: error: {_system_error(error)}", file=sys.stderr)
+        print(f"lsr: error: {system_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lsr: interrupted", file=sys.stderr)
         return 130
-
-
-HINTS = {errno.ENOSPC: "free some space or write elsewhere (--out-dir / --output)", errno.EDQUOT: "free some space or write elsewhere",
-         errno.EROFS: "write to a writable folder (--out-dir / --output)", errno.EACCES: "write to a folder you may write to",
-         errno.EPERM: "write to a folder you may write to"}
-
-
-def _system_error(error: OSError) -> str:
-    """One line for an error the system gave: the path, the system's reason, and what to do where that is clear.
-    What lsr wrote so far was written beside its target and is removed; nothing complete was replaced."""
-    where = f"{error.filename}: " if error.filename else ""
-    hint = HINTS.get(error.errno)
-    reason = error.strerror or " ".join(str(error).split())
-    return f"{where}{reason}" + (f"; {hint}" if hint else "")
 
 
 @contextmanager

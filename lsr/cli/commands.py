@@ -1,4 +1,4 @@
-"""What each ``lsr`` command does: call the library with the parsed options, print the result."""
+"""What each ``lsr`` command does: call the library with the parsed options, print the result (imports are lazy: a fast start)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from lsr import config
+from lsr.cli.parser import settings_from
 from lsr.errors import LsrError
 from lsr.recipe_files import parse_overrides
 
@@ -47,12 +48,9 @@ def _leaderboard(args) -> int:
 
     board, paths = write_leaderboard(args.matrix, args.datasets, args.systems, args.data_dir, args.out_dir, args.output, args.threads,
                                      not args.quiet, download=args.download, fresh=args.fresh)
-    print("\n".join([f"wrote {path}" for path in paths] + board.summary()))
+    print("\n".join([f"wrote {path}" for path in paths] + board.summary() + ([board.check_summary()] if args.check else [])))
     problems = board.problems() if args.check else []
-    for line in problems:
-        print(f"lsr leaderboard --check: {line}", file=sys.stderr)
-    if args.check:
-        print(board.check_summary())
+    print("".join(f"lsr leaderboard --check: {line}\n" for line in problems), end="", file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -102,40 +100,25 @@ def _idf(args) -> None:
 
 
 def _export(args) -> None:
-    if args.format in ("seismic", "milvus"):
-        (_export_seismic if args.format == "seismic" else _export_milvus)(args)
+    if args.format == "onnx":
+        from lsr.encoders.onnx import export_model, is_export
+        from lsr.index.manifest import building
+
+        output = Path(args.output or config.out_dir(args.out_dir) / "onnx" / Path(args.model.rstrip("/")).name)
+        with building(output, own=is_export, what="an lsr ONNX export") as tmp:  # written beside it, renamed when complete
+            export_model(args.model, tmp, int8=not args.no_int8)
+            print(f"{output}: {', '.join(sorted(f.name for f in tmp.glob('*.onnx')))}")
         return
-    from lsr.encoders.onnx import export_model, is_export
-    from lsr.index.manifest import building
+    output = Path(args.output or f"{args.index.rstrip('/')}-{args.format}")
+    if args.format == "seismic":
+        from lsr.eval.evaluate import index_summary
+        from lsr.index.seismic import SeismicSettings, build_seismic
 
-    output = Path(args.output or config.out_dir(args.out_dir) / "onnx" / Path(args.model.rstrip("/")).name)
-    with building(output, own=is_export, what="an lsr ONNX export") as tmp:  # written beside it, renamed when complete
-        export_model(args.model, tmp, int8=not args.no_int8)
-        names = sorted(f.name for f in tmp.glob("*.onnx"))
-    print(f"{output}: {', '.join(names)}")
+        print(index_summary(output, build_seismic(args.index, output, settings_from(args, SeismicSettings), threads=args.threads)))
+    else:
+        from lsr.index.milvus import build_milvus, milvus_summary
 
-
-def _export_seismic(args) -> None:
-    from lsr.index.seismic import SeismicSettings, build_seismic
-
-    settings = SeismicSettings(n_postings=args.n_postings, summary_energy=args.summary_energy, centroid_fraction=args.centroid_fraction,
-                               doc_cut=args.doc_cut, query_cut=args.query_cut, heap_factor=args.heap_factor)
-    output = Path(args.output or f"{args.index.rstrip('/')}-seismic")
-    manifest = build_seismic(args.index, output, settings, threads=args.threads)
-    print(f"{output}: Seismic index of {manifest['num_docs']} documents, {manifest['index_bytes'] / 2**20:.1f} MiB, "
-          f"built in {manifest['build_seconds']} s")
-
-
-def _export_milvus(args) -> None:
-    from lsr.index.milvus import build_milvus, is_server
-
-    output = Path(args.output or f"{args.index.rstrip('/')}-milvus")
-    manifest = build_milvus(args.index, output, uri=args.uri, collection=args.collection, progress=not args.quiet)
-    where = manifest["milvus"]["uri"]
-    where = where if is_server(where) else f"{output / where} (milvus-lite)"
-    fields = "sparse and dense vectors" if manifest["milvus"].get("dense") else "sparse vectors"
-    print(f"{output}: Milvus collection {manifest['milvus']['collection']!r} of {manifest['num_docs']} documents' {fields} at {where}, "
-          f"written in {manifest['build_seconds']} s")
+        print(milvus_summary(output, build_milvus(args.index, output, uri=args.uri, collection=args.collection, progress=not args.quiet)))
 
 
 def _jvm_cache(args) -> None:
@@ -145,13 +128,19 @@ def _jvm_cache(args) -> None:
     print(build_archive(warm_up, force=args.force))
 
 
+def _results_dir(args) -> Path:
+    """--results, else ``<out-dir>/bench/results``."""
+    from lsr.bench.run import default_results_dir
+
+    return Path(args.results) if args.results else default_results_dir(config.out_dir(args.out_dir))
+
+
 def _bench(args) -> None:
-    from lsr.bench.run import BenchSettings, default_results_dir, run_bench
+    from lsr.bench.run import BenchSettings, run_bench
 
     settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs, skip=frozenset(args.skip),
                              threads=args.threads, tag=args.tag)
-    out_dir = config.out_dir(args.out_dir)
-    paths = run_bench(settings, args.data_dir, out_dir, Path(args.results) if args.results else default_results_dir(out_dir), not args.quiet)
+    paths = run_bench(settings, args.data_dir, config.out_dir(args.out_dir), _results_dir(args), not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
 
 
@@ -168,22 +157,19 @@ def _serve(args) -> None:
 
 def _loadtest(args) -> int:
     from lsr.bench.loadtest import LoadSettings, run_loadtest, write_result
-    from lsr.bench.run import default_results_dir
     from lsr.data import load_dataset
     from lsr.serve.indexes import parse_index_arguments
 
-    indexes = parse_index_arguments(args.indexes)
     queries = list(load_dataset(args.dataset, args.data_dir).queries(args.split).values())
-    result = run_loadtest(indexes, queries, LoadSettings(clients=args.clients, seconds=args.seconds, k=args.k,
-                                                         max_concurrency=args.max_concurrency))
-    paths = write_result(result, Path(args.results) if args.results else default_results_dir(config.out_dir(args.out_dir)))
+    settings = LoadSettings(clients=args.clients, seconds=args.seconds, k=args.k, max_concurrency=args.max_concurrency)
+    result = run_loadtest(parse_index_arguments(args.indexes), queries, settings)
+    paths = write_result(result, _results_dir(args))
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
-    load = result["load"]
-    if load["errors"] or load["mismatches"]:
-        print(f"lsr: error: {load['errors']} failed requests and {load['mismatches']} answers unlike the serial ones", file=sys.stderr)
+    if result["load"]["errors"] or result["load"]["mismatches"]:
+        print(f"lsr: error: {result['load']['errors']} failed requests and {result['load']['mismatches']} answers unlike the serial ones",
+              file=sys.stderr)
         return 1
     return 0
-
 
 COMMANDS = {"adapt": _adapt, "index": _index, "search": _search, "evaluate": _evaluate, "leaderboard": _leaderboard,
             "evaluate-model": _evaluate_model, "train": _train, "ablate": _ablate, "bench": _bench, "jvm-cache": _jvm_cache,

@@ -146,6 +146,15 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
     return read_manifest(output)
 
 
+def milvus_summary(output: Path, manifest: Manifest) -> str:
+    """One line about a collection that :func:`build_milvus` wrote for ``output``: its name, documents, fields and address."""
+    where = manifest["milvus"]["uri"]
+    where = where if is_server(where) else f"{output / where} (milvus-lite)"
+    fields = "sparse and dense vectors" if manifest["milvus"].get("dense") else "sparse vectors"
+    return (f"{output}: Milvus collection {manifest['milvus']['collection']!r} of {manifest['num_docs']} documents' {fields} at {where}, "
+            f"written in {manifest['build_seconds']} s")
+
+
 def _hybrid_parts(source: Path) -> tuple[Path, tuple[dict, Path, dict] | None]:
     """(the sparse index, (hybrid manifest, dense index folder, its manifest)) of a hybrid ``source``; (``source``, None)
     for any other index."""

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -33,22 +33,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SeismicSettings:
-    """Seismic's build knobs (its names and defaults) and the search defaults that a searcher of the index starts from.
+    """Seismic's build knobs (its names and defaults) and the search defaults that a searcher of the index starts from; the
+    metadata of each field says what it does (and is the help of ``lsr export seismic``'s option of that name)."""
 
-    ``n_postings``: postings kept per term on average (the heaviest); ``summary_energy``: the share of a block's weight
-    that its summary keeps; ``centroid_fraction``: blocks per list, as a fraction of its postings; ``doc_cut``: the
-    document terms used to assign it to a block. ``query_cut``: the query terms whose lists a search visits;
-    ``heap_factor``: a block is scored when its summary beats ``heap_factor`` x the current k-th score.
-    """
-
-    n_postings: int = 3500
-    summary_energy: float = 0.4
-    centroid_fraction: float = 0.1
+    n_postings: int = field(default=3500, metadata={"help": "postings kept per term on average, the heaviest"})
+    summary_energy: float = field(default=0.4, metadata={"help": "share of a block's weight its summary keeps, in (0, 1]"})
+    centroid_fraction: float = field(default=0.1, metadata={"help": "blocks per list as a fraction of its postings, in (0, 1]"})
     min_cluster_size: int = 2
     max_fraction: float = 1.5
-    doc_cut: int = 15
-    query_cut: int = 10
-    heap_factor: float = 0.8
+    doc_cut: int = field(default=15, metadata={"help": "document terms used to assign it to a block"})
+    query_cut: int = field(default=10, metadata={"help": "search default: query terms whose lists are visited"})
+    heap_factor: float = field(default=0.8, metadata={"help": "search default, in (0, 1]: lower visits more blocks, slower, closer to exact"})
 
     def __post_init__(self) -> None:
         """LsrError naming the first setting outside its range."""
