@@ -57,6 +57,14 @@ def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path,
     assert "d1" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_seismics_own_build_messages_go_to_stderr_and_nowhere_under_quiet(if_index, tmp_path, capfd, quiet):
+    assert main(["export", "seismic", str(if_index), "-o", str(tmp_path / "s"), "--threads", "1"] + ["--quiet"] * quiet) == 0
+    printed = capfd.readouterr()
+    assert printed.out.splitlines() == [printed.out.strip()] and printed.out.startswith(f"{tmp_path / 's'}: seismic")
+    assert ("Number of posting lists" in printed.err) is not quiet
+
+
 def test_bad_sources_and_settings_are_clear_errors(bm25_index, if_index, tmp_path):
     with pytest.raises(LsrError, match="from an impact index, not a bm25 one"):
         build_seismic(bm25_index, tmp_path / "a")

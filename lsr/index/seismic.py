@@ -15,6 +15,7 @@ Seismic knows components by integer id: the index keeps its own ``terms.json`` (
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -114,13 +115,16 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
 
 @contextmanager
 def rust_output_silenced():
-    """Send what Seismic's Rust code prints on stdout (list counts, "Saving ...") to stderr's log instead of stdout,
-    which ``lsr`` keeps for its results."""
+    """Send what Seismic's Rust code prints on stdout (list counts, "Saving ...") to stderr instead of stdout, which ``lsr``
+    keeps for its results; nowhere when lsr's log shows no progress (``--quiet``)."""
     sys.stdout.flush()
     saved = os.dup(1)
+    target = 2 if logging.getLogger("lsr").isEnabledFor(logging.INFO) else os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(target, 1)
         yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        if target != 2:
+            os.close(target)
