@@ -121,7 +121,7 @@ def _encode_on_ray(recipe: IndexRecipe, docs: Sequence[Document], pending: list[
         size = settings.shard_docs
         items = [{"shard": i, "texts": [d.contents for d in docs[i * size:(i + 1) * size]]} for i in pending]
         encoded = ray.data.from_items(items).map_batches(
-            _encoder_class(recipe, settings.actor_threads()), batch_size=1, compute=ray.data.ActorPoolStrategy(size=settings.actors),
+            shard_encoder(recipe, settings.actor_threads()), batch_size=1, compute=ray.data.ActorPoolStrategy(size=settings.actors),
             num_cpus=settings.actor_threads())
         bar = tqdm(desc=f"{recipe.name}: encode on Ray", unit="shard", total=len(pending), disable=not progress)
         try:
@@ -135,7 +135,7 @@ def _encode_on_ray(recipe: IndexRecipe, docs: Sequence[Document], pending: list[
             bar.close()
 
 
-def _encoder_class(recipe: IndexRecipe, threads: int):
+def shard_encoder(recipe: IndexRecipe, threads: int):
     """The actor class of the pool: the model loaded once per actor on ``threads`` torch threads; a batch of shards in,
     each shard's rows (as ``.npz`` bytes) out. Settings are closed over, so that Ray pickles them with the class."""
     encoder, doc_length, query_length = recipe.encoder, recipe.doc_max_length, recipe.query_max_length
