@@ -57,14 +57,28 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def read_recipe(path: Path) -> dict:
-    """The settings of a recipe file; unreadable YAML, a key given twice or a non-mapping is a clear error."""
+    """The settings of a recipe file; unreadable YAML or bytes that are not UTF-8, a key given twice or a non-mapping is a
+    clear error (one line)."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise LsrError(f"cannot read recipe {path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise LsrError(f"cannot read recipe {path}: not valid UTF-8 (byte {error.start}: {error.object[error.start:error.start + 4]!r})") from None
+    except OSError as error:
+        raise LsrError(f"cannot read recipe {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise LsrError(f"cannot read recipe {path}: {yaml_reason(error)}") from None
     if not isinstance(data, dict):
         raise LsrError(f"{path}: a recipe is a mapping of settings")
     return data
+
+
+def yaml_reason(error: yaml.YAMLError) -> str:
+    """One line for PyYAML's error: where (line, column) and what, without its quoted source lines."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return where + "; ".join(" ".join(part.split()) for part in (error.context, error.problem) if part)
+    return " ".join(str(error).split())
 
 
 def check_keys(path: Path, data: dict, known: set[str]) -> None:
@@ -197,7 +211,7 @@ def parse_overrides(items: list[str]) -> dict:
         try:
             overrides[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError as error:
-            reason = str(error).splitlines()[0]
+            reason = yaml_reason(error)
             raise LsrError(f"--set {item!r}: the value is not valid YAML ({reason}); quote text, e.g. {key.strip()}='\"{value}\"'") from None
     return overrides
 

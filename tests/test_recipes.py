@@ -189,6 +189,21 @@ def test_a_setting_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
     assert str(error.value) == f"cannot read recipe {path}: setting 'doc_top_k' is given twice (lines {lines + 1} and {lines + 3}); keep one"
 
 
+@pytest.mark.parametrize("content, expected", [
+    (b"k1: [0.9\n", "line 2, column 1: while parsing a flow sequence; expected ',' or ']', but got '<stream end>'"),
+    (b"k1:\t0.9\n\tb: 1\n", "line 1, column 4: while scanning for the next token; found character '\\t' that cannot start any token"),
+    (b"k1: !!python/object/apply:os.system ['true']\n", "line 1, column 5: could not determine a constructor for the tag"),
+    (b"name: caf\xe9\n", "not valid UTF-8 (byte 9: b'\\xe9\\n')"),
+])
+def test_a_recipe_that_is_not_yaml_or_not_utf8_is_one_line_naming_the_file_and_where(tmp_path, content, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    for load in (load_recipe, load_training_recipe):
+        with pytest.raises(LsrError) as error:
+            load(path)
+        assert str(error.value).startswith(f"cannot read recipe {path}: {expected}") and "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("settings", ["k1: 0\nb: 0", "k1: 2\nb: 1", IMPACT + "doc_scale: 1.0e+3\ndoc_top_k: 1\nquery_max_df: 1",
                                       "kind: dense\nmax_length: 128\nhnsw_m: 1"])
 def test_numbers_at_the_edges_of_their_ranges_are_accepted(tmp_path, settings):
