@@ -153,6 +153,8 @@ def test_hybrid_recipe_and_index_directory(tmp_path, bm25_index, dense_index):
     ("kind: hybrid\nsparse: bm25.yaml\n", "needs 'dense'"),
     ("kind: hybrid\nsparse: minilm.yaml\ndense: minilm.yaml\n", "'sparse' must name a sparse"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: bm25.yaml\n", "'dense' must name a dense recipe"),
+    ("kind: hybrid\nsparse: bad.yaml\ndense: minilm.yaml\n", "'sparse' must name a sparse \\(BM25 or impact\\) recipe, bad.yaml is hybrid"),
+    ("kind: hybrid\nsparse: bm25.yaml\ndense: bad.yaml\n", "'dense' must name a dense recipe, bad.yaml is hybrid"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\nmethod: borda\n", "unknown fusion method 'borda'"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\ndense_weight: 2\n", "dense_weight must be a number in"),
     ("kind: hybrid\nsparse: bm25.yaml\ndense: minilm.yaml\nweight: 0.5\n", "unknown setting\\(s\\) weight"),

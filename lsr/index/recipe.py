@@ -308,6 +308,10 @@ def _load_hybrid(path: Path, data: dict) -> HybridRecipe:
         raise LsrError(f"{path}: a hybrid recipe needs 'sparse': the path of a sparse recipe, or a list of them (relative to {path.parent})")
     if not isinstance(data.get("dense"), str):
         raise LsrError(f"{path}: a hybrid recipe needs 'dense': the path of a dense recipe (relative to {path.parent})")
+    for key, name in [*(("sparse", n) for n in names), ("dense", data["dense"])]:
+        if read_recipe(Path(resolve_relative(path, name))).get("kind") == "hybrid":  # read before it is loaded: it may name this file
+            raise LsrError(f"{path}: '{key}' must name a {'sparse (BM25 or impact)' if key == 'sparse' else 'dense'} recipe, "
+                           f"{name} is hybrid")
     sparse = [load_recipe(resolve_relative(path, name)) for name in names]
     dense = load_recipe(resolve_relative(path, data["dense"]))
     for name, recipe in zip(names, sparse):
