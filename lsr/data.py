@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +52,10 @@ def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
+UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a UTF-16 surrogate pair: what a JSON escape such as ``\\ud800`` without its other half decodes to."""
+
+
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each non-blank line, with clear errors for bad bytes or JSON."""
     for number, line in text_lines(path):
@@ -60,8 +65,15 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise LsrError(f"{path}:{number}: malformed JSON ({error.msg} at column {error.colno})") from None
+        except RecursionError:
+            raise LsrError(f"{path}:{number}: JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise LsrError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        if "\\u" in line:  # only an escape can spell half of a surrogate pair, which is no text (UTF-8 cannot encode it)
+            surrogate = next((m for v in record.values() if isinstance(v, str) and (m := UNPAIRED_SURROGATE.search(v))), None)
+            if surrogate:
+                raise LsrError(f"{path}:{number}: an unpaired surrogate escape (\\u{ord(surrogate.group()):04x}) is no text; "
+                               "write the character itself, or the pair of escapes of a character beyond U+FFFF")
         yield number, record
 
 

@@ -38,11 +38,19 @@ def test_reads_the_tiny_dataset(tiny):
     (b'["a", "x"]', "expected a JSON object"),
     (b'{"_id": "", "text": "x"}', "field '_id' is empty"),
     (b'{"_id": "a", "text": "caf\xe9"}', "not valid UTF-8"),
+    (b'{"_id": "a", "text": "bad \\ud800 here"}', r"an unpaired surrogate escape \(\\ud800\) is no text"),
+    (b'{"_id": "a", "title": "\\udfff", "text": "x"}', r"an unpaired surrogate escape \(\\udfff\) is no text"),
+    (b'{"_id": "a", "text": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON nested too deeply to read"),
 ])
 def test_bad_corpus_line_names_file_and_line(tmp_path, line, message):
     dataset = corpus_with(tmp_path, [b'{"_id": "ok", "text": "fine"}', line])
     with pytest.raises(LsrError, match=rf"corpus.jsonl:2: .*{message}|corpus.jsonl:2: {message}"):
         read_all(dataset)
+
+
+def test_a_surrogate_pair_of_escapes_reads_as_its_character(tmp_path):
+    dataset = corpus_with(tmp_path, [b'{"_id": "a", "text": "pill \\ud83d\\udc8a"}'])
+    assert read_all(dataset)[0].text == "pill \U0001f48a"
 
 
 WHITESPACE = "holds whitespace, which TREC run files cannot"
