@@ -159,6 +159,16 @@ def test_counts_below_one_are_refused_before_any_work(argv, expected, capsys):
     assert exit.value.code == 2 and expected in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("recipe, expected", [
+    ("indexing/bm25.yaml", "recipe 'bm25': vectors_from reuses the encoded vectors of an impact index; a BM25 index encodes none"),
+    ("indexing/minilm.yaml", "--vectors-from reuses the vectors of an impact index for a sparse recipe; 'minilm' is a DenseRecipe"),
+])
+def test_vectors_from_on_a_recipe_that_encodes_no_impact_vectors_is_refused_not_ignored(tiny, tmp_path, capsys, recipe, expected):
+    argv = ["index", recipe, "--dataset", str(tiny.corpus_path.parent), "--output", str(tmp_path / "x"), "--vectors-from", str(tmp_path / "v")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"lsr: error: {expected}\n" and not (tmp_path / "x").exists()
+
+
 def test_ablate_writes_its_table_under_the_output_folder(tmp_path, monkeypatch, capsys):
     from lsr.training import ablation
 

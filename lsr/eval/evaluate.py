@@ -131,6 +131,8 @@ def build_recipe_index(recipe: Recipe, dataset: Dataset, output: Path, out_dir: 
     """
     if ray is not None and not isinstance(recipe, IndexRecipe):
         raise LsrError(f"--ray encodes the documents of sparse model indexes; {recipe.name!r} is a {type(recipe).__name__}")
+    if vectors_from and not isinstance(recipe, IndexRecipe):
+        raise LsrError(f"--vectors-from reuses the vectors of an impact index for a sparse recipe; {recipe.name!r} is a {type(recipe).__name__}")
     if isinstance(recipe, IndexRecipe):
         from lsr.index.build import build_index
 

@@ -103,6 +103,8 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
     ``ray``: encode the documents as a Ray Data job (:mod:`lsr.index.ray_encoding`), resumable from its shards.
     """
     threads = check_threads(threads, "build_index's threads")
+    if vectors_from and recipe.kind == "bm25":
+        raise LsrError(f"recipe {recipe.name!r}: vectors_from reuses the encoded vectors of an impact index; a BM25 index encodes none")
     if ray is not None and (recipe.kind == "bm25" or vectors_from):
         raise LsrError(f"recipe {recipe.name!r}: Ray encodes documents through a model; "
                        f"{'a BM25 index has none' if recipe.kind == 'bm25' else 'vectors_from reuses vectors already encoded'}")
