@@ -37,6 +37,13 @@ def test_exact_settings_give_the_lucene_index_hits(source, request, tmp_path):
         assert seismic.search("  ", 10) == [] and seismic.search("xqzw", 10) == lucene.search("xqzw", 10)
 
 
+@pytest.mark.parametrize("k", [12, 2**31, 10**15])
+def test_a_k_beyond_the_documents_returns_every_hit_instead_of_aborting_the_process(if_index, tmp_path, k):
+    build_seismic(if_index, tmp_path / "seismic", EXACT, threads=1)
+    with Searcher.open(if_index, exhaustive=True) as lucene, Searcher.open(tmp_path / "seismic") as seismic:
+        assert_same_top(seismic.search("aspirin cancer", k), lucene.search("aspirin cancer", k))
+
+
 def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path, capsys):
     output = tmp_path / "if-seismic"
     assert main(["export", "seismic", str(if_index), "-o", str(output), "--query-cut", "5", "--heap-factor", "0.5", "--threads", "1"]) == 0

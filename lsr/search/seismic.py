@@ -50,6 +50,7 @@ class SeismicSearcher(DerivedSearcher):
         _check_query(query)
         if self.closed:
             raise LsrError(f"{self.index_dir}: this Seismic searcher is closed; open the index again (Searcher.open)")
+        k = min(k, max(int(self._index.len), 1))  # a deeper k finds no more, and one Seismic cannot allocate aborts the process
         weights = self.quantised(query) if query.strip() else {}
         if not weights:
             return []
