@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -66,6 +68,28 @@ def test_a_damaged_milvus_folder_names_what_is_missing(if_index, tmp_path):
     shutil.rmtree(tmp_path / "m" / "milvus.db")
     with pytest.raises(LsrError, match="damaged lsr index: its milvus-lite folder milvus.db/ is missing"):
         Searcher.open(tmp_path / "m")
+
+
+@pytest.mark.parametrize("k", [12, 16_385, 10**15])
+def test_a_k_beyond_the_documents_returns_every_hit(if_index, tmp_path, k):
+    build_milvus(if_index, tmp_path / "m", progress=False)
+    with Searcher.open(if_index, exhaustive=True) as lucene, Searcher.open(tmp_path / "m") as milvus:
+        assert_same_top(milvus.search("aspirin cancer", k), lucene.search("aspirin cancer", k))
+
+
+def test_a_milvus_lite_folder_open_in_another_process_is_a_clear_error(if_index, tmp_path):
+    build_milvus(if_index, tmp_path / "m", progress=False)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from lsr.search import Searcher; s = Searcher.open(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(tmp_path / "m")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "open\n"
+        with pytest.raises(LsrError, match=r"milvus.db is in use by another process \(milvus-lite opens a folder in one process at a time\)"):
+            Searcher.open(tmp_path / "m")
+    finally:
+        holder.communicate("")
+    with Searcher.open(tmp_path / "m") as milvus:  # free again once that process has ended
+        assert milvus.search("aspirin", 1)
 
 
 def _without_vectors(index, tmp_path):

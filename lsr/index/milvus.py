@@ -77,6 +77,8 @@ def open_client(uri: str, timeout: float = CONNECT_TIMEOUT):
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from pymilvus import MilvusClient
 
+    if not is_server(uri) and os.path.abspath(uri) not in _lite_clients:
+        _check_lite_unlocked(uri)
     try:
         client = MilvusClient(uri=uri, timeout=timeout)
     except Exception as error:  # pymilvus raises MilvusException, grpc and OS errors
@@ -84,6 +86,23 @@ def open_client(uri: str, timeout: float = CONNECT_TIMEOUT):
     if not is_server(uri):
         _lite_clients[os.path.abspath(uri)] = _lite_clients.get(os.path.abspath(uri), 0) + 1
     return client
+
+
+def _check_lite_unlocked(folder: str) -> None:
+    """An LsrError when another process has milvus-lite folder ``folder`` open: milvus-lite locks it (its ``LOCK`` file)
+    for one process at a time, and would only log a traceback and fail."""
+    import fcntl
+
+    lock = Path(folder) / "LOCK"
+    if not lock.is_file():
+        return
+    with open(lock, "rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise LsrError(f"{folder} is in use by another process (milvus-lite opens a folder in one process at a time): "
+                           "search through that process (e.g. its lsr serve), or stop it first") from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def close_client(client, uri: str) -> None:

@@ -83,11 +83,12 @@ class _Collection:
             self.closed = True
 
 
-def _check_milvus_k(k: int) -> int:
-    """``k`` as an int; an LsrError unless it is from 1 to Milvus' :data:`MAX_K`."""
-    k = _check_k(k)
+def _check_milvus_k(k: int, documents: int) -> int:
+    """``k`` as an int, cut to the collection's ``documents`` (a deeper k finds no more); an LsrError unless it is a whole
+    number of at least 1 and, so cut, at most Milvus' :data:`MAX_K`."""
+    k = min(_check_k(k), max(documents, 1))
     if k > MAX_K:
-        raise LsrError(f"k must be at most {MAX_K} for a Milvus collection, got {k}")
+        raise LsrError(f"k must be at most {MAX_K} for a Milvus collection of more documents, got {k}")
     return k
 
 
@@ -118,7 +119,7 @@ class MilvusSearcher(_Collection, DerivedSearcher):
         return [hits for start in range(0, len(queries), QUERY_BATCH) for hits in self._search(queries[start:start + QUERY_BATCH], k)]
 
     def _search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
-        k = _check_milvus_k(k)
+        k = _check_milvus_k(k, self.manifest["num_docs"])
         vectors = [{self._terms[t]: float(w) for t, w in self.quantised(q).items()} if q.strip() else {} for q in queries]
         asked = [i for i, vector in enumerate(vectors) if vector]
         results: list[list[Hit]] = [[] for _ in queries]
@@ -146,7 +147,7 @@ class MilvusDenseSearcher(_Collection, DenseSearcher):
 
     def search_vectors(self, vectors: np.ndarray, k: int, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` documents of each query vector by inner product (zero vectors: no hits), :data:`QUERY_BATCH` per request."""
-        k = _check_milvus_k(k)
+        k = _check_milvus_k(k, self.manifest["num_docs"])
         asked = [i for i in range(len(vectors)) if vectors[i].any()]
         results: list[list[Hit]] = [[] for _ in range(len(vectors))]
         for start in range(0, len(asked), QUERY_BATCH):
