@@ -241,6 +241,26 @@ def test_arguments_of_the_wrong_type_are_a_clear_error(index, call, message, req
             call(searcher)
 
 
+@pytest.mark.parametrize("index, options, message", [
+    ("if_index", {"query_min_ratio": "0.5"}, "query pruning: min_ratio must be a number between 0 and 1, got '0.5'"),
+    ("if_index", {"query_max_df": "0.5"}, "query_max_df must be a number in (0, 1], got '0.5'"),
+    ("if_index", {"query_top_k": True}, "query pruning: top_k must be a positive integer or empty, got True"),
+    ("if_index", {"two_phase": (0.5,)}, "two_phase must be a TwoPhase(ratio, expansion[, whole_share]), got (0.5,)"),
+    ("if_index", {"two_phase": "0.4 5"}, "two_phase must be a TwoPhase(ratio, expansion[, whole_share]), got '0.4 5'"),
+    ("bm25_index", {"query_top_k": 2}, "query_top_k apply only to impact indexes searched by Lucene; this is a bm25 index, which would ignore them"),
+    ("dense_index", {"query_max_df": 0.5, "two_phase": TwoPhase()}, "query_max_df, two_phase apply only to impact indexes searched by Lucene; "
+                                                                   "this is a dense index"),
+])
+def test_search_options_of_the_wrong_type_or_for_another_kind_of_index_are_a_clear_error(index, options, message, request):
+    with pytest.raises(LsrError, match=re.escape(message)):
+        Searcher.open(request.getfixturevalue(index), **options)
+
+
+def test_two_phase_given_as_a_plain_tuple_searches_as_a_two_phase(if_index):
+    with Searcher.open(if_index, two_phase=(0.4, 5)) as plain, Searcher.open(if_index, two_phase=TwoPhase(0.4, 5)) as named:
+        assert plain.two_phase == named.two_phase and plain.search("aspirin cancer risk", 5) == named.search("aspirin cancer risk", 5)
+
+
 @pytest.mark.parametrize("index, two_phase", [("bm25_index", None), ("if_index", None), ("if_index", TwoPhase(0.4, 5)), ("splade_index", None),
                                               ("splade_index", TwoPhase(0.4, 5))])
 @pytest.mark.parametrize("k", [2**31 - 1, 2**31, 2**40, np.int64(2**40)])

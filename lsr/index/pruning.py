@@ -9,6 +9,7 @@ measures how much on SciFact).
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
 from lsr.errors import LsrError
@@ -40,22 +41,23 @@ def quantise_weights(weights: dict[str, float], scale: float) -> dict[str, int]:
 
 def check_pruning(top_k: int | None, min_ratio: float, what: str) -> None:
     """Raise a clear error for a non-positive ``top_k`` or a ``min_ratio`` outside [0, 1]."""
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+    if top_k is not None and (not isinstance(top_k, Integral) or isinstance(top_k, bool) or top_k < 1):
         raise LsrError(f"{what}: top_k must be a positive integer or empty, got {top_k!r}")
-    if not 0.0 <= min_ratio <= 1.0:
-        raise LsrError(f"{what}: min_ratio must be between 0 and 1, got {min_ratio!r}")
+    if not is_number(min_ratio) or not 0.0 <= min_ratio <= 1.0:
+        raise LsrError(f"{what}: min_ratio must be a number between 0 and 1, got {min_ratio!r}")
 
 
-def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def is_number(x) -> bool:
+    """Whether ``x`` is a real number (an int or float, numpy's too), not a bool."""
+    return isinstance(x, Real) and not isinstance(x, bool)
 
 
 def check_two_phase(ratio, expansion, what: str, whole_share=1.0) -> None:
     """Raise a clear error unless two-phase search's ``ratio`` is in (0, 1], its ``expansion`` at least 1 and its
     ``whole_share`` in (0, 1]."""
-    if not (_number(ratio) and _number(expansion)) or not 0.0 < ratio <= 1.0 or not expansion >= 1.0:
+    if not (is_number(ratio) and is_number(expansion)) or not 0.0 < ratio <= 1.0 or not expansion >= 1.0:
         raise LsrError(f"{what}: ratio must be in (0, 1] and expansion at least 1, got {ratio!r} and {expansion!r}")
-    if not _number(whole_share) or not 0.0 < whole_share <= 1.0:
+    if not is_number(whole_share) or not 0.0 < whole_share <= 1.0:
         raise LsrError(f"{what}: whole_share must be in (0, 1], got {whole_share!r}")
 
 

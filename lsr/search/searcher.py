@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, Sequence
 from lsr.errors import LsrError
 from lsr.index.check import check_index
 from lsr.index.manifest import LUCENE_DIR, MANIFEST
-from lsr.index.pruning import check_pruning, check_two_phase, prune_weights, quantise_weights
+from lsr.index.pruning import check_pruning, check_two_phase, is_number, prune_weights, quantise_weights
 from lsr.types import Hit
 
 if TYPE_CHECKING:
@@ -66,11 +66,16 @@ class Searcher(ABC):
         or files, :func:`lsr.index.check.check_index`) is an LsrError naming the folder and what is wrong.
 
         ``query_top_k`` / ``query_min_ratio`` / ``query_max_df``: query-side pruning of impact searchers;
-        ``two_phase``: their two-phase search (see :class:`ImpactSearcher`). ``None`` takes the index's
-        default from its recipe (``IndexRecipe.search_defaults``), if any; ``exhaustive`` ignores those
+        ``two_phase``: their two-phase search (see :class:`ImpactSearcher`); given for another kind of index, an LsrError.
+        ``None`` takes the index's default from its recipe (``IndexRecipe.search_defaults``), if any; ``exhaustive`` ignores those
         defaults, so that every query term scores every document (the options given still apply).
         """
         manifest = open_manifest(index_dir)
+        given = [name for name, value in (("query_top_k", query_top_k), ("query_min_ratio", query_min_ratio), ("query_max_df", query_max_df),
+                                          ("two_phase", two_phase)) if value is not None]
+        if given and manifest["kind"] != "impact":
+            raise LsrError(f"{index_dir}: {', '.join(given)} apply only to impact indexes searched by Lucene; "
+                           f"this is a {manifest['kind']} index, which would ignore them")
         return OPENERS[manifest["kind"]](index_dir, manifest, query_top_k=query_top_k, query_min_ratio=query_min_ratio, two_phase=two_phase,
                       query_max_df=query_max_df, exhaustive=exhaustive)
 
@@ -231,8 +236,8 @@ class ImpactSearcher(LuceneSearcher):
         from lsr.encoders.table import MAX_QUERY_TOKENS, TableQueryEncoder
         from lsr.search.lucene import impact_similarity, table_queries
 
-        if not 0.0 < query_max_df <= 1.0:
-            raise LsrError(f"query_max_df must be in (0, 1], got {query_max_df!r}")
+        if not is_number(query_max_df) or not 0.0 < query_max_df <= 1.0:
+            raise LsrError(f"query_max_df must be a number in (0, 1], got {query_max_df!r}")
         super().__init__(index_dir, manifest, impact_similarity())
         self.query_max_df = query_max_df
         frequent = self._lucene.frequent_terms(query_max_df) if query_max_df < 1.0 else frozenset()
@@ -252,6 +257,9 @@ class ImpactSearcher(LuceneSearcher):
         self.query_top_k = query_top_k
         self.query_min_ratio = query_min_ratio
         if two_phase is not None:
+            if not isinstance(two_phase, (tuple, list)) or not 2 <= len(two_phase) <= 3:  # a TwoPhase is a tuple
+                raise LsrError(f"two_phase must be a TwoPhase(ratio, expansion[, whole_share]), got {two_phase!r}")
+            two_phase = TwoPhase(*two_phase)
             two_phase.check()
         self.two_phase = two_phase
         if isinstance(inner, TableQueryEncoder):
