@@ -128,6 +128,38 @@ def test_training_recipe_numbers_are_checked_naming_the_field_and_the_file(tmp_p
     assert str(error.value).startswith(f"{path}: recipe 'bad': {field} must be {expected}") and "\n" not in str(error.value)
 
 
+WEIGHTS = "ensemble weights must map teachers (bm25) to finite numbers >= 0, not all 0; got"
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ("teachers: [bm25]\nteacher_weights: {bm25: heavy}", f"recipe 'bad': teacher_weights: {WEIGHTS} {{'bm25': 'heavy'}}"),
+    ("teachers: [bm25]\nteacher_weights: {bm25: .nan}", f"recipe 'bad': teacher_weights: {WEIGHTS} {{'bm25': nan}}"),
+    ("teachers: [bm25]\nteacher_weights: {bm25: -1}", f"recipe 'bad': teacher_weights: {WEIGHTS} {{'bm25': -1}}"),
+    ("teachers: [bm25]\nteacher_weights: {bm25: 0}", f"recipe 'bad': teacher_weights: {WEIGHTS} {{'bm25': 0}}"),
+    ("teachers: [bm25]\nteacher_weights: {splade: 1}", f"recipe 'bad': teacher_weights: {WEIGHTS} {{'splade': 1}}"),
+    ("teachers: [bm25]\nteacher_weights: [1]", f"recipe 'bad': teacher_weights: {WEIGHTS} [1]"),
+    ("selection_alpha: 0.05", "recipe 'bad': selection_alpha chooses among validated weights, which only patience keeps"),
+    ("name: ../../escape", "recipe name '../../escape': a name must be a plain file name"),
+    ("student: dense\nname: ../../escape", "recipe name '../../escape': a name must be a plain file name"),
+])
+def test_training_settings_that_would_fail_late_or_escape_the_output_folder_are_refused_naming_the_file(tmp_path, settings, expected):
+    from lsr.training.recipe import load_training_recipe
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(settings + "\n")
+    with pytest.raises(LsrError) as error:
+        load_training_recipe(path)
+    assert str(error.value).startswith(f"{path}: {expected}") and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("weights", [{"bm25": float("nan")}, {"bm25": "1"}, {"bm25": float("inf")}, {"bm25": True}])
+def test_ensemble_weights_that_are_not_finite_numbers_are_refused_not_nan_targets(weights):
+    from lsr.training.ensemble import ensemble_targets
+
+    with pytest.raises(LsrError, match="ensemble weights must map teachers"):
+        ensemble_targets({"bm25": np.array([[1.0, 2.0, 3.0]])}, weights)
+
+
 @pytest.mark.parametrize("settings, field, value", [
     ("learning_rate: 1e-4", "learning_rate", 1e-4),  # a string to YAML 1.1, but exactly a number
     ("learning_rate: 1.0e-4", "learning_rate", 1e-4),

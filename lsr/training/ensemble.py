@@ -8,6 +8,7 @@ usefully peaked, as in opensearch-sparse-model-tuning-sample's ensemble distilla
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,14 @@ def normalise_rows(scores: np.ndarray, method: str = "minmax") -> np.ndarray:
     raise LsrError(f"unknown normalisation {method!r}: use one of {NORMALISATIONS}")
 
 
+def check_teacher_weights(weights, teachers: Sequence[str]) -> None:
+    """An LsrError unless ``weights`` maps some of ``teachers`` to finite numbers >= 0, not all 0 (a teacher left out weighs 0)."""
+    if not isinstance(weights, Mapping) or set(weights) - set(teachers) or \
+            not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < math.inf for w in weights.values()) or \
+            not sum(weights.values()):
+        raise LsrError(f"ensemble weights must map teachers ({', '.join(teachers)}) to finite numbers >= 0, not all 0; got {weights!r}")
+
+
 def ensemble_targets(teacher_scores: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None,
                      method: str = "minmax", scale: float = 30.0) -> np.ndarray:
     """Combine ``{teacher: (queries x candidates) scores}`` into distillation targets of the same shape."""
@@ -40,9 +49,7 @@ def ensemble_targets(teacher_scores: Mapping[str, np.ndarray], weights: Mapping[
     if len(shapes) != 1:
         raise LsrError(f"teachers scored different candidate sets: shapes {sorted(shapes)}")
     weights = {n: 1.0 for n in names} if weights is None else dict(weights)
-    unknown = set(weights) - set(names)
-    if unknown or any(weights.get(n, 0) < 0 for n in names) or sum(weights.get(n, 0) for n in names) <= 0:
-        raise LsrError(f"ensemble weights must be non-negative, name known teachers ({', '.join(names)}) and not all be 0; got {weights}")
+    check_teacher_weights(weights, names)
     total = sum(weights.get(n, 0.0) for n in names)
     combined = sum(weights.get(n, 0.0) * normalise_rows(teacher_scores[n], method) for n in names) / total
     return combined * scale

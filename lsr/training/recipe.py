@@ -18,6 +18,7 @@ from lsr.recipe_files import (
     POSITIVE,
     Number,
     check_keys,
+    check_name,
     check_numbers,
     check_strings,
     made,
@@ -25,6 +26,7 @@ from lsr.recipe_files import (
     read_recipe,
     resolve_relative,
 )
+from lsr.training.ensemble import check_teacher_weights
 
 CHOICES = {
     "student": ("inference-free", "splade"),  # dense students: DenseTrainRecipe
@@ -90,16 +92,23 @@ class TrainRecipe:
 
     def __post_init__(self):
         check_strings(self, ("name", "dataset", "split", "backbone"))
+        check_name(self.name)  # it names the model's folder
         if not isinstance(self.teachers, list) or not all(isinstance(t, str) for t in self.teachers):
             raise LsrError(f"recipe {self.name!r}: teachers must be a list of names (e.g. [bm25, 'dense:all-MiniLM-L6-v2']), got {self.teachers!r}")
-        if self.teacher_weights is not None and not isinstance(self.teacher_weights, dict):
-            raise LsrError(f"recipe {self.name!r}: teacher_weights must map teacher names to numbers, got {self.teacher_weights!r}")
+        if self.teacher_weights is not None:
+            try:
+                check_teacher_weights(self.teacher_weights, self.teachers)
+            except LsrError as error:
+                raise LsrError(f"recipe {self.name!r}: teacher_weights: {error}") from None
         check_numbers(self, TRAIN_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise LsrError(f"recipe {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")
         if not self.teachers:
             raise LsrError(f"recipe {self.name!r}: at least one teacher is needed")
+        if self.selection_alpha is not None and self.patience is None:
+            raise LsrError(f"recipe {self.name!r}: selection_alpha chooses among validated weights, which only patience keeps; "
+                           "set patience too, or remove selection_alpha")
         if not 0 < self.validation_fraction < 1:
             raise LsrError(f"recipe {self.name!r}: validation_fraction must be between 0 and 1")
         if self.lexical_weight < 0 or (self.lexical_weight and ("bm25" not in self.teachers or self.student != "inference-free"
@@ -165,6 +174,7 @@ class DenseTrainRecipe:
 
     def __post_init__(self):
         check_strings(self, ("name", "dataset", "split", "backbone", "document_index"))
+        check_name(self.name)  # it names the model's folder
         check_numbers(self, DENSE_NUMBERS, f"recipe {self.name!r}", reals_as_float=True)
         if self.tune not in ("query", "both", "static"):
             raise LsrError(f"recipe {self.name!r}: tune must be query (the query encoder only), both or static (a static-embedding "
