@@ -179,3 +179,20 @@ def test_query_tuning_needs_the_backbones_document_vectors(tiny_train, tmp_path)
     (tmp_path / "other.yaml").write_text("kind: dense\nname: other\nencoder: splade-tiny\n")
     with pytest.raises(LsrError, match="not the backbone"):
         backbone_vectors(recipe(tiny_train, document_index=str(tmp_path / "other.yaml")), load_dataset(str(tiny_train)), tmp_path, 1, False)
+
+
+@pytest.mark.parametrize("tune", ["query", "static"])
+@pytest.mark.parametrize("index, expected", [
+    ("missing.yaml", "cannot read recipe .*missing.yaml: No such file or directory"),
+    ("bm25.yaml", "document_index .*bm25.yaml: a bm25 recipe, not a dense one"),
+    ("splade.yaml", "encodes documents with 'splade-tiny', not the backbone 'all-MiniLM-L6-v2'"),
+])
+def test_a_bad_document_index_is_refused_before_any_work(tiny_train, tmp_path, monkeypatch, tune, index, expected):
+    import lsr.training.dense as dense
+
+    (tmp_path / "bm25.yaml").write_text("name: bm25\n")
+    (tmp_path / "splade.yaml").write_text("kind: dense\nname: splade\nencoder: splade-tiny\n")
+    monkeypatch.setattr(dense, "bm25_candidates", lambda *a, **k: pytest.fail("work started before the document index was checked"))
+    with pytest.raises(LsrError, match=expected):
+        dense.train_dense(recipe(tiny_train, tune=tune, document_index=str(tmp_path / index)), tmp_path / "model", out_dir=tmp_path, threads=1,
+                          progress=False)

@@ -141,6 +141,8 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     started = time.perf_counter()
     output = Path(output)
     check_replaceable(output, is_model_folder, "a model folder")  # before any work: building() would refuse it only once trained
+    if recipe.tune in ("query", "static"):
+        document_recipe(recipe)  # before any work: a bad one would otherwise fail after the static distillation
     dataset, qrels = start_run(recipe, data_dir, threads)
     candidates = bm25_candidates(dataset, recipe.split, recipe.candidates_k, out_dir, threads, progress)
     train_ids, val_ids = split_queries(list(candidates.lists), recipe.validation_fraction, recipe.seed)
@@ -216,19 +218,25 @@ def train_dense(recipe: DenseTrainRecipe, output: str | Path, out_dir: Path = Pa
     return summary
 
 
-def backbone_vectors(recipe: DenseTrainRecipe, dataset, out_dir: Path, threads: int, progress: bool) -> tuple[np.ndarray, list[str]]:
-    """(document vectors, their ids) of ``recipe.document_index``, built if needed; LsrError unless that
-    index was encoded by the recipe's backbone (query vectors must live in the same space)."""
+def document_recipe(recipe: DenseTrainRecipe):
+    """The dense index recipe ``recipe.document_index``; LsrError unless it is one and encodes documents with the recipe's backbone."""
     from lsr.encoders.names import resolve_model
-    from lsr.eval.evaluate import ensure_index
     from lsr.index.recipe import DenseRecipe, load_recipe
-    from lsr.search.dense import DenseSearcher
 
     index_recipe = load_recipe(recipe.document_index)
     if not isinstance(index_recipe, DenseRecipe):
         raise LsrError(f"document_index {recipe.document_index}: a {index_recipe.kind} recipe, not a dense one")
     if resolve_model(index_recipe.encoder) != resolve_model(recipe.backbone):
         raise LsrError(f"document_index {recipe.document_index} encodes documents with {index_recipe.encoder!r}, "
-                       f"not the backbone {recipe.backbone!r}: tune: query needs the backbone's document vectors")
-    searcher = DenseSearcher(ensure_index(index_recipe, dataset, out_dir, threads, progress))
+                       f"not the backbone {recipe.backbone!r}: tune: {recipe.tune} needs the backbone's document vectors")
+    return index_recipe
+
+
+def backbone_vectors(recipe: DenseTrainRecipe, dataset, out_dir: Path, threads: int, progress: bool) -> tuple[np.ndarray, list[str]]:
+    """(document vectors, their ids) of ``recipe.document_index``, built if needed; LsrError unless that
+    index was encoded by the recipe's backbone (query vectors must live in the same space)."""
+    from lsr.eval.evaluate import ensure_index
+    from lsr.search.dense import DenseSearcher
+
+    searcher = DenseSearcher(ensure_index(document_recipe(recipe), dataset, out_dir, threads, progress))
     return np.asarray(searcher.vectors), searcher.doc_ids
