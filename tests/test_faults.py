@@ -88,6 +88,18 @@ def test_an_impact_index_missing_its_query_files_is_a_clear_error(if_index, tmp_
         Searcher.open(index)
 
 
+@pytest.mark.parametrize("name, expected", [
+    ("tokenizer.json", "cannot read tokenizer {path}: key must be a string at line 1 column 2"),
+    ("idf.json", "cannot read weight table {path}: Expecting property name enclosed in double quotes"),
+])
+def test_an_impact_index_with_an_unreadable_query_file_is_a_clear_error(if_index, tmp_path, name, expected):
+    index = tmp_path / "index"
+    shutil.copytree(if_index, index)
+    (index / "query" / name).write_text("{not json", encoding="utf-8")
+    with pytest.raises(LsrError, match=re.escape(expected.format(path=index / "query" / name))):
+        Searcher.open(index)
+
+
 @pytest.mark.parametrize("damage, expected", [
     (lambda i: _truncate(i / VECTORS), "vectors.npy is .* bytes, not the .* its header announces"),
     (lambda i: (i / VECTORS).write_bytes(b"\x93NUMPY garbage"), "vectors.npy is not a readable numpy array"),

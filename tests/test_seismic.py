@@ -93,10 +93,16 @@ def test_bad_sources_and_settings_are_clear_errors(bm25_index, if_index, tmp_pat
     assert (mine / "notes.txt").read_text() == "keep me"
 
 
-def test_a_damaged_seismic_index_names_the_missing_file(if_index, tmp_path):
+@pytest.mark.parametrize("damage, expected", [
+    (lambda terms: terms.unlink(), "terms.json is missing"),
+    (lambda terms: terms.write_text(terms.read_text()[:20]), r"terms.json cannot be read \("),
+    (lambda terms: terms.write_text("[1, 2]"), "terms.json does not map terms to integer ids"),
+    (lambda terms: terms.write_text('{"aspirin": "7"}'), "terms.json does not map terms to integer ids"),
+])
+def test_a_damaged_seismic_index_names_the_damaged_file(if_index, tmp_path, damage, expected):
     build_seismic(if_index, tmp_path / "s", EXACT, threads=1)
-    (tmp_path / "s" / "terms.json").unlink()
-    with pytest.raises(LsrError, match="terms.json is missing"):
+    damage(tmp_path / "s" / "terms.json")
+    with pytest.raises(LsrError, match=f"a damaged lsr index: {expected}"):
         Searcher.open(tmp_path / "s")
 
 

@@ -49,7 +49,10 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
         path = path / "tokenizer.json"
     if not path.is_file():
         raise LsrError(f"tokenizer not found: {path}")
-    tokenizer = Tokenizer.from_file(str(path))
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as error:  # tokenizers raises a bare Exception for a file it cannot parse
+        raise LsrError(f"cannot read tokenizer {path}: {' '.join(str(error).split())}") from None
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lsr.index.check import damaged
 from lsr.index.manifest import TERMS
 from lsr.index.pruning import quantise_weights
 from lsr.search.searcher import Searcher, query_encoder
@@ -19,7 +20,7 @@ class DerivedSearcher(Searcher):
         self.encoder = query_encoder(index_dir, manifest["query"])
         self._model_queries = manifest["query"]["type"] == "model"
         self.scale = float(manifest["query"]["scale"])
-        self._terms: dict[str, int] = json.loads((index_dir / TERMS).read_text(encoding="utf-8"))
+        self._terms = read_terms(index_dir)
 
     def quantised(self, query: str) -> dict[str, int]:
         """The query's integer term weights that the index holds, as sent to its engine."""
@@ -29,3 +30,14 @@ class DerivedSearcher(Searcher):
         """Encode ``query`` by the model, when queries go through one; tables run no model."""
         if self._model_queries:
             self.encoder.encode(query)
+
+
+def read_terms(index_dir: Path) -> dict[str, int]:
+    """A derived index's ``terms.json`` (term -> component id); a damaged index unless it reads as such a mapping."""
+    try:
+        terms = json.loads((index_dir / TERMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise damaged(index_dir, f"{TERMS} cannot be read ({error})") from None
+    if not isinstance(terms, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in terms.values()):
+        raise damaged(index_dir, f"{TERMS} does not map terms to integer ids")
+    return terms
