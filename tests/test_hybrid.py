@@ -214,6 +214,20 @@ def test_tune_fusion_refuses_the_test_split(tmp_path, tiny_with_train, capsys):
     assert "needs a hybrid recipe" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option, value, expected", [
+    ("--rrf-ks", "-1", "fusion grid: fusion: rrf_k must be a finite number > 0, got -1.0"),
+    ("--rrf-ks", "nan", "fusion grid: fusion: rrf_k must be a finite number > 0, got nan"),
+    ("--rrf-ks", "inf", "fusion grid: fusion: rrf_k must be a finite number > 0, got inf"),
+    ("--weights", "0.5,1.5", "fusion grid: dense_weight must be a number in [0, 1] (the sparse side weighs 1 - dense_weight), got 1.5"),
+    ("--depths", "10,0", "fusion grid: fusion: depth must be an integer >= 1, got 0"),
+])
+def test_tune_fusion_refuses_a_grid_value_before_any_work_even_one_no_setting_uses(tmp_path, tiny_with_train, capsys, option, value, expected):
+    path = recipe_files(tmp_path)  # minmax: its grid uses no RRF constant
+    argv = ["tune-fusion", str(path), "--dataset", str(tiny_with_train), "--out-dir", str(tmp_path / "out"), "--dry-run", option, value]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"lsr: error: {expected}\n" and not (tmp_path / "out").exists()
+
+
 def test_cli_index_search_and_evaluate_a_hybrid(tmp_path, tiny, capsys):
     path = recipe_files(tmp_path, method="rrf", depth=10)
     out = tmp_path / "out"

@@ -41,6 +41,19 @@ class Grid:
     rrf_ks: tuple[float, ...]
     lists: int = 2  # ranked lists fused: sparse ones + the dense one
 
+    def __post_init__(self) -> None:
+        """Every value is checked as the fusion setting it is, before any search, also those no combination uses (RRF
+        constants when no method is rrf); an LsrError names the first bad one."""
+        for key, values in (("mode", self.modes), ("method", self.methods), ("missing", self.missing), ("depth", self.depths),
+                            ("dense_weight", self.weights), ("rrf_k", self.rrf_ks)):
+            if not values:
+                raise LsrError(f"fusion grid: no {key} to try")
+            for value in values:
+                try:
+                    FusionConfig(**{key: value})
+                except LsrError as error:
+                    raise LsrError(f"fusion grid: {error}") from None
+
     def weightings(self) -> list[tuple[float, ...] | float]:
         """Two lists: the dense weights. More: every weighting of the lists whose weights are all drawn
         from ``weights`` and sum to 1 (0, 0.1, ..., 1: 66 weightings of three lists)."""
