@@ -368,6 +368,7 @@ BAD_ARGUMENTS = [
     (lambda s: s.batch_search(["aspirin", 5]), "a query must be a str, got int 5"),
     (lambda s: s.search("aspirin", k=2.5), "k must be at least 1 and a whole number, got 2.5"),
     (lambda s: s.batch_search(["aspirin", "risk"], threads=None), "threads must be a whole number, got None"),
+    (lambda s: s.batch_search(["aspirin", "risk"], threads=10**6), "threads must be at most 512, got 1000000"),
 ]
 
 

@@ -230,6 +230,7 @@ BAD_ARGUMENTS = [
     (lambda s: s.search("aspirin", k=True), "k must be at least 1 and a whole number, got True"),
     (lambda s: s.batch_search(["aspirin"], k=0), "k must be at least 1 and a whole number, got 0"),
     (lambda s: s.batch_search(["aspirin", "risk"], threads="2"), "threads must be a whole number, got '2'"),
+    (lambda s: s.batch_search(["aspirin", "risk"], threads=10**6), "threads must be at most 512, got 1000000"),
 ]
 
 

@@ -17,6 +17,7 @@ from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, Sequence
 
+from lsr.config import MAX_THREADS
 from lsr.errors import LsrError
 from lsr.index.check import check_index
 from lsr.index.manifest import LUCENE_DIR, MANIFEST
@@ -85,6 +86,7 @@ class Searcher(ABC):
 
     def batch_search(self, queries: Sequence[str], k: int = 10, threads: int = 1) -> list[list[Hit]]:
         """The top ``k`` hits of each query, in the order given."""
+        _check_threads(threads)
         return [self.search(query, k) for query in _check_queries(queries)]
 
     def encode_query(self, query: str) -> None:
@@ -120,9 +122,12 @@ def _check_k(k: int, name: str = "k") -> int:
 
 
 def _check_threads(threads: int) -> int:
-    """``threads`` as an int (below 2: one thread); an LsrError unless it is a whole number."""
+    """``threads`` as an int (below 2: one thread); an LsrError unless it is a whole number of at most :data:`MAX_THREADS`
+    (faiss would set OpenMP to a million threads, and a later search crash the process)."""
     if isinstance(threads, bool) or not isinstance(threads, Integral):
         raise LsrError(f"threads must be a whole number, got {threads!r}")
+    if threads > MAX_THREADS:
+        raise LsrError(f"threads must be at most {MAX_THREADS}, got {threads!r}")
     return int(threads)
 
 
