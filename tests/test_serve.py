@@ -204,3 +204,16 @@ def test_the_load_test_serves_concurrent_clients_the_serial_answers(bm25_index, 
     assert 0 < result["load"]["p50_ms"] <= result["load"]["p99_ms"]
     paths = write_result(result, tmp_path)
     assert "| load (" in paths["markdown"].read_text() and json.loads(paths["json"].read_text())["load"]["requests"] == result["load"]["requests"]
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--seconds", "-1", "load test: seconds must be a finite number in (0, 86400], got -1.0"),
+    ("--seconds", "nan", "load test: seconds must be a finite number in (0, 86400], got nan"),
+    ("--seconds", "inf", "load test: seconds must be a finite number in (0, 86400], got inf"),
+    ("--clients", "100000", "load test: clients must be an integer in [1, 512], got 100000"),
+])
+def test_a_load_test_of_no_time_or_endless_is_refused_before_the_service_starts(bm25_index, tiny, capsys, option, value, expected):
+    from lsr.cli import main
+
+    assert main(["loadtest", str(bm25_index), "--dataset", str(tiny.corpus_path.parent), option, value]) == 2
+    assert capsys.readouterr().err == f"lsr: error: {expected}\n"

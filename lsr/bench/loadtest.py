@@ -29,6 +29,7 @@ from lsr.errors import LsrError
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+DAY = 86_400  # seconds: the longest load phase
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,16 @@ class LoadSettings:
     k: int = 10
     max_concurrency: int = 8
     start_timeout: float = 180.0
+
+    def __post_init__(self) -> None:
+        """An LsrError naming the first setting that is not a number in its range (a load phase of NaN, negative or
+        infinite seconds would report on nothing or never end)."""
+        from lsr.config import MAX_THREADS
+        from lsr.recipe_files import COUNT, POSITIVE, Number, check_numbers
+
+        check_numbers(self, {"clients": Number(integer=True, low=1, high=MAX_THREADS), "seconds": Number(low=0, high=DAY, above=True),
+                             "k": COUNT, "max_concurrency": Number(integer=True, low=1, high=MAX_THREADS),
+                             "start_timeout": POSITIVE}, "load test")
 
 
 def free_port() -> int:
