@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -58,6 +59,11 @@ def test_bad_sources_addresses_and_names_are_clear_errors(bm25_index, splade_ind
         open_client("http://127.0.0.1:9", timeout=5)
     with pytest.raises(LsrError, match="collection name 'my-docs'"):
         build_milvus(splade_index, tmp_path / "m", collection="my-docs", progress=False)
+    with pytest.raises(LsrError, match="collection name '': letters, digits and underscores"):
+        build_milvus(splade_index, tmp_path / "m", collection="", progress=False)
+    for uri in ("not a uri", str(tmp_path / "notes.txt"), "127.0.0.1:19530"):
+        with pytest.raises(LsrError, match=f"Milvus URI {re.escape(repr(uri))}: give a server's, such as http://host:19530"):
+            build_milvus(splade_index, tmp_path / "m", uri=uri, progress=False)
     assert not (tmp_path / "m").exists()
 
 

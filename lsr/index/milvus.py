@@ -142,7 +142,10 @@ def build_milvus(source: str | os.PathLike, output: str | os.PathLike, uri: str 
     source, output = Path(source), Path(os.path.abspath(output))
     source, dense = _hybrid_parts(source)
     manifest = impact_source(source, "a Milvus collection")
-    name = collection or collection_name(output)
+    if uri is not None and not is_server(uri):
+        raise LsrError(f"Milvus URI {uri!r}: give a server's, such as http://host:19530 (without a URI the collection goes into "
+                       "milvus-lite inside the output folder)")
+    name = collection_name(output) if collection is None else collection
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name):
         raise LsrError(f"Milvus collection name {name!r}: letters, digits and underscores, starting with a letter or underscore")
     started = time.perf_counter()
