@@ -94,6 +94,27 @@ def test_bad_sources_and_settings_are_clear_errors(bm25_index, if_index, tmp_pat
 
 
 @pytest.mark.parametrize("damage, expected", [
+    (lambda shard: shard.write_text(shard.read_text()[:-40]), r"its kept vectors collection/.*\.jsonl cannot be read \("),
+    (lambda shard: shard.write_text("".join(shard.read_text().splitlines(keepends=True)[1:])),
+     "its kept vectors hold 10 documents, not the manifest's 11 \\(truncated\\?\\)"),
+    (lambda shard: shard.write_text('{"id": "d1", "vector": [1, 2]}\n'), r"its kept vectors collection/.*\.jsonl cannot be read \(not an object"),
+    (lambda shard: shard.write_bytes(b"\xff\xfe"), r"its kept vectors collection/.*\.jsonl cannot be read \('utf-8' codec"),
+])
+@pytest.mark.parametrize("build", ["seismic", "milvus"])
+def test_damaged_kept_vectors_are_a_damaged_source_not_a_traceback_or_fewer_documents(if_index, tmp_path, damage, expected, build):
+    import shutil
+
+    from lsr.index.milvus import build_milvus
+
+    source = tmp_path / "source"
+    shutil.copytree(if_index, source)
+    damage(next((source / "collection").glob("*.jsonl")))
+    with pytest.raises(LsrError, match=f"{source}: a damaged lsr index: {expected}"):
+        build_seismic(source, tmp_path / "out", EXACT, threads=1) if build == "seismic" else build_milvus(source, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage, expected", [
     (lambda terms: terms.unlink(), "terms.json is missing"),
     (lambda terms: terms.write_text(terms.read_text()[:20]), r"terms.json cannot be read \("),
     (lambda terms: terms.write_text("[1, 2]"), "terms.json does not map terms to integer ids"),

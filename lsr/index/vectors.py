@@ -33,23 +33,38 @@ def impact_source(source: Path, what: str) -> Manifest:
 
 
 def kept_vectors(index_dir: Path) -> Iterator[tuple[list[str], sp.csr_matrix, np.ndarray]]:
-    """The kept vectors of impact index ``index_dir``, as (doc ids, rows, column names) chunks of :data:`CHUNK` documents."""
+    """The kept vectors of impact index ``index_dir``, as (doc ids, rows, column names) chunks of :data:`CHUNK` documents;
+    a damaged index unless every line reads as a document's vector and they are the manifest's ``num_docs``."""
+    from lsr.index.check import damaged
+
     shards = sorted((index_dir / "collection").glob("*.jsonl"))
     if not shards:
         raise LsrError(f"{index_dir}: no kept vectors to build from (build the index with lsr index ... --keep-vectors)")
     ids: list[str] = []
     vectors: list[dict] = []
+    count = 0
     for shard in shards:
-        with open(shard, encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                ids.append(record["id"])
-                vectors.append(record["vector"])
-                if len(ids) == CHUNK:
-                    yield _rows(ids, vectors)
-                    ids, vectors = [], []
+        try:
+            with open(shard, encoding="utf-8") as handle:
+                for line in handle:
+                    record = json.loads(line)
+                    if not isinstance(record.get("id"), str) or not isinstance(record.get("vector"), dict):
+                        raise ValueError("not an object with a string id and a vector")
+                    ids.append(record["id"])
+                    vectors.append(record["vector"])
+                    if len(ids) == CHUNK:
+                        count += len(ids)
+                        yield _rows(ids, vectors)
+                        ids, vectors = [], []
+        except (ValueError, AttributeError) as error:  # JSON, UTF-8 or a record of another shape
+            raise damaged(index_dir, f"its kept vectors {shard.relative_to(index_dir)} cannot be read "
+                                     f"({' '.join(str(error).split())[:200]})") from None
     if ids:
+        count += len(ids)
         yield _rows(ids, vectors)
+    expected = read_manifest(index_dir).get("num_docs")
+    if count != expected:
+        raise damaged(index_dir, f"its kept vectors hold {count} documents, not the manifest's {expected} (truncated?)")
 
 
 def _rows(ids: list[str], vectors: list[dict]) -> tuple[list[str], sp.csr_matrix, np.ndarray]:
