@@ -119,6 +119,14 @@ def test_a_damaged_dense_index_is_a_clear_error_naming_the_folder(dense_index, t
     assert "\n" not in str(error.value)
 
 
+def test_a_dense_index_whose_query_model_gives_vectors_of_another_size_is_a_clear_error(dense_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(dense_index, index)
+    _manifest(index, lambda m: m["query"].update(model="splade-tiny"))  # as a query model folder retrained from another backbone
+    with pytest.raises(LsrError, match=f"^{index}: its query model splade-tiny gives 128-dimensional vectors, not the 384 of its documents"):
+        Searcher.open(index).search("aspirin", 3)
+
+
 def test_an_unreadable_faiss_file_of_the_right_size_is_a_clear_error(dense_index, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(dense_index, index)

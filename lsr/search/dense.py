@@ -78,15 +78,19 @@ class DenseSearcher(Searcher):
         if "onnx" in query:  # the export pools (and normalises, as the model does) inside its graph
             prompt = prompt or self.model.settings.get("query_prompt", "")  # the model's own, as encode_query applies it
             vectors = self.model.run([prompt + text for text in texts])
-            out[rows] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if normalize else vectors
         else:
             from lsr.encoders.dense import StaticQueryEncoder, encode
 
             if isinstance(self.model, StaticQueryEncoder):
-                out[rows] = self.model.encode(texts, prompt, normalize)
+                vectors = self.model.encode(texts, prompt, normalize)
             else:
                 with torch_threads(1 if len(texts) == 1 else None):
-                    out[rows] = encode(self.model, texts, "query", prompt, normalize)
+                    vectors = encode(self.model, texts, "query", prompt, normalize)
+        if vectors.shape[1] != out.shape[1]:
+            raise LsrError(f"{self.index_dir}: its query model {query.get('onnx') or query['model']} gives {vectors.shape[1]}-dimensional "
+                           f"vectors, not the {out.shape[1]} of its documents (replaced after indexing?); rebuild the index")
+        out[rows] = vectors
         return out
 
     def encode_query(self, query: str) -> None:
