@@ -239,6 +239,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, ir_datase
     A nested name (``cqadupstack/android``) is called ``cqadupstack-android``. ``corpus_only``: a folder
     with a ``corpus.jsonl`` and no queries will do.
     """
+    if not isinstance(name, (str, os.PathLike)) or not str(name):
+        raise LsrError(f"a dataset is a name or a folder's path (str or os.PathLike), got {type(name).__name__} {name!r:.80}")
+    name = os.fspath(name)
     path = find_local(name, data_dir)
     label = Path(name).name if path == Path(name) else name.replace("/", "-")
     if path is None:

@@ -319,3 +319,30 @@ def test_index_builds_from_python_refuse_a_thread_count_java_or_faiss_would_chok
     with pytest.raises(LsrError, match=r"build_dense_index's threads must be a whole number from 1 to 512"):
         build_dense_index(DenseRecipe(name="minilm"), tiny, tmp_path / "dense", threads=threads, progress=False)
     assert not list(tmp_path.iterdir())  # refused before any work
+
+
+@pytest.mark.parametrize("build", ["build_index", "build_dense_index"])
+@pytest.mark.parametrize("argument, value, expected", [
+    ("recipe", {"name": "x"}, "recipe must be an {kind} (e.g. {kind}.load(path)), got dict"),
+    ("dataset", "tiny", "dataset must be an lsr Dataset (lsr.data.load_dataset(name or folder)), got str 'tiny'"),
+    ("output", None, "output must be a folder's path (str or os.PathLike), got NoneType None"),
+    ("output", "", "output must be a folder's path (str or os.PathLike), got str ''"),
+])
+def test_index_builds_from_python_refuse_arguments_of_the_wrong_type_before_any_work(tiny, tmp_path, build, argument, value, expected):
+    from lsr.index.build import build_index
+    from lsr.index.dense import build_dense_index
+    from lsr.index.recipe import DenseRecipe, IndexRecipe
+
+    make, kind = (build_index, IndexRecipe) if build == "build_index" else (build_dense_index, DenseRecipe)
+    arguments = {"recipe": kind(name="x"), "dataset": tiny, "output": tmp_path / "x", argument: value}
+    with pytest.raises(LsrError, match=re.escape(expected.format(kind=kind.__name__))):
+        make(**arguments, threads=1, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", [123, None, ""])
+def test_a_dataset_that_is_no_name_or_path_is_a_clear_error(name):
+    from lsr.data import load_dataset
+
+    with pytest.raises(LsrError, match=re.escape(f"a dataset is a name or a folder's path (str or os.PathLike), got {type(name).__name__} {name!r}")):
+        load_dataset(name)

@@ -26,7 +26,7 @@ from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
 from lsr.index.pruning import prune_rows, prune_weights, quantise, quantise_weights
 from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, read_shards, shard_folder
-from lsr.index.recipe import IndexRecipe, directory_digest
+from lsr.index.recipe import IndexRecipe, check_build_arguments, directory_digest
 from lsr.jvm import run_java
 from lsr.version import __version__
 
@@ -103,6 +103,7 @@ def build_index(recipe: IndexRecipe, dataset: Dataset, output: str | Path, threa
     ``ray``: encode the documents as a Ray Data job (:mod:`lsr.index.ray_encoding`), resumable from its shards.
     """
     threads = check_threads(threads, "build_index's threads")
+    check_build_arguments(recipe, IndexRecipe, dataset, output)
     if vectors_from and recipe.kind == "bm25":
         raise LsrError(f"recipe {recipe.name!r}: vectors_from reuses the encoded vectors of an impact index; a BM25 index encodes none")
     if ray is not None and (recipe.kind == "bm25" or vectors_from):

@@ -25,7 +25,7 @@ from lsr.errors import LsrError
 from lsr.index.build import ENCODE_CHUNK, chunked, non_empty, write_query_onnx
 from lsr.index.check import check_index, read_doc_ids
 from lsr.index.manifest import DOCIDS, FAISS_FILE, MANIFEST, VECTORS, Manifest, building, directory_size, read_manifest, write_manifest
-from lsr.index.recipe import DenseRecipe
+from lsr.index.recipe import DenseRecipe, check_build_arguments
 from lsr.version import __version__
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def build_dense_index(recipe: DenseRecipe, dataset: Dataset, output: str | Path,
     from lsr.encoders import dense  # torch is needed only here
 
     threads = check_threads(threads, "build_dense_index's threads")
+    check_build_arguments(recipe, DenseRecipe, dataset, output)
     started = time.perf_counter()
     checksum = dataset.corpus_sha256  # before the corpus is read
     faiss.omp_set_num_threads(threads)

@@ -82,6 +82,18 @@ def _digest_of(folder: str, state: tuple) -> str:
     return digest.hexdigest()
 
 
+def check_build_arguments(recipe, kind: type, dataset, output) -> None:
+    """An LsrError unless an index build was given a ``kind`` recipe, an lsr Dataset and an output folder's path."""
+    from lsr.data import Dataset
+
+    if not isinstance(recipe, kind):
+        raise LsrError(f"recipe must be an {kind.__name__} (e.g. {kind.__name__}.load(path)), got {type(recipe).__name__} {recipe!r:.80}")
+    if not isinstance(dataset, Dataset):
+        raise LsrError(f"dataset must be an lsr Dataset (lsr.data.load_dataset(name or folder)), got {type(dataset).__name__} {dataset!r:.80}")
+    if not isinstance(output, (str, os.PathLike)) or not os.fspath(output):
+        raise LsrError(f"output must be a folder's path (str or os.PathLike), got {type(output).__name__} {output!r:.80}")
+
+
 def check_backend(backend: str, where: str) -> None:
     """LsrError unless ``backend`` is one of :data:`lsr.encoders.onnx.BACKENDS`."""
     if backend not in BACKENDS:
