@@ -81,7 +81,9 @@ def test_bad_sources_and_settings_are_clear_errors(bm25_index, if_index, tmp_pat
     with pytest.raises(LsrError, match="no kept vectors.*--keep-vectors"):
         build_seismic(bare, tmp_path / "b")
     for setting, message in (({"heap_factor": 0}, "heap_factor must be in"), ({"query_cut": 0}, "query_cut must be a positive integer"),
-                             ({"summary_energy": 1.5}, "summary_energy must be in"), ({"max_fraction": 0.5}, "max_fraction must be")):
+                             ({"summary_energy": 1.5}, "summary_energy must be in"), ({"max_fraction": 0.5}, "max_fraction must be"),
+                             ({"max_fraction": True}, "max_fraction must be a finite number >= 1, got True"),
+                             ({"max_fraction": float("inf")}, "max_fraction must be a finite number >= 1, got inf")):
         with pytest.raises(LsrError, match=message):
             build_seismic(if_index, tmp_path / "c", SeismicSettings(**setting))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

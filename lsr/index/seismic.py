@@ -56,8 +56,8 @@ class SeismicSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
                 raise LsrError(f"seismic setting {name} must be in ({low:g}, {high:g}], got {value!r}")
-        if not isinstance(self.max_fraction, (int, float)) or not self.max_fraction >= 1.0:
-            raise LsrError(f"seismic setting max_fraction must be a number >= 1, got {self.max_fraction!r}")
+        if not isinstance(self.max_fraction, (int, float)) or isinstance(self.max_fraction, bool) or not 1.0 <= self.max_fraction < float("inf"):
+            raise LsrError(f"seismic setting max_fraction must be a finite number >= 1, got {self.max_fraction!r}")
 
 
 def is_seismic(path: Path) -> bool:
