@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lsr.errors import LsrError
 from lsr.index.manifest import DOCIDS, FAISS_FILE, KINDS, LUCENE_DIR, MANIFEST, MILVUS_LITE, SEISMIC_FILE, TERMS, VECTORS, Manifest, read_manifest
+from lsr.recipe_files import Number
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "bm25": ("num_docs", "query.k1", "query.b"),
@@ -22,6 +23,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "milvus": ("num_docs", "query.type", "query.scale", "milvus.uri", "milvus.collection"),
 }
 """Per kind, the manifest keys (dotted: inside a section) that opening a searcher of that kind reads."""
+
+NUMBERS = {"num_docs": Number(integer=True, low=0), "query.scale": Number(low=0, above=True), "query.k1": Number(low=0),
+           "query.b": Number(low=0, high=1), "faiss.dim": Number(integer=True, low=1)}
+"""The numbers among :data:`REQUIRED`'s keys, and what each must be."""
 
 REUSE_KEYS = ("recipe_fingerprint", "corpus.sha256")
 """The keys that tell whether an index is up to date with a recipe and a corpus (:func:`lsr.eval.evaluate.ensure_index`)."""
@@ -46,6 +51,10 @@ def check_index(index_dir: str | os.PathLike, keys: tuple[str, ...] = ()) -> Man
     missing = [key for key in (*REQUIRED[kind], *keys) if lookup(manifest, key) is None]
     if missing:
         raise damaged(index_dir, f"{MANIFEST} lacks {', '.join(missing)}")
+    for key, number in NUMBERS.items():
+        value = lookup(manifest, key)
+        if key in REQUIRED[kind] and not number.allows(value):
+            raise damaged(index_dir, f"{MANIFEST}'s {key} is {value!r}, not {number.describe()}")
     for key in QUERY_FILES:
         name = lookup(manifest, key)
         if name is not None and not (index_dir / name).is_file():
