@@ -255,6 +255,29 @@ def test_without_the_helper_the_child_outlives_its_parent():
             os.kill(child, signal.SIGKILL)
 
 
+LOAD_TEST = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from lsr.bench.loadtest import free_port, start_service
+    print(start_service({"bm25": Path(sys.argv[1])}, free_port(), 2, 120).pid, flush=True)
+    sys.stdin.read()
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal is Linux's")
+def test_the_load_tests_service_dies_when_the_load_test_is_killed(bm25_index):
+    parent = subprocess.Popen([sys.executable, "-c", LOAD_TEST, str(bm25_index)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    service = int(parent.stdout.readline())
+    assert _alive(service)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(service) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(service)
+
+
 def test_run_java_starts_the_jvm_dying_with_its_parent(monkeypatch, tmp_path):
     import lsr.jvm
 

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from lsr.errors import LsrError
+from lsr.jvm import dying_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,13 @@ def start_service(indexes: dict[str, Path], port: int, max_concurrency: int, tim
 
     command = [sys.executable, "-m", "lsr.cli", "serve", *(f"{name}={path}" for name, path in indexes.items()), "--host", HOST,
                "--port", str(port), "--max-concurrency", str(max_concurrency), "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the service dies with this process: a killed load test leaves no server behind
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **dying_with_parent())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LsrError(f"lsr serve stopped (exit status {process.returncode}) before answering:\n{process.stdout.read()[-2000:]}")
+            last = next((line for line in reversed(process.stdout.read().splitlines()) if line.strip()), "")
+            raise LsrError(f"lsr serve stopped (exit status {process.returncode}) before answering: {last.strip()}")
         try:
             if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1.0).status_code == 200:
                 return process
