@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -83,19 +84,46 @@ def test_a_k_beyond_the_documents_returns_every_hit(if_index, tmp_path, k):
         assert_same_top(milvus.search("aspirin cancer", k), lucene.search("aspirin cancer", k))
 
 
-def test_a_milvus_lite_folder_open_in_another_process_is_a_clear_error(if_index, tmp_path):
-    build_milvus(if_index, tmp_path / "m", progress=False)
+IN_USE = r"milvus.db is in use by another process \(milvus-lite opens a folder in one process at a time\)"
+
+
+@contextmanager
+def held_by_another_process(folder):
+    """A process that has the lsr Milvus folder ``folder`` open for the length of the block."""
     holder = subprocess.Popen([sys.executable, "-c", "import sys; from lsr.search import Searcher; s = Searcher.open(sys.argv[1]); "
-                               "print('open', flush=True); sys.stdin.read()", str(tmp_path / "m")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+                               "print('open', flush=True); sys.stdin.read()", str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "open\n"
-        with pytest.raises(LsrError, match=r"milvus.db is in use by another process \(milvus-lite opens a folder in one process at a time\)"):
-            Searcher.open(tmp_path / "m")
+        yield
     finally:
         holder.communicate("")
+
+
+def test_a_milvus_lite_folder_open_in_another_process_is_a_clear_error(if_index, tmp_path):
+    build_milvus(if_index, tmp_path / "m", progress=False)
+    with held_by_another_process(tmp_path / "m"), pytest.raises(LsrError, match=IN_USE):
+        Searcher.open(tmp_path / "m")
     with Searcher.open(tmp_path / "m") as milvus:  # free again once that process has ended
         assert milvus.search("aspirin", 1)
+
+
+def test_a_folder_taken_between_the_check_and_the_start_is_an_in_use_error_without_a_traceback(if_index, tmp_path, monkeypatch, capfd):
+    import lsr.index.milvus as milvus
+
+    build_milvus(if_index, tmp_path / "m", progress=False)
+    checks = []
+    check = milvus._check_lite_unlocked
+
+    def free_at_first(folder):  # the other process takes the folder just after the first check
+        checks.append(folder)
+        if len(checks) > 1:
+            check(folder)
+
+    monkeypatch.setattr(milvus, "_check_lite_unlocked", free_at_first)
+    capfd.readouterr()
+    with held_by_another_process(tmp_path / "m"), pytest.raises(LsrError, match=IN_USE):
+        Searcher.open(tmp_path / "m")
+    assert len(checks) == 2 and "Traceback" not in capfd.readouterr().err
 
 
 def _without_vectors(index, tmp_path):

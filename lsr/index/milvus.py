@@ -20,6 +20,7 @@ renamed over the old one only when complete. ``lsr export milvus INDEX`` runs it
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -77,12 +78,20 @@ def open_client(uri: str, timeout: float = CONNECT_TIMEOUT):
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from pymilvus import MilvusClient
 
-    if not is_server(uri) and os.path.abspath(uri) not in _lite_clients:
+    lite = not is_server(uri)
+    if lite and os.path.abspath(uri) not in _lite_clients:
         _check_lite_unlocked(uri)
+    quiet = logging.getLogger("milvus_lite")  # it logs a traceback for a folder that another process took meanwhile
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)
     try:
         client = MilvusClient(uri=uri, timeout=timeout)
     except Exception as error:  # pymilvus raises MilvusException, grpc and OS errors
+        if lite:
+            _check_lite_unlocked(uri)  # taken by another process since the first check: say so
         raise LsrError(f"cannot connect to Milvus at {uri}: {_reason(error)} (a server's URI looks like http://host:19530)") from None
+    finally:
+        quiet.setLevel(level)
     if not is_server(uri):
         _lite_clients[os.path.abspath(uri)] = _lite_clients.get(os.path.abspath(uri), 0) + 1
     return client
