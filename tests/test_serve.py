@@ -187,6 +187,25 @@ def test_index_arguments_are_named_by_folder_or_name_and_clashes_are_refused(bm2
         open_indexes({"empty": tmp_path})
 
 
+@pytest.mark.parametrize("host", ["999.999.0.1", "8.8.8.8", "in use"])
+def test_an_address_lsr_serve_cannot_listen_on_is_one_line_and_exit_2(bm25_index, host, capsys):
+    """uvicorn logged such failures and exited with status 3; a port in use, an address not of this machine and a name that
+    does not resolve are now refused before the service starts."""
+    import socket
+
+    from lsr.bench.loadtest import free_port
+    from lsr.cli import main
+    from lsr.serve import check_address
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1] if host == "in use" else free_port()
+        argv = ["serve", str(bm25_index), "--port", str(port)] + (["--host", host] if host != "in use" else [])
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lsr: error: cannot serve on ") and len(err.splitlines()) == 1
+    check_address("127.0.0.1", free_port())  # a free port of this machine passes
+
+
 def test_serve_help_lists_the_api():
     from lsr.cli.parser import build_parser
 

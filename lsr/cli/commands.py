@@ -147,9 +147,10 @@ def _bench(args) -> None:
 def _serve(args) -> None:
     import uvicorn
 
-    from lsr.serve import create_app
+    from lsr.serve import check_address, create_app
     from lsr.serve.indexes import parse_index_arguments
 
+    check_address(args.host, args.port)
     app = create_app(parse_index_arguments(args.indexes), max_concurrency=args.max_concurrency)
     print(f"lsr: serving on http://{args.host}:{args.port}/ (API: /search, /indexes, /healthz; OpenAPI page: /docs); Ctrl-C stops", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")

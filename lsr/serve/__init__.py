@@ -4,7 +4,7 @@
 ``GET /indexes``, ``GET /healthz``, the OpenAPI page at ``/docs`` and the page at ``/``.
 """
 
-from lsr.serve.app import MAX_BATCH, MAX_K, MAX_QUERY_CHARS, create_app
+from lsr.serve.app import MAX_BATCH, MAX_K, MAX_QUERY_CHARS, check_address, create_app
 from lsr.serve.indexes import ServedIndex, open_indexes
 
-__all__ = ["MAX_BATCH", "MAX_K", "MAX_QUERY_CHARS", "ServedIndex", "create_app", "open_indexes"]
+__all__ = ["MAX_BATCH", "MAX_K", "MAX_QUERY_CHARS", "ServedIndex", "check_address", "create_app", "open_indexes"]

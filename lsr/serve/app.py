@@ -9,6 +9,7 @@ no request stops the server.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
@@ -80,6 +81,18 @@ class BatchResult(BaseModel):
     """The results of ``POST /search``, in the order of its queries."""
 
     results: list[SearchResult]
+
+
+def check_address(host: str, port: int) -> None:
+    """An LsrError naming ``host:port`` unless a service could listen there now: the host resolves to an address of this
+    machine and the port is free (uvicorn itself logs such failures and exits with status 3)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((host, port), family=family).close()
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise LsrError(f"cannot serve on {host}:{port}: {reason} (--host: an address of this machine or a name of one; "
+                       "--port: a free port)") from None
 
 
 def create_app(indexes: Mapping[str, str] | Mapping[str, ServedIndex], max_concurrency: int = 8, queue_seconds: float = 30.0) -> FastAPI:
