@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -93,12 +94,13 @@ def _field(record: dict, name: str, path: Path, number: int, required: bool = Tr
 
 
 def _check_id(value: str, path: Path, number: int, what: str) -> None:
-    """LsrError unless ``value`` can stand as an id in a TREC run or qrels file: not empty, no whitespace."""
+    """LsrError unless ``value`` can stand as an id in a TREC run or qrels file: not empty, no whitespace, no control character
+    (a NUL ends the id for C readers such as trec_eval)."""
     if not value:
         raise LsrError(f"{path}:{number}: {what} is empty")
-    if any(c.isspace() for c in value):
-        raise LsrError(f"{path}:{number}: {what} {value!r} holds whitespace, which TREC run files cannot (ids must be non-empty, without "
-                       "spaces, tabs or line breaks)")
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise LsrError(f"{path}:{number}: {what} {value!r} holds whitespace or a control character, which TREC run files cannot (ids "
+                       "must be non-empty, without spaces, tabs, line breaks or control characters)")
 
 
 def _unique(seen: dict[str, int], key: str, path: Path, number: int) -> None:

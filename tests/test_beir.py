@@ -53,10 +53,10 @@ def test_a_surrogate_pair_of_escapes_reads_as_its_character(tmp_path):
     assert read_all(dataset)[0].text == "pill \U0001f48a"
 
 
-WHITESPACE = "holds whitespace, which TREC run files cannot"
+WHITESPACE = "holds whitespace or a control character, which TREC run files cannot"
 
 
-@pytest.mark.parametrize("doc_id", ["d 1", "d1\t", "\nd1", "d\u00a01", "   "])
+@pytest.mark.parametrize("doc_id", ["d 1", "d1\t", "\nd1", "d\u00a01", "   ", "d\x001", "d\x7f", "\x1bd1"])
 def test_ids_that_would_corrupt_a_run_file_are_refused(tmp_path, doc_id):
     dataset = corpus_with(tmp_path, [b'{"_id": "ok", "text": "fine"}', json.dumps({"_id": doc_id, "text": "x"}).encode()])
     with pytest.raises(LsrError, match=re.escape(f"corpus.jsonl:2: field '_id' {doc_id!r} {WHITESPACE}")):
