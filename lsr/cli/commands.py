@@ -48,9 +48,12 @@ def _leaderboard(args) -> int:
 
     board, paths = write_leaderboard(args.matrix, args.datasets, args.systems, args.data_dir, args.out_dir, args.output, args.threads,
                                      not args.quiet, download=args.download, fresh=args.fresh)
-    print("\n".join([f"wrote {path}" for path in paths] + board.summary() + ([board.check_summary()] if args.check else [])))
+    print("\n".join([f"wrote {path}" for path in paths] + board.summary()))
     problems = board.problems() if args.check else []
-    print("".join(f"lsr leaderboard --check: {line}\n" for line in problems), end="", file=sys.stderr)
+    for line in problems:
+        print(f"lsr leaderboard --check: {line}", file=sys.stderr)
+    if args.check:
+        print(board.check_summary())
     return 1 if problems else 0
 
 
