@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
+from lsr.cli import main
 from lsr.errors import LsrError
 from lsr.index.build import build_index
 from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, ray_session, shard_folder
@@ -65,6 +67,8 @@ def test_an_interrupted_job_resumes_without_encoding_the_shards_it_wrote(tiny, t
     encode_shards(RECIPE, docs, folder, encoding_key(RECIPE, tiny.corpus_sha256), SMALL_SHARDS, progress=False)
     again = build_index(other, tiny, output, threads=1, progress=False, ray=SMALL_SHARDS)
     assert again["ray"]["encoded_shards"] == 3  # shards of other settings are not reused
+    resized = encode_shards(RECIPE, docs, folder, encoding_key(RECIPE, tiny.corpus_sha256), replace(SMALL_SHARDS, shard_docs=5), progress=False)
+    assert resized["shards"] == 3 and resized["encoded_shards"] == 3  # shards of another size hold other documents
 
 
 def test_bad_settings_and_an_absent_cluster_are_clear_errors(tiny, tmp_path):
@@ -114,3 +118,12 @@ def test_lucene_runs_in_the_process_of_a_ray_job(bm25_index, if_index):
     done = subprocess.run([sys.executable, "-c", LUCENE_BESIDE_RAY, str(bm25_index), str(if_index), *TINY_QUERIES.values()],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "searched" in done.stdout, done.stderr[-3000:]
+
+
+def test_a_quiet_ray_index_prints_only_its_summary(tiny, tmp_path, capfd):
+    """--quiet: warnings only, so Ray's own notes at start (its token authentication, the C++ core's log level) stay off stderr."""
+    output = tmp_path / "ray"
+    assert main(["index", "indexing/inference-free.yaml", "--dataset", str(tiny.root), "--output", str(output), "--ray", "--ray-actors", "1",
+                 "--ray-threads", "1", "--threads", "1", "--quiet"]) == 0
+    printed = capfd.readouterr()
+    assert printed.err.splitlines() == ["inference-free: skipped 1 empty document(s), e.g. 'd9'"] and str(output) in printed.out

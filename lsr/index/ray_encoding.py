@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from lsr.atomic import atomic_file
 from lsr.errors import LsrError
+from lsr.index.native_output import native_output_redirected
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -47,12 +48,13 @@ KEY_FILE = "key.json"  # what the shards were encoded from: a folder of another 
 class RayEncoding:
     """How ``--ray`` encodes: ``actors`` encoder replicas of ``threads`` torch threads each (None: this machine's cores
     shared among them), on a Ray started locally or the cluster at ``address``; ``shard_docs`` documents per shard (the
-    unit that is written, and resumed from)."""
+    unit that is handed to an actor, written, and resumed from: small, so that on a corpus of a few thousand documents
+    the actors finish together, where a large last shard would keep one busy while the others wait)."""
 
     actors: int = 2
     threads: int | None = None
     address: str | None = None
-    shard_docs: int = 1024
+    shard_docs: int = 128
 
     def __post_init__(self) -> None:
         """LsrError naming the first setting out of range."""
@@ -93,6 +95,7 @@ def encode_shards(recipe: IndexRecipe, docs: Sequence[Document], folder: Path, k
     """Encode on Ray the shards of ``docs`` that ``folder`` lacks (all of them when it holds another ``key``'s); returns
     the manifest's ``ray`` stats: shards, shards encoded by this job, actors, threads per actor, the job's seconds."""
     folder.mkdir(parents=True, exist_ok=True)
+    key = {**key, "shard_docs": settings.shard_docs}  # shard i holds documents i*shard_docs onwards
     if _read_key(folder) != key:
         for old in folder.glob("shard-*"):
             old.unlink()
@@ -120,7 +123,7 @@ def _encode_on_ray(recipe: IndexRecipe, docs: Sequence[Document], pending: list[
     with ray_session(settings) as ray:
         size = settings.shard_docs
         items = [{"shard": i, "texts": [d.contents for d in docs[i * size:(i + 1) * size]]} for i in pending]
-        encoded = ray.data.from_items(items).map_batches(
+        encoded = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(  # a task per shard
             shard_encoder(recipe, settings.actor_threads()), batch_size=1, compute=ray.data.ActorPoolStrategy(size=settings.actors),
             num_cpus=settings.actor_threads())
         bar = tqdm(desc=f"{recipe.name}: encode on Ray", unit="shard", total=len(pending), disable=not progress)
@@ -189,8 +192,9 @@ def ray_session(settings: RayEncoding):
     if started_here:
         fault_handler = faulthandler.is_enabled()
         try:
-            ray.init(address=settings.address, num_cpus=None if settings.address else settings.actors * settings.actor_threads(),
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            with native_output_redirected(2):  # its notes at start (token authentication on; the C++ core's log level)
+                ray.init(address=settings.address, num_cpus=None if settings.address else settings.actors * settings.actor_threads(),
+                         include_dashboard=False, log_to_driver=False, configure_logging=False)
         except Exception as error:  # ConnectionError, RuntimeError and Ray's own types
             where = f"the Ray cluster at {settings.address}" if settings.address else "a local Ray"
             raise LsrError(f"cannot start {where}: {type(error).__name__}: {str(error).strip()[:500]}") from None

@@ -15,17 +15,15 @@ Seismic knows components by integer id: the index keeps its own ``terms.json`` (
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from lsr.errors import LsrError
 from lsr.index.manifest import SEISMIC_FILE, TERMS, Manifest, building, read_manifest, write_manifest
+from lsr.index.native_output import native_output_redirected
 from lsr.index.vectors import derived_manifest, impact_source, kept_vectors
 
 if TYPE_CHECKING:
@@ -104,27 +102,10 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
     with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
         dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
         build = {key: value for key, value in asdict(settings).items() if key not in ("query_cut", "heap_factor")}
-        with rust_output_silenced():
+        with native_output_redirected(1):  # Seismic's Rust prints list counts and "Saving ..." on stdout
             index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
             index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))
         (tmp / TERMS).write_text(json.dumps(terms), encoding="utf-8")
         built = derived_manifest(source, manifest, tmp, "seismic", int(index.len), asdict(settings), started)
         write_manifest(tmp, built)
     return read_manifest(output)
-
-
-@contextmanager
-def rust_output_silenced():
-    """Send what Seismic's Rust code prints on stdout (list counts, "Saving ...") to stderr instead of stdout, which ``lsr``
-    keeps for its results; nowhere when lsr's log shows no progress (``--quiet``)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    target = 2 if logging.getLogger("lsr").isEnabledFor(logging.INFO) else os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(target, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        if target != 2:
-            os.close(target)

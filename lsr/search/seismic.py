@@ -11,7 +11,8 @@ import numpy as np
 
 from lsr.errors import LsrError
 from lsr.index.manifest import SEISMIC_FILE
-from lsr.index.seismic import SeismicSettings, rust_output_silenced
+from lsr.index.native_output import native_output_redirected
+from lsr.index.seismic import SeismicSettings
 from lsr.search.derived import DerivedSearcher
 from lsr.search.searcher import _check_k, _check_query
 from lsr.types import Hit
@@ -32,7 +33,7 @@ class SeismicSearcher(DerivedSearcher):
         self.settings = SeismicSettings(**{**built, **{k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}})
         self._open_query_side(self.index_dir, manifest)
         self._string = get_seismic_string()
-        with rust_output_silenced():
+        with native_output_redirected(1):
             self._index = SeismicIndex.load(str(self.index_dir / SEISMIC_FILE))
         self.closed = False
 
