@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -35,12 +35,13 @@ DAY = 86_400  # seconds: the longest load phase
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """What a load test runs: ``clients`` concurrent clients for ``seconds``, ``k`` hits per query, the service's ``max_concurrency``."""
+    """What a load test runs: ``clients`` concurrent clients for ``seconds``, ``k`` hits per query, the service's
+    ``max_concurrency`` (each field with a ``help`` is an option of ``lsr loadtest``)."""
 
-    clients: int = 16
-    seconds: float = 30.0
+    clients: int = field(default=16, metadata={"help": "concurrent clients"})
+    seconds: float = field(default=30.0, metadata={"help": "length of the load phase"})
     k: int = 10
-    max_concurrency: int = 8
+    max_concurrency: int = field(default=8, metadata={"help": "the service's --max-concurrency"})
     start_timeout: float = 180.0
 
     def __post_init__(self) -> None:

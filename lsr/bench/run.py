@@ -59,15 +59,15 @@ COLD_QUERY = "aspirin lowers the risk of colorectal cancer"
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """What ``lsr bench`` measures and how often."""
+    """What ``lsr bench`` measures and how often (each field with a ``help`` is an option of ``lsr bench``)."""
 
-    docs: int = 1_000_000
-    repeats: int = 3
-    queries: int = 300
-    encode_docs: int = 300
+    docs: int = field(default=1_000_000, metadata={"help": "synthetic corpus documents, cached in <out-dir>/bench (0: none)"})
+    repeats: int = field(default=3, metadata={"help": "repeats of each timing"})
+    queries: int = field(default=300, metadata={"help": "SciFact test queries timed per repeat (300: all)"})
+    encode_docs: int = field(default=300, metadata={"help": "SciFact documents encoded by each encoding path (0 skips)"})
     skip: frozenset = field(default_factory=frozenset)
     threads: int = 2
-    tag: str = ""
+    tag: str = field(default="", metadata={"help": "suffix of the result files (bench-TAG.json), to keep runs of separate parts apart"})
 
     def __post_init__(self):
         unknown = set(self.skip) - set(PARTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lsr import config
@@ -141,8 +142,7 @@ def _results_dir(args) -> Path:
 def _bench(args) -> None:
     from lsr.bench.run import BenchSettings, run_bench
 
-    settings = BenchSettings(docs=args.docs, repeats=args.repeats, queries=args.queries, encode_docs=args.encode_docs, skip=frozenset(args.skip),
-                             threads=args.threads, tag=args.tag)
+    settings = replace(settings_from(args, BenchSettings), skip=frozenset(args.skip))
     paths = run_bench(settings, args.data_dir, config.out_dir(args.out_dir), _results_dir(args), not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
 
@@ -165,8 +165,7 @@ def _loadtest(args) -> int:
     from lsr.serve.indexes import parse_index_arguments
 
     queries = list(load_dataset(args.dataset, args.data_dir).queries(args.split).values())
-    settings = LoadSettings(clients=args.clients, seconds=args.seconds, k=args.k, max_concurrency=args.max_concurrency)
-    result = run_loadtest(parse_index_arguments(args.indexes), queries, settings)
+    result = run_loadtest(parse_index_arguments(args.indexes), queries, settings_from(args, LoadSettings))
     paths = write_result(result, _results_dir(args))
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
     if result["load"]["errors"] or result["load"]["mismatches"]:

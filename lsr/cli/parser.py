@@ -66,7 +66,7 @@ def settings_options(parser: argparse.ArgumentParser, settings: type) -> None:
     for field in fields(settings):
         if "help" in field.metadata:
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
-                                help=f"{field.metadata['help']} (default: {field.default})")
+                                help=field.metadata["help"] + (f" (default: {field.default})" if field.default != "" else ""))
 
 
 def settings_from(args: argparse.Namespace, settings: type):
@@ -92,6 +92,8 @@ def _command(commands, name: str, help: str, description: str = "", **kwargs) ->
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lsr`` and its subcommands, one block of options per command."""
+    from lsr.bench.loadtest import LoadSettings
+    from lsr.bench.run import BenchSettings
     from lsr.index.seismic import SeismicSettings
 
     parser = argparse.ArgumentParser(prog="lsr", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -137,10 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("indexes", nargs="+", metavar="INDEX", help="an lsr index folder, or NAME=FOLDER")
     p.add_argument("--dataset", default="scifact", help=f"{DATASET} whose queries are asked (default: scifact)")
     p.add_argument("--split", default="test", help="the queries' split (default: test)")
-    p.add_argument("--clients", type=positive_int, default=16, help="concurrent clients (default: 16)")
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the load phase (default: 30)")
+    settings_options(p, LoadSettings)
     p.add_argument("-k", type=positive_int, default=10, help="hits per query (default: 10)")
-    p.add_argument("--max-concurrency", type=thread_count, default=8, help="the service's --max-concurrency (default: 8)")
     p.add_argument("--results", help="folder for loadtest.json/.md (default: <out-dir>/bench/results)")
     _common(p, out_dir="where results go", threads=False)
 
@@ -150,14 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(commands, "bench", "speed benchmark: latency, throughput, cold start, encoding, memory, index size, pruning (make bench)",
                  "Benchmark on SciFact and on a synthetic corpus built from it; medians over --repeats, ratios within a repeat\n"
                  "(docs/performance.md). Results: <out-dir>/bench/results/bench.{json,md}.")
-    p.add_argument("--docs", type=int, default=1_000_000, help="synthetic corpus documents, cached in <out-dir>/bench (default: 1000000; 0: none)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats of each timing (default: 3)")
-    p.add_argument("--queries", type=int, default=300, help="SciFact test queries timed per repeat (default: all 300)")
-    p.add_argument("--encode-docs", type=int, default=300, help="SciFact documents encoded by each encoding path (default: 300; 0 skips)")
+    settings_options(p, BenchSettings)
     p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact, latency, throughput, coldstart, encoding, "
                    "query_encoding, pruning, synthetic, seismic, milvus, ray")
     p.add_argument("--results", help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
-    p.add_argument("--tag", default="", help="suffix of the result files (bench-TAG.json), to keep runs of separate parts apart")
     _common(p, out_dir="where indexes and bench artefacts go")
 
     p = _command(commands, "evaluate", "evaluate systems on a BEIR dataset split and print a table")
