@@ -63,6 +63,7 @@ def test_an_interrupted_job_resumes_without_encoding_the_shards_it_wrote(tiny, t
     (folder / "shard-000001.npz").unlink()  # as if the job had been killed before this shard came back
     manifest = build_index(RECIPE, tiny, output, threads=1, progress=False, ray=SMALL_SHARDS)
     assert manifest["ray"]["encoded_shards"] == 1 and manifest["num_docs"] == 11
+    assert manifest["ray"]["actors"] == 1  # one shard to encode: one actor loads the model, not two
     other = IndexRecipe(name="inference-free", encoder="splade-tiny", query_encoder="idf", doc_top_k=5)
     encode_shards(RECIPE, docs, folder, encoding_key(RECIPE, tiny.corpus_sha256), SMALL_SHARDS, progress=False)
     again = build_index(other, tiny, output, threads=1, progress=False, ray=SMALL_SHARDS)

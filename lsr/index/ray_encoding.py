@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -105,6 +105,7 @@ def encode_shards(recipe: IndexRecipe, docs: Sequence[Document], folder: Path, k
     pending = [i for i in range(count) if not _shard_path(folder, i).is_file()]
     started = time.perf_counter()
     if pending:
+        settings = replace(settings, actors=min(settings.actors, len(pending)))  # no actor without a shard: each loads the model
         log.info("%s: %d of %d shards to encode on Ray (%d actors x %d threads)", recipe.name, len(pending), count, settings.actors,
                  settings.actor_threads())
         _encode_on_ray(recipe, docs, pending, folder, settings, progress)
