@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from lsr import config
@@ -142,8 +141,7 @@ def _results_dir(args) -> Path:
 def _bench(args) -> None:
     from lsr.bench.run import BenchSettings, run_bench
 
-    settings = replace(settings_from(args, BenchSettings), skip=frozenset(args.skip))
-    paths = run_bench(settings, args.data_dir, config.out_dir(args.out_dir), _results_dir(args), not args.quiet)
+    paths = run_bench(settings_from(args, BenchSettings), args.data_dir, config.out_dir(args.out_dir), _results_dir(args), not args.quiet)
     print(paths["markdown"].read_text(encoding="utf-8") + f"\nwritten: {paths['json']} and {paths['markdown']}")
 
 

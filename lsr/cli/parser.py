@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "Benchmark on SciFact and on a synthetic corpus built from it; medians over --repeats, ratios within a repeat\n"
                  "(docs/performance.md). Results: <out-dir>/bench/results/bench.{json,md}.")
     settings_options(p, BenchSettings)
-    p.add_argument("--skip", type=names, default="", help="comma list of parts to skip: scifact, latency, throughput, coldstart, encoding, "
-                   "query_encoding, pruning, synthetic, seismic, milvus, ray")
+    p.add_argument("--skip", type=lambda text: frozenset(names(text)), default="",
+                   help="comma list of parts to skip: scifact, latency, throughput, coldstart, encoding, query_encoding, pruning, synthetic, "
+                   "seismic, milvus, ray")
     p.add_argument("--results", help="folder for bench[-TAG].json/.md, replaced by each run (default: <out-dir>/bench/results)")
     _common(p, out_dir="where indexes and bench artefacts go")
 
