@@ -388,3 +388,15 @@ def test_a_dense_or_hybrid_path_that_is_no_index_folder_is_a_clear_error(path, m
         with pytest.raises(LsrError) as error:
             open_index(path)
         assert message in str(error.value)
+
+
+def test_a_fusion_grid_tries_the_recipe_s_own_mode_method_and_policy_where_it_names_none():
+    from lsr.eval.tune import Grid
+
+    recipe = load_recipe("indexing/hybrid-bm25-minilm-rrf.yaml")
+    grid = Grid().for_recipe(recipe)
+    assert (grid.modes, grid.methods, grid.missing, grid.lists) == ((recipe.fusion.mode,), ("rrf",), (recipe.fusion.missing,), 2)
+    assert Grid(methods=("minmax", "zscore")).for_recipe(recipe).methods == ("minmax", "zscore")
+    assert len(list(grid.configs(recipe.fusion))) == 2 * 11 * 4  # the default depths x dense weights x RRF constants
+    with pytest.raises(LsrError, match="no depth to try"):
+        Grid(depths=())

@@ -19,7 +19,7 @@ def _index(args) -> None:
     if args.ray:
         from lsr.index.ray_encoding import RayEncoding
 
-        ray = RayEncoding(actors=args.ray_actors, threads=args.ray_threads, address=args.ray_address)
+        ray = settings_from(args, RayEncoding, prefix="ray")
     elif args.ray_address or args.ray_threads:
         raise LsrError("--ray-address and --ray-threads go with --ray")
     print(index_summary(*index_recipe_file(args.recipe, args.dataset, args.data_dir, args.out_dir, args.output, args.threads, not args.quiet,
@@ -89,10 +89,11 @@ def _ablate(args) -> None:
 
 
 def _tune_fusion(args) -> None:
+    from lsr.eval.tune import Grid
     from lsr.eval.tune_recipe import tune_recipe
 
-    for line in tune_recipe(args.recipe, args.dataset, args.data_dir, args.split, args.out_dir, args.depths, args.weights, args.rrf_ks,
-                            args.modes, args.methods, args.missing, args.threads, not args.quiet, write=not args.dry_run):
+    for line in tune_recipe(args.recipe, args.dataset, args.data_dir, args.split, args.out_dir, settings_from(args, Grid), args.threads,
+                            not args.quiet, write=not args.dry_run):
         print(line)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from typing import get_args, get_type_hints
 
 from lsr.config import MAX_THREADS
 from lsr.recipe_files import lsr_file
@@ -60,18 +61,25 @@ def comma_list(kind: type = str, empty: bool = False):
     return parse
 
 
-def settings_options(parser: argparse.ArgumentParser, settings: type) -> None:
-    """One --option per field of the dataclass ``settings`` whose metadata has a ``help``: its type and default from the field
-    (the pattern of transformers' ``HfArgumentParser``)."""
+def settings_options(parser: argparse.ArgumentParser, settings: type, prefix: str = "") -> None:
+    """One --option per field of the dataclass ``settings`` whose metadata has a ``help`` (``--PREFIX-FIELD`` with a ``prefix``):
+    its type and default from the field (a tuple: a comma list), or from the metadata's ``type`` and ``default`` (the default's
+    meaning, shown in the help) (the pattern of transformers' ``HfArgumentParser``)."""
+    hints = get_type_hints(settings)
     for field in fields(settings):
-        if "help" in field.metadata:
-            parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
-                                help=field.metadata["help"] + (f" (default: {field.default})" if field.default != "" else ""))
+        meta, default = field.metadata, field.default
+        if "help" in meta:
+            kind = comma_list(get_args(hints[field.name])[0]) if isinstance(default, tuple) else meta.get("type", type(default))
+            shown = meta.get("default", ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
+                             if isinstance(default, tuple) else default)
+            parser.add_argument(f"--{'-'.join(filter(None, (prefix, field.name))).replace('_', '-')}", type=kind, default=default,
+                                metavar=meta.get("metavar"), help=meta["help"] + (f" (default: {shown})" if shown != "" else ""))
 
 
-def settings_from(args: argparse.Namespace, settings: type):
+def settings_from(args: argparse.Namespace, settings: type, prefix: str = ""):
     """The dataclass ``settings`` made from the options of :func:`settings_options` (defaults for the fields without one)."""
-    return settings(**{field.name: getattr(args, field.name) for field in fields(settings) if hasattr(args, field.name)})
+    names = {field.name: "_".join(filter(None, (prefix, field.name))) for field in fields(settings)}
+    return settings(**{name: getattr(args, option) for name, option in names.items() if hasattr(args, option)})
 
 
 def _common(parser: argparse.ArgumentParser, out_dir: str | None = None, threads: bool = True) -> None:
@@ -94,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lsr`` and its subcommands, one block of options per command."""
     from lsr.bench.loadtest import LoadSettings
     from lsr.bench.run import BenchSettings
+    from lsr.eval.tune import Grid
+    from lsr.index.ray_encoding import RayEncoding
     from lsr.index.seismic import SeismicSettings
 
     parser = argparse.ArgumentParser(prog="lsr", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -108,9 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-vectors", **FLAG, help="keep the quantised vectors beside the index (a hybrid's: its sparse ones), for lsr export")
     p.add_argument("--vectors-from", metavar="INDEX", help="reuse the kept vectors of this impact index (same encoder) instead of encoding")
     p.add_argument("--ray", **FLAG, help="encode as a Ray Data job (docs/distributed.md); shards in OUTPUT.shards/ let a killed run resume")
-    p.add_argument("--ray-address", metavar="ADDR", help="with --ray: a Ray cluster, host:6379 or ray://host:10001 (default: a local Ray)")
-    p.add_argument("--ray-actors", type=positive_int, default=2, help="with --ray: encoder replicas (default: 2)")
-    p.add_argument("--ray-threads", type=positive_int, help="with --ray: torch threads per replica (default: cores / actors)")
+    settings_options(p, RayEncoding, prefix="ray")
     _common(p, out_dir="where a hybrid's component indexes go")
 
     p = _command(commands, "search", "search an index and print the hits")
@@ -216,13 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", type=lsr_file, help="a hybrid recipe YAML (kind: hybrid)")
     p.add_argument("--dataset", required=True, help=DATASET)
     p.add_argument("--split", default="train", help="qrels split (default: train; test is refused; a dense model's training queries are not used)")
-    p.add_argument("--modes", type=names, help="comma list of fusion,rerank (default: the recipe's mode)")
-    p.add_argument("--methods", type=names, help="comma list of rrf,minmax,zscore,raw (default: the recipe's method)")
-    p.add_argument("--missing", type=names, help="comma list of min,zero (default: the recipe's policy)")
-    p.add_argument("--depths", type=comma_list(int), default="100,1000", help="comma list of candidate depths per list (default: 100,1000)")
-    p.add_argument("--weights", type=comma_list(float), default=",".join(f"{w / 10:g}" for w in range(11)),
-                   help="comma list of dense weights (default: 0,0.1,...,1); several sparse lists: each combination summing to 1")
-    p.add_argument("--rrf-ks", type=comma_list(float), default="1,5,10,60", help="comma list of RRF constants (default: 1,5,10,60)")
+    settings_options(p, Grid)
     p.add_argument("--dry-run", **FLAG, help="print the grid, do not write the recipe")
     _common(p, out_dir="where the component indexes go")
 

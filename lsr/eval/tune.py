@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from pathlib import Path
 from typing import Iterator
@@ -31,14 +31,16 @@ FORBIDDEN_SPLITS = ("test",)
 
 @dataclass(frozen=True)
 class Grid:
-    """The values to try for each tuned setting."""
+    """The values to try for each tuned setting (the metadata's help is that of ``lsr tune-fusion``'s option of the same
+    name). No modes, methods or missing policies: the recipe's own (:meth:`for_recipe`)."""
 
-    modes: tuple[str, ...]
-    methods: tuple[str, ...]
-    missing: tuple[str, ...]
-    depths: tuple[int, ...]
-    weights: tuple[float, ...]
-    rrf_ks: tuple[float, ...]
+    modes: tuple[str, ...] = field(default=(), metadata={"help": "comma list of fusion,rerank", "default": "the recipe's mode"})
+    methods: tuple[str, ...] = field(default=(), metadata={"help": "comma list of rrf,minmax,zscore,raw", "default": "the recipe's method"})
+    missing: tuple[str, ...] = field(default=(), metadata={"help": "comma list of min,zero", "default": "the recipe's policy"})
+    depths: tuple[int, ...] = field(default=(100, 1000), metadata={"help": "comma list of candidate depths per list"})
+    weights: tuple[float, ...] = field(default=tuple(w / 10 for w in range(11)), metadata={
+        "help": "comma list of dense weights; several sparse lists: each combination summing to 1", "default": "0,0.1,...,1"})
+    rrf_ks: tuple[float, ...] = field(default=(1.0, 5.0, 10.0, 60.0), metadata={"help": "comma list of RRF constants"})
     lists: int = 2  # ranked lists fused: sparse ones + the dense one
 
     def __post_init__(self) -> None:
@@ -46,13 +48,19 @@ class Grid:
         constants when no method is rrf); an LsrError names the first bad one."""
         for key, values in (("mode", self.modes), ("method", self.methods), ("missing", self.missing), ("depth", self.depths),
                             ("dense_weight", self.weights), ("rrf_k", self.rrf_ks)):
-            if not values:
+            if not values and key in ("depth", "dense_weight", "rrf_k"):
                 raise LsrError(f"fusion grid: no {key} to try")
             for value in values:
                 try:
                     FusionConfig(**{key: value})
                 except LsrError as error:
                     raise LsrError(f"fusion grid: {error}") from None
+
+    def for_recipe(self, recipe: HybridRecipe) -> "Grid":
+        """This grid for ``recipe``: its number of lists, and its own mode, method and missing policy where none are given."""
+        fusion = recipe.fusion
+        return replace(self, modes=self.modes or (fusion.mode,), methods=self.methods or (fusion.method,),
+                       missing=self.missing or (fusion.missing,), lists=len(recipe.sparse_recipes) + 1)
 
     def weightings(self) -> list[tuple[float, ...] | float]:
         """Two lists: the dense weights. More: every weighting of the lists whose weights are all drawn

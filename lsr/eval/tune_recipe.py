@@ -15,20 +15,18 @@ from lsr.eval.tune import Grid, adopt_best, tune_fusion, tuning_queries
 from lsr.index.recipe import load_recipe
 
 
-def tune_recipe(path: str | os.PathLike, dataset: str, data_dir: str | None, split: str, out_dir: Path | None, depths: tuple[int, ...],
-                weights: tuple[float, ...], rrf_ks: tuple[float, ...], modes: tuple[str, ...] = (), methods: tuple[str, ...] = (),
-                missing: tuple[str, ...] = (), threads: int = 2, progress: bool = True, write: bool = True) -> Iterator[str]:
-    """Tune the fusion of the hybrid recipe at ``path`` on ``split`` of ``dataset`` (a name under the data root or a folder).
+def tune_recipe(path: str | os.PathLike, dataset: str, data_dir: str | None = None, split: str = "train", out_dir: Path | None = None,
+                grid: Grid = Grid(), threads: int = 2, progress: bool = True, write: bool = True) -> Iterator[str]:
+    """Tune the fusion of the hybrid recipe at ``path`` on ``split`` of ``dataset`` (a name under the data root or a folder) over
+    ``grid`` (:meth:`Grid.for_recipe`: the recipe's own mode, method and missing policy where it gives none).
 
-    ``modes``, ``methods`` and ``missing`` default to the recipe's own setting. Yields the report's lines as they are known: the
-    grid as a markdown table (best first), the best settings, then, with ``write``, where they were written (see :func:`adopt_best`).
+    Yields the report's lines as they are known: the grid as a markdown table (best first), the best settings, then, with
+    ``write``, where they were written (see :func:`adopt_best`).
     """
     recipe = load_recipe(path)
     if recipe.kind != "hybrid":
         raise LsrError(f"{path}: tune-fusion needs a hybrid recipe (kind: hybrid), this one is {recipe.kind}")
-    loaded, fusion, out_dir = load_dataset(dataset, data_dir), recipe.fusion, config.out_dir(out_dir)
-    grid = Grid(modes=modes or (fusion.mode,), methods=methods or (fusion.method,), missing=missing or (fusion.missing,),
-                depths=depths, weights=weights, rrf_ks=rrf_ks, lists=len(recipe.sparse_recipes) + 1)
+    loaded, grid, out_dir = load_dataset(dataset, data_dir), grid.for_recipe(recipe), config.out_dir(out_dir)
     _, where = tuning_queries(recipe, loaded, split)
     rows = tune_fusion(recipe, loaded, split, grid, out_dir, threads, progress)
     best = rows[0]

@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -51,9 +51,11 @@ class RayEncoding:
     unit that is handed to an actor, written, and resumed from: small, so that on a corpus of a few thousand documents
     the actors finish together, where a large last shard would keep one busy while the others wait)."""
 
-    actors: int = 2
-    threads: int | None = None
-    address: str | None = None
+    actors: int = field(default=2, metadata={"help": "with --ray: encoder replicas"})
+    threads: int | None = field(default=None, metadata={"help": "with --ray: torch threads per replica", "type": int,
+                                                        "default": "cores / actors"})
+    address: str | None = field(default=None, metadata={"help": "with --ray: a Ray cluster, host:6379 or ray://host:10001", "type": str,
+                                                         "default": "a local Ray", "metavar": "ADDR"})
     shard_docs: int = 128
 
     def __post_init__(self) -> None:
