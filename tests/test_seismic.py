@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -64,6 +65,22 @@ def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path,
     assert "d1" in capsys.readouterr().out
 
 
+def test_a_knn_graph_is_saved_with_the_index_and_its_neighbours_only_add_exactly_scored_candidates(if_index, tmp_path):
+    """The graph (``nknn``) travels in the index file; searching with ``n_knn`` neighbours keeps exact settings exact, and at a
+    pruning setting it can only raise the scores of the top k, since each neighbour enters with its exact score."""
+    manifest = build_seismic(if_index, tmp_path / "seismic", dataclasses.replace(EXACT, nknn=3), threads=1)
+    assert manifest["seismic"]["nknn"] == 3
+    with Searcher.open(if_index, exhaustive=True) as lucene, Searcher.open(tmp_path / "seismic") as seismic:
+        assert seismic._index.knn_len == 3 and seismic.settings.n_knn == 0
+        exact, pruned = seismic.with_settings(n_knn=3), seismic.with_settings(query_cut=1)
+        for query in TINY_QUERIES.values():
+            assert_same_top(exact.search(query, 10), lucene.search(query, 10))
+            alone, helped = pruned.search(query, 5), pruned.with_settings(n_knn=3).search(query, 5)
+            assert len(helped) >= len(alone) and all(b >= a - 1e-3 for a, b in zip([h.score for h in alone], [h.score for h in helped]))
+        with pytest.raises(LsrError, match="takes query_cut, heap_factor, n_knn, not n_postings"):
+            seismic.with_settings(n_postings=10)
+
+
 @pytest.mark.parametrize("quiet", [False, True])
 def test_seismics_own_build_messages_go_to_stderr_and_nowhere_under_quiet(if_index, tmp_path, capfd, quiet):
     assert main(["export", "seismic", str(if_index), "-o", str(tmp_path / "s"), "--threads", "1"] + ["--quiet"] * quiet) == 0
@@ -83,7 +100,8 @@ def test_bad_sources_and_settings_are_clear_errors(bm25_index, if_index, tmp_pat
     for setting, message in (({"heap_factor": 0}, "heap_factor must be in"), ({"query_cut": 0}, "query_cut must be a positive integer"),
                              ({"summary_energy": 1.5}, "summary_energy must be in"), ({"max_fraction": 0.5}, "max_fraction must be"),
                              ({"max_fraction": True}, "max_fraction must be a finite number >= 1, got True"),
-                             ({"max_fraction": float("inf")}, "max_fraction must be a finite number >= 1, got inf")):
+                             ({"max_fraction": float("inf")}, "max_fraction must be a finite number >= 1, got inf"),
+                             ({"nknn": -1}, "nknn must be a whole number"), ({"nknn": 2, "n_knn": 3}, r"n_knn \(3\) must be at most nknn")):
         with pytest.raises(LsrError, match=message):
             build_seismic(if_index, tmp_path / "c", SeismicSettings(**setting))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

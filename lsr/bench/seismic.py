@@ -12,7 +12,6 @@ the synthetic corpus p50 latency at k=10 against BM25 and recall@10 against the 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,7 +29,7 @@ def seismic_index(source: Path, output: Path, chunks: Callable | None = None, th
     from lsr.index.vectors import derived_from
 
     manifest = derived_from(output, source, "seismic")
-    if manifest is not None and manifest["seismic"] == dataclasses.asdict(SeismicSettings()):
+    if manifest is not None and SeismicSettings(**manifest["seismic"]) == SeismicSettings():  # settings added since: their defaults
         return output
     build_seismic(source, output, chunks=chunks() if chunks else None, threads=threads)
     return output

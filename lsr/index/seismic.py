@@ -4,6 +4,9 @@ Seismic (Bruch et al. 2024, "Efficient Inverted Indexes for Approximate Retrieva
 Representations", SIGIR; the ``pyseismic-lsr`` package) keeps each term's heaviest postings (``n_postings`` on
 average per list), groups each list into blocks with a summary vector, and at query time visits only the query's
 ``query_cut`` heaviest terms and the blocks whose summary could still beat the ``heap_factor``-scaled k-th score.
+With a kappa-NN graph (Bruch et al. 2024, "Pairing Clustered Inverted Indexes with kappa-NN Graphs for Fast Approximate
+Retrieval over Learned Sparse Representations", CIKM; ``nknn`` neighbours per document) the search also scores the
+``n_knn`` nearest neighbours of each result, which finds near-duplicates of a hit that the block pruning skipped.
 :func:`build_seismic` writes one from the kept vectors (``--keep-vectors``) of an lsr impact index, BM25 channel
 included, so that it scores the same dot products over the same integer impacts; the query side (tokenizer, IDF
 table, lexical table) is copied from that index. ``lsr export seismic INDEX`` runs it; ``Searcher.open`` searches
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
     import numpy as np
     import scipy.sparse as sp
 
+SEARCH_SETTINGS = ("query_cut", "heap_factor", "n_knn")
+"""The fields of :class:`SeismicSettings` that a search may change; the others are the build's."""
+
+
 @dataclass(frozen=True)
 class SeismicSettings:
     """Seismic's build knobs (its names and defaults) and the search defaults that a searcher of the index starts from; the
@@ -41,8 +48,11 @@ class SeismicSettings:
     min_cluster_size: int = 2
     max_fraction: float = 1.5
     doc_cut: int = field(default=15, metadata={"help": "document terms used to assign it to a block"})
+    nknn: int = field(default=0, metadata={"help": "neighbours per document in a kNN graph built with the index, 0: none (slow to "
+                                                   "build: a search per document)"})
     query_cut: int = field(default=10, metadata={"help": "search default: query terms whose lists are visited"})
     heap_factor: float = field(default=0.8, metadata={"help": "search default, in (0, 1]: lower visits more blocks, slower, closer to exact"})
+    n_knn: int = field(default=0, metadata={"help": "search default: graph neighbours of each result also scored, at most nknn"})
 
     def __post_init__(self) -> None:
         """LsrError naming the first setting outside its range."""
@@ -54,6 +64,13 @@ class SeismicSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
                 raise LsrError(f"seismic setting {name} must be in ({low:g}, {high:g}], got {value!r}")
+        for name in ("nknn", "n_knn"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise LsrError(f"seismic setting {name} must be a whole number, got {value!r}")
+        if self.n_knn > self.nknn:
+            raise LsrError(f"seismic setting n_knn ({self.n_knn}) must be at most nknn, the neighbours per document in the index's "
+                           f"kNN graph ({self.nknn})")
         if not isinstance(self.max_fraction, (int, float)) or isinstance(self.max_fraction, bool) or not 1.0 <= self.max_fraction < float("inf"):
             raise LsrError(f"seismic setting max_fraction must be a finite number >= 1, got {self.max_fraction!r}")
 
@@ -101,7 +118,7 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
     started = time.perf_counter()
     with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
         dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
-        build = {key: value for key, value in asdict(settings).items() if key not in ("query_cut", "heap_factor")}
+        build = {key: value for key, value in asdict(settings).items() if key not in SEARCH_SETTINGS}
         with native_output_redirected(1):  # Seismic's Rust prints list counts and "Saving ..." on stdout
             index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
             index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))

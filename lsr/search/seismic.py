@@ -12,7 +12,7 @@ import numpy as np
 from lsr.errors import LsrError
 from lsr.index.manifest import SEISMIC_FILE
 from lsr.index.native_output import native_output_redirected
-from lsr.index.seismic import SeismicSettings
+from lsr.index.seismic import SEARCH_SETTINGS, SeismicSettings
 from lsr.search.derived import DerivedSearcher
 from lsr.search.searcher import _check_k, _check_query
 from lsr.types import Hit
@@ -21,16 +21,15 @@ from lsr.types import Hit
 class SeismicSearcher(DerivedSearcher):
     """Approximate top-k by dot product over a Seismic index: the query is weighed as the source impact index weighs it
     (its IDF or model encoder, BM25 channel included, integer weights), then Seismic visits its ``query_cut`` heaviest
-    terms' lists and the blocks that ``heap_factor`` lets through (defaults: the index's, :class:`SeismicSettings`;
-    :meth:`with_settings` gives others).
+    terms' lists and the blocks that ``heap_factor`` lets through, and with a kNN graph the ``n_knn`` nearest neighbours of
+    each result (defaults: the index's, :class:`SeismicSettings`; :meth:`with_settings` gives others).
     Query terms that no document holds are dropped."""
 
-    def __init__(self, index_dir: str | os.PathLike, manifest: dict, query_cut: int | None = None, heap_factor: float | None = None):
+    def __init__(self, index_dir: str | os.PathLike, manifest: dict):
         from seismic import SeismicIndex, get_seismic_string
 
         self.index_dir = Path(index_dir)
-        built = manifest.get("seismic", {})
-        self.settings = SeismicSettings(**{**built, **{k: v for k, v in (("query_cut", query_cut), ("heap_factor", heap_factor)) if v is not None}})
+        self.settings = SeismicSettings(**manifest.get("seismic", {}))
         self._open_query_side(self.index_dir, manifest)
         self._string = get_seismic_string()
         with native_output_redirected(1):
@@ -38,9 +37,12 @@ class SeismicSearcher(DerivedSearcher):
         self.closed = False
 
     def with_settings(self, **changes) -> "SeismicSearcher":
-        """A searcher of the same loaded index with other search settings (``query_cut``, ``heap_factor``): no second copy
+        """A searcher of the same loaded index with other search settings (``query_cut``, ``heap_factor``, ``n_knn``): no second copy
         of the index in memory."""
         view = copy.copy(self)
+        unknown = set(changes) - set(SEARCH_SETTINGS)
+        if unknown:
+            raise LsrError(f"{self.index_dir}: a Seismic search takes {', '.join(SEARCH_SETTINGS)}, not {', '.join(sorted(unknown))}")
         view.settings = dataclasses.replace(self.settings, **changes)
         return view
 
@@ -57,8 +59,10 @@ class SeismicSearcher(DerivedSearcher):
             return []
         components = np.array([str(self._terms[t]) for t in weights], dtype=self._string)
         values = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
-        found = self._index.search("q", components, values, k=int(k), query_cut=self.settings.query_cut, heap_factor=self.settings.heap_factor)
-        return sorted((Hit(docid, float(score)) for _, score, docid in found), key=lambda hit: (-hit.score, hit.docid))
+        found = self._index.search("q", components, values, k=int(k), query_cut=self.settings.query_cut, heap_factor=self.settings.heap_factor,
+                                   n_knn=self.settings.n_knn)
+        # a graph neighbour that shares no term with the query scores 0: Lucene would not return it, and neither does this
+        return sorted((Hit(docid, float(score)) for _, score, docid in found if score > 0), key=lambda hit: (-hit.score, hit.docid))
 
     def close(self) -> None:
         """Release the index."""
