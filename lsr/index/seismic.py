@@ -56,18 +56,16 @@ class SeismicSettings:
 
     def __post_init__(self) -> None:
         """LsrError naming the first setting outside its range."""
-        for name in ("n_postings", "min_cluster_size", "doc_cut", "query_cut"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise LsrError(f"seismic setting {name} must be a positive integer, got {value!r}")
+        for names, low, kind in ((("n_postings", "min_cluster_size", "doc_cut", "query_cut"), 1, "a positive integer"),
+                                 (("nknn", "n_knn"), 0, "a whole number")):
+            for name in names:
+                value = getattr(self, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                    raise LsrError(f"seismic setting {name} must be {kind}, got {value!r}")
         for name, low, high in (("summary_energy", 0.0, 1.0), ("centroid_fraction", 0.0, 1.0), ("heap_factor", 0.0, 1.0)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
                 raise LsrError(f"seismic setting {name} must be in ({low:g}, {high:g}], got {value!r}")
-        for name in ("nknn", "n_knn"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise LsrError(f"seismic setting {name} must be a whole number, got {value!r}")
         if self.n_knn > self.nknn:
             raise LsrError(f"seismic setting n_knn ({self.n_knn}) must be at most nknn, the neighbours per document in the index's "
                            f"kNN graph ({self.nknn})")
