@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import pytest
 
@@ -65,11 +66,13 @@ def test_the_cli_builds_beside_the_index_and_search_reads_it(if_index, tmp_path,
     assert "d1" in capsys.readouterr().out
 
 
-def test_a_knn_graph_is_saved_with_the_index_and_its_neighbours_only_add_exactly_scored_candidates(if_index, tmp_path):
+def test_a_knn_graph_is_saved_with_the_index_and_its_neighbours_only_add_exactly_scored_candidates(if_index, tmp_path, caplog):
     """The graph (``nknn``) travels in the index file; searching with ``n_knn`` neighbours keeps exact settings exact, and at a
     pruning setting it can only raise the scores of the top k, since each neighbour enters with its exact score."""
-    manifest = build_seismic(if_index, tmp_path / "seismic", dataclasses.replace(EXACT, nknn=3), threads=1)
+    with caplog.at_level(logging.INFO, logger="lsr"):
+        manifest = build_seismic(if_index, tmp_path / "seismic", dataclasses.replace(EXACT, nknn=3), threads=1)
     assert manifest["seismic"]["nknn"] == 3
+    assert "seismic: building a Seismic index of 11 documents on 1 threads, then its kNN graph (3 neighbours" in caplog.text  # slow: announced
     with Searcher.open(if_index, exhaustive=True) as lucene, Searcher.open(tmp_path / "seismic") as seismic:
         assert seismic._index.knn_len == 3 and seismic.settings.n_knn == 0
         exact, pruned = seismic.with_settings(n_knn=3), seismic.with_settings(query_cut=1)

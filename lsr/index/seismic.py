@@ -18,6 +18,7 @@ Seismic knows components by integer id: the index keeps its own ``terms.json`` (
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,8 @@ from lsr.index.vectors import derived_manifest, impact_source, kept_vectors
 if TYPE_CHECKING:
     import numpy as np
     import scipy.sparse as sp
+
+log = logging.getLogger(__name__)
 
 SEARCH_SETTINGS = ("query_cut", "heap_factor", "n_knn")
 """The fields of :class:`SeismicSettings` that a search may change; the others are the build's."""
@@ -117,6 +120,9 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
     with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
         dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
         build = {key: value for key, value in asdict(settings).items() if key not in SEARCH_SETTINGS}
+        log.info("%s: building a Seismic index of %d documents on %d threads%s", output.name, dataset.len, threads,
+                 f", then its kNN graph ({settings.nknn} neighbours per document): one search per document, for 1M documents "
+                 "over an hour on 2 threads" if settings.nknn else "")
         with native_output_redirected(1):  # Seismic's Rust prints list counts and "Saving ..." on stdout
             index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
             index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))
