@@ -93,8 +93,8 @@ def test_the_bench_part_times_the_in_process_path_and_ray_jobs(tiny):
     ray_job = part["ray, 1 actor x 1 threads"]
     assert ray_job["docs_per_s"] > 0 and ray_job["peak_rss_gib"] > 0 and ray_job["ratio_to_in_process"] > 0
     assert ray_job["start_up_seconds"] > 0  # Ray's start; loading a model already cached may round to 0.0 s
-    for job in ray_job, part["in-process"]:  # start-up is part of the job: the rate after it is the higher one
-        assert 0 <= job["start_up_seconds"] <= job["seconds"] and job["docs_per_s_after_start_up"] >= job["docs_per_s"]
+    for job in ray_job, part["in-process"]:  # timed apart, start-up may exceed an 11-document job; the rate after it is the higher one
+        assert job["start_up_seconds"] >= 0 and job["docs_per_s_after_start_up"] >= job["docs_per_s"]
     assert "| ray, 1 actor x 1 threads |" in "\n".join(_ray_section(part))
 
 
