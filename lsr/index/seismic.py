@@ -120,9 +120,9 @@ def build_seismic(source: str | os.PathLike, output: str | os.PathLike, settings
     with building(output, own=is_seismic, what="an lsr Seismic index") as tmp:
         dataset, terms = seismic_dataset(kept_vectors(source) if chunks is None else chunks)
         build = {key: value for key, value in asdict(settings).items() if key not in SEARCH_SETTINGS}
-        log.info("%s: building a Seismic index of %d documents on %d threads%s", output.name, dataset.len, threads,
-                 f", then its kNN graph ({settings.nknn} neighbours per document): one search per document, for 1M documents "
-                 "over an hour on 2 threads" if settings.nknn else "")
+        graph = (f", then its kNN graph ({settings.nknn} neighbours per document): one search per document, for 1M documents over "
+                 "an hour on 2 threads") if settings.nknn else ""
+        log.info("%s: building a Seismic index of %d documents on %d threads%s", output.name, dataset.len, threads, graph)
         with native_output_redirected(1):  # Seismic's Rust prints list counts and "Saving ..." on stdout
             index = SeismicIndex.build_from_dataset(dataset, **build, num_threads=threads)
             index.save(str(tmp / SEISMIC_FILE.removesuffix(".index.seismic")))
