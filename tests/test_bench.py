@@ -573,3 +573,14 @@ def test_the_bench_writes_under_the_output_folder_unless_told_otherwise(tmp_path
     assert calls[-1] == (out, committed) and sorted(p.name for p in committed.iterdir()) == ["bench-scifact.json", "bench-scifact.md"]
     assert f"written: {committed / 'bench-scifact.json'}" in capsys.readouterr().out
     assert bench_run.default_results_dir(Path("out")) == Path("out/bench/results")
+
+
+def test_work_runs_in_a_fresh_process_and_its_failure_names_the_function():
+    import math
+
+    from lsr.bench.fresh_process import in_fresh_process
+
+    seconds, _, value = in_fresh_process(math.hypot, 3.0, 4.0)
+    assert value == 5.0 and seconds > 0
+    with pytest.raises(LsrError, match=r"(?s)math\.sqrt failed in its own process \(exit 1\): .*ValueError: math domain error"):
+        in_fresh_process(math.sqrt, -1.0)

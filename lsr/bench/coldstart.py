@@ -10,7 +10,6 @@ process including the JVM's shutdown) is reported beside it.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -18,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import lsr
+from lsr.bench.fresh_process import python_env
 
 _CHILD = """
 import sys
@@ -30,12 +29,11 @@ print(len(hits), "torch" in sys.modules, flush=True)
 
 def cold_start(index_dir: str | Path, query: str, repeats: int = 5) -> dict:
     """Median seconds from process start to the first result (over ``repeats`` fresh processes), and torch use."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(lsr.__file__).parents[1]), os.environ.get("PYTHONPATH")]))}
     seconds, cpu, torch_loaded = [], [], False
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         tick = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(index_dir), query], stdout=subprocess.PIPE, text=True, env=env)
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(index_dir), query], stdout=subprocess.PIPE, text=True, env=python_env())
         line = child.stdout.readline()
         seconds.append(time.perf_counter() - tick)
         child.communicate()
