@@ -81,10 +81,11 @@ def _milvus_section(part: dict) -> list[str]:
 def _ray_section(part: dict) -> list[str]:
     """Ray encoding jobs against the in-process path: seconds, docs/s, start-up and the rate after it, peak memory."""
     lines = [f"## Document encoding on Ray (`lsr index --ray`): SciFact's {part['documents']:,} documents, {part['cores']} cores", "",
-             "Each job from its start: the model loaded (on Ray also Ray and its actors started, each actor loading the model), every "
-             "document encoded, quantised and pruned. *Start-up*: in-process, the model's loading; on Ray, Ray's start, the actors' "
-             "start with their models and Ray's stop, timed alone just before the job. *docs/s after start-up*: documents / (job - "
-             "start-up), what a larger corpus pays per document. Peak RSS: this process and all it started (Ray's processes included).",
+             "Each job runs in a fresh Python process, as `lsr index` does, timed from its start to its end: the imports and the model "
+             "loaded (on Ray also Ray and its actors started, each actor importing torch and loading the model), every document encoded, "
+             "quantised and pruned. *Start-up*: in-process, the job less its encoding loop; on Ray, a job of the same settings that "
+             "encodes nothing (Ray's start, the actors' start with their models, Ray's stop), run just before. *docs/s after start-up*: "
+             "documents / (job - start-up), what a larger corpus pays per document. Peak RSS: the job's processes (Ray's included).",
              ""]
     rows = [[name, run["seconds"], run["docs_per_s"], run.get("ratio_to_in_process", 1.0), run.get("start_up_seconds", ""),
              run.get("docs_per_s_after_start_up", ""), run["peak_rss_gib"]] for name, run in part.items() if isinstance(run, dict)]
