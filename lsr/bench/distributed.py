@@ -35,7 +35,7 @@ def encoding_jobs(recipe, dataset, cores: int | None = None) -> dict:
     key = encoding_key(recipe, dataset.corpus_sha256)
     for actors in sorted({1, cores}):
         settings = RayEncoding(actors=actors, threads=max(1, cores // actors))
-        start_up = in_fresh_process(ray_start_up, recipe, settings)[0]
+        start_up = in_fresh_process(empty_ray_job, recipe, settings)[0]
         folder = Path(tempfile.mkdtemp(prefix="lsr-ray-bench-"))
         try:
             seconds, peak, _ = in_fresh_process(encode_shards, recipe, docs, folder, key, settings, False)
@@ -52,14 +52,13 @@ def encode_in_process(recipe, docs, cores: int) -> float:
     from lsr.encoders import sparse
     from lsr.encoders.threads import torch_threads
     from lsr.index.build import ENCODE_CHUNK, chunked
-    from lsr.index.pruning import prune_rows, quantise
+    from lsr.index.pruning import document_rows
 
     with torch_threads(cores):
         model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length, query_length=recipe.query_max_length)
         tick = time.perf_counter()
         for chunk in chunked(docs, ENCODE_CHUNK):
-            prune_rows(quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size),
-                                recipe.doc_scale), recipe.doc_top_k, recipe.doc_min_ratio)
+            document_rows(model, [d.contents for d in chunk], recipe)
         return time.perf_counter() - tick
 
 
@@ -69,14 +68,12 @@ def _job(docs: int, seconds: float, start_up: float, peak_bytes: int) -> dict:
             "docs_per_s_after_start_up": round(docs / max(seconds - start_up, 1e-3), 1), "peak_rss_gib": round(peak_bytes / 2**30, 2)}
 
 
-def ray_start_up(recipe, settings) -> float:
-    """Seconds of a Ray job of ``settings`` that encodes nothing: Ray's start, its actors' start with their models (at once, as
-    the job's pool starts them) and Ray's stop, timed with an empty batch."""
+def empty_ray_job(recipe, settings) -> None:
+    """A Ray job of ``settings`` that encodes nothing (the Ray part's start-up, timed by its process): Ray's start, its actors'
+    start with their models (at once, as the job's pool starts them) and Ray's stop, with an empty batch."""
     from lsr.index.ray_encoding import ray_session, shard_encoder
 
-    tick = time.perf_counter()
     with ray_session(settings) as ray:
         encoder = ray.remote(num_cpus=settings.actor_threads())(shard_encoder(recipe, settings.actor_threads()))
         actors = [encoder.remote() for _ in range(settings.actors)]
         ray.get([actor.__call__.remote({"shard": [], "texts": []}) for actor in actors])
-    return time.perf_counter() - tick

@@ -11,7 +11,7 @@ def tree_rss(include_self: bool = True) -> int:
     """Resident bytes of this process (unless not ``include_self``) plus all its descendants, now."""
     me = psutil.Process()
     total = 0
-    for process in [me] * include_self + me.children(recursive=True):
+    for process in ([me] if include_self else []) + me.children(recursive=True):
         try:
             total += process.memory_info().rss
         except psutil.Error:  # a child that just exited

@@ -24,7 +24,7 @@ from lsr.data import Dataset, Document
 from lsr.encoders.names import resolve_model
 from lsr.errors import LsrError
 from lsr.index.manifest import LUCENE_DIR, QUERY_DIR, Manifest, building, directory_size, read_manifest, write_manifest
-from lsr.index.pruning import prune_rows, prune_weights, quantise, quantise_weights
+from lsr.index.pruning import document_rows, prune_weights, quantise_weights
 from lsr.index.ray_encoding import RayEncoding, encode_shards, encoding_key, read_shards, shard_folder
 from lsr.index.recipe import IndexRecipe, check_build_arguments, directory_digest
 from lsr.jvm import run_java
@@ -188,9 +188,7 @@ def _write_impacts(recipe: IndexRecipe, dataset: Dataset, docs: Iterable[Documen
     for chunk, weights in encoded:
         if weights is None:
             tick = time.perf_counter()
-            weights = quantise(sparse.encode(model, [d.contents for d in chunk], task="document", batch_size=recipe.batch_size),
-                               recipe.doc_scale)
-            weights = prune_rows(weights, recipe.doc_top_k, recipe.doc_min_ratio)
+            weights = document_rows(model, [d.contents for d in chunk], recipe)
             encode_seconds += time.perf_counter() - tick
         for row, doc in enumerate(chunk):
             a, b = weights.indptr[row], weights.indptr[row + 1]

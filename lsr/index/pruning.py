@@ -89,3 +89,12 @@ def prune_rows(matrix: "sp.csr_matrix", top_k: int | None = None, min_ratio: flo
         keep[a + order] = True
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[keep]
     return sp.csr_matrix((matrix.data[keep], (rows, matrix.indices[keep])), shape=matrix.shape, dtype=matrix.dtype)
+
+
+def document_rows(model, texts: list[str], recipe) -> sp.csr_matrix:
+    """``texts`` encoded by ``model`` (a SparseEncoder) as ``recipe``'s (an IndexRecipe) index holds them: quantised at its ``doc_scale`` and
+    pruned by its ``doc_top_k`` and ``doc_min_ratio`` (vocabulary ids as columns)."""
+    from lsr.encoders import sparse
+
+    weights = quantise(sparse.encode(model, texts, task="document", batch_size=recipe.batch_size), recipe.doc_scale)
+    return prune_rows(weights, recipe.doc_top_k, recipe.doc_min_ratio)

@@ -143,10 +143,7 @@ def _encode_on_ray(recipe: IndexRecipe, docs: Sequence[Document], pending: list[
 
 def shard_encoder(recipe: IndexRecipe, threads: int):
     """The actor class of the pool: the model loaded once per actor on ``threads`` torch threads; a batch of shards in,
-    each shard's rows (as ``.npz`` bytes) out. Settings are closed over, so that Ray pickles them with the class."""
-    encoder, doc_length, query_length = recipe.encoder, recipe.doc_max_length, recipe.query_max_length
-    scale, top_k, min_ratio, batch_size = recipe.doc_scale, recipe.doc_top_k, recipe.doc_min_ratio, recipe.batch_size
-
+    each shard's rows (as ``.npz`` bytes) out. The recipe is closed over, so that Ray pickles it with the class."""
     class ShardEncoder:
         def __init__(self):
             import torch
@@ -154,19 +151,15 @@ def shard_encoder(recipe: IndexRecipe, threads: int):
             from lsr.encoders import sparse
 
             torch.set_num_threads(threads)
-            self.model = sparse.load_sparse_encoder(encoder, document_length=doc_length, query_length=query_length)
+            self.model = sparse.load_sparse_encoder(recipe.encoder, document_length=recipe.doc_max_length,
+                                                    query_length=recipe.query_max_length)
 
         def __call__(self, batch: dict) -> dict:
             import numpy as np
 
-            from lsr.encoders import sparse
-            from lsr.index.pruning import prune_rows, quantise
+            from lsr.index.pruning import document_rows
 
-            blobs = []
-            for texts in batch["texts"]:
-                rows = prune_rows(quantise(sparse.encode(self.model, list(texts), task="document", batch_size=batch_size), scale), top_k,
-                                  min_ratio)
-                blobs.append(_npz_bytes(rows))
+            blobs = [_npz_bytes(document_rows(self.model, list(texts), recipe)) for texts in batch["texts"]]
             return {"shard": batch["shard"], "npz": np.array(blobs, dtype=object)}
 
     return ShardEncoder
